@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { policyListSchema } from '../sample/policies/config.ts';
+
+/** host:port, as the Collector writes endpoints. */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:4317');
+const positive = z.number().positive();
+const positiveInt = z.number().int().positive();
+
+const receiversSchema = z
+  .object({
+    otlp: z
+      .object({
+        grpc: z
+          .object({
+            endpoint: hostPort.default('0.0.0.0:4317'),
+            /** Largest accepted request, after decompression (gRPC's max receive message length). */
+            max_recv_msg_size_mib: positive.default(16),
+          })
+          .strict()
+          .nullable()
+          .default({ endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 16 }),
+        http: z
+          .object({
+            endpoint: hostPort.default('0.0.0.0:4318'),
+            /** Largest accepted body, after decompression; larger → 413. */
+            max_request_body_size_mib: positive.default(20),
+            traces_url_path: z.string().startsWith('/').default('/v1/traces'),
+          })
+          .strict()
+          .nullable()
+          .default({ endpoint: '0.0.0.0:4318', max_request_body_size_mib: 20, traces_url_path: '/v1/traces' }),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+const spoolSchema = z
+  .object({
+    type: z.literal('local').default('local'),
+    local: z
+      .object({
+        dir: z.string().min(1).default('./data/spool'),
+        /** Largest segment file before a new one starts. */
+        segment_size_mib: positive.default(64),
+        /** Appends wait at most this long to share one fsync with others. */
+        fsync_interval_ms: z.number().int().min(0).default(5),
+        /** Receivers answer "busy, retry later" while this much is not yet in the table. */
+        max_pending_mib: positive.default(2048),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+const storageSchema = z
+  .object({
+    type: z.literal('iceberg').default('iceberg'),
+    catalog: z
+      .object({
+        type: z.literal('sql').default('sql'),
+        /** SQLite file holding the Iceberg JDBC catalog tables (pyiceberg's SqlCatalog opens it too). */
+        uri: z.string().min(1).default('./data/catalog.db'),
+        warehouse: z.string().min(1).default('./data/warehouse'),
+        /** catalog_name in the JDBC tables. */
+        name: z.string().min(1).default('default'),
+      })
+      .strict()
+      .prefault({}),
+    table: z
+      .object({
+        namespace: z.string().min(1).default('observability'),
+        name: z.string().min(1).default('otel_spans'),
+      })
+      .strict()
+      .prefault({}),
+    commit_interval_secs: positive.default(10),
+    /** A commit starts early once this many spans wait in the spool. */
+    max_commit_spans: positiveInt.default(500_000),
+    /** Parquet row group size, rows. */
+    row_group_size: positiveInt.default(100_000),
+    /** Snapshots kept in table metadata; older ones are expired (their data files stay live). */
+    max_snapshots: positiveInt.default(200),
+  })
+  .strict()
+  .prefault({});
+
+const querySchema = z
+  .object({
+    scan_interval_secs: positive.default(10),
+    inactivity_threshold_secs: positive.default(60),
+    max_trace_age_secs: positive.default(3600),
+    /** Traces decided (and exported) per batch. */
+    batch_size: positiveInt.default(1000),
+    /** A trace with more spans than this is decided at once; later spans follow that decision. */
+    max_spans_per_trace: positiveInt.default(100_000),
+    /** Likewise for bytes (sum of span_size). */
+    max_bytes_per_trace_mib: positive.default(64),
+    /** How long decisions are remembered for late spans. */
+    decision_cache_ttl_secs: positive.default(7200),
+    /** Evaluator state (decisions, scan position). */
+    state_dir: z.string().min(1).default('./data/state'),
+  })
+  .strict()
+  .prefault({});
+
+const samplingSchema = z
+  .object({
+    sample_errors: z.boolean().default(true),
+    error_sample_rate: z.number().min(0).max(1).default(1.0),
+    sample_latency: z.boolean().default(true),
+    latency_threshold_ms: positive.default(30_000),
+    policies: policyListSchema.default([]),
+  })
+  .strict()
+  .prefault({});
+
+const retrySchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    initial_interval_ms: positiveInt.default(5_000),
+    max_interval_ms: positiveInt.default(30_000),
+    max_elapsed_time_ms: z.number().int().min(0).default(300_000),
+  })
+  .strict()
+  .prefault({});
+
+const queueSchema = z
+  .object({
+    /** Requests held while the destination is slow; export waits when full. */
+    queue_size: positiveInt.default(100),
+    num_consumers: positiveInt.default(4),
+  })
+  .strict()
+  .prefault({});
+
+const otlpExporterSchema = z
+  .object({
+    endpoint: z.string().url().default('http://localhost:4318'),
+    protocol: z.enum(['http/protobuf', 'grpc']).default('http/protobuf'),
+    headers: z.record(z.string(), z.string()).default({}),
+    compression: z.enum(['gzip', 'none']).default('gzip'),
+    timeout_ms: positiveInt.default(10_000),
+    retry_on_failure: retrySchema,
+    sending_queue: queueSchema,
+    /** Spans per request. */
+    max_batch_spans: positiveInt.default(8192),
+  })
+  .strict();
+
+const debugExporterSchema = z
+  .object({ verbosity: z.enum(['basic', 'normal', 'detailed']).default('basic') })
+  .strict();
+
+const exportersSchema = z
+  .object({
+    /** Off unless configured: the default destination would be this service's own receiver. */
+    otlp: otlpExporterSchema.nullable().default(null),
+    debug: debugExporterSchema.nullable().prefault({}),
+  })
+  .strict()
+  .prefault({})
+  .refine((e) => e.otlp !== null || e.debug !== null, { message: 'at least one exporter must be configured' });
+
+const telemetrySchema = z
+  .object({
+    endpoint: hostPort.default('0.0.0.0:8888'),
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .strict()
+  .prefault({});
+
+export const configSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    receivers: receiversSchema,
+    spool: spoolSchema,
+    storage: storageSchema,
+    query: querySchema,
+    sampling: samplingSchema,
+    exporters: exportersSchema,
+    telemetry: telemetrySchema,
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ReceiversConfig = Config['receivers'];
+export type SpoolConfig = Config['spool'];
+export type StorageConfig = Config['storage'];
+export type QueryConfig = Config['query'];
+export type SamplingConfig = Config['sampling'];
+export type OtlpExporterConfig = z.infer<typeof otlpExporterSchema>;
+export type DebugExporterConfig = z.infer<typeof debugExporterSchema>;
+export type TelemetryConfig = Config['telemetry'];

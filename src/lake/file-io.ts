@@ -1,0 +1,77 @@
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * Where table files live. Paths are absolute URIs as they appear in Iceberg metadata
+ * (`file:///…` for the embedded warehouse; `s3://…` arrives with the S3 implementation).
+ */
+export interface FileIO {
+  /** Writes a whole object; it becomes visible at once and whole (write to a temporary name, then rename). */
+  write(uri: string, bytes: Uint8Array): Promise<void>;
+  read(uri: string): Promise<Uint8Array>;
+  /** Reads `length` bytes at `offset` (for Parquet footers and column chunks). */
+  readRange(uri: string, offset: number, length: number): Promise<Uint8Array>;
+  size(uri: string): Promise<number>;
+  delete(uri: string): Promise<void>;
+}
+
+export function toFileUri(path: string): string {
+  return pathToFileURL(path).href;
+}
+
+function localPath(uri: string): string {
+  return uri.startsWith('file:') ? fileURLToPath(uri) : uri;
+}
+
+/** FileIO on the local filesystem, for the embedded warehouse. */
+export class LocalFileIO implements FileIO {
+  async write(uri: string, bytes: Uint8Array): Promise<void> {
+    const path = localPath(uri);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  }
+
+  async read(uri: string): Promise<Uint8Array> {
+    return readFile(localPath(uri));
+  }
+
+  async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
+    const fh = await open(localPath(uri), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === length ? buf : buf.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async size(uri: string): Promise<number> {
+    return (await stat(localPath(uri))).size;
+  }
+
+  async delete(uri: string): Promise<void> {
+    await rm(localPath(uri), { force: true });
+  }
+}
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, bytes, { flush: true });
+  await rename(tmp, path);
+}

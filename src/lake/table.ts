@@ -1,0 +1,76 @@
+import type { ColumnName, PartialSpanColumns, SpanColumns } from './span-schema.ts';
+
+/** Partition values of a data file: day(timestamp) and bucket[16](trace_id). */
+export interface PartitionValues {
+  timestamp_day: number;
+  trace_id_bucket: number;
+}
+
+/** A Parquet data file as an Iceberg manifest entry describes it (spec: data_file struct, field ids 100–140). */
+export interface DataFile {
+  /** Absolute URI of the file. */
+  path: string;
+  partition: PartitionValues;
+  recordCount: number;
+  fileSizeInBytes: number;
+  /** Per column field id. */
+  columnSizes: Map<number, number>;
+  valueCounts: Map<number, number>;
+  nullValueCounts: Map<number, number>;
+  /** Iceberg single-value serialization (spec appendix D) of each column's min and max. */
+  lowerBounds: Map<number, Uint8Array>;
+  upperBounds: Map<number, Uint8Array>;
+  /** Row-group start offsets, for split planning. */
+  splitOffsets: number[];
+  sortOrderId: number;
+}
+
+/** A data file as read back from the table's manifests. */
+export interface DataFileEntry extends DataFile {
+  /** Data sequence number: the sequence number of the snapshot that added the file. */
+  sequenceNumber: number;
+  snapshotId: number;
+  /** trace_id bounds decoded from lowerBounds/upperBounds (null when the file carries none). */
+  traceIdMin: string | null;
+  traceIdMax: string | null;
+}
+
+export interface SnapshotRef {
+  snapshotId: number;
+  sequenceNumber: number;
+  timestampMs: number;
+  parentId: number | null;
+  /** Snapshot summary properties (Iceberg's own plus the `tailsampler.*` keys the writer added). */
+  summary: Record<string, string>;
+}
+
+/** What a table gained after a given sequence number. */
+export interface TableChanges {
+  /** Snapshots still in the table's metadata with a sequence number above the one asked for, oldest first. */
+  snapshots: SnapshotRef[];
+  /** Live data files whose data sequence number is above the one asked for, by sequence number. */
+  files: DataFileEntry[];
+  /** The highest sequence number seen (pass it back next time). */
+  lastSequenceNumber: number;
+}
+
+/**
+ * The span table as the pipeline sees it: the materializer appends, the evaluator and exporter read.
+ * Implemented on the Iceberg format (src/lake/iceberg) over any catalog and FileIO.
+ */
+export interface SpanTable {
+  /**
+   * Writes the batch as Parquet data files (split by partition, each sorted by trace_id) and commits
+   * them as one append snapshot carrying `summary` in its summary properties. Resolves once committed.
+   */
+  append(batch: SpanColumns, summary: Record<string, string>): Promise<SnapshotRef>;
+  /** The current snapshot, or null for a table with none. Reloads from the catalog. */
+  currentSnapshot(): Promise<SnapshotRef | null>;
+  /** What was committed after `sequenceNumber` (0 for everything). */
+  changesSince(sequenceNumber: number): Promise<TableChanges>;
+  /**
+   * Reads `columns` of one data file. With `traceIds`, row groups whose trace_id range holds none of
+   * them are skipped and only rows of those traces are returned.
+   */
+  read(file: DataFileEntry, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns>;
+}

@@ -1,0 +1,33 @@
+import type { Component } from '../component.ts';
+
+/**
+ * A position in the spool, opaque to everyone but the spool (for the local spool a segment and byte
+ * offset; for Kafka a map of partition offsets). It is stored in the Iceberg snapshot summary so the
+ * table itself records how far the spool was materialized.
+ */
+export type SpoolPosition = string;
+
+export interface SpoolRecord {
+  /** Position just past this record: committing it means this record and all before it are in the table. */
+  next: SpoolPosition;
+  /** An OTLP ExportTraceServiceRequest, protobuf-encoded. */
+  payload: Uint8Array;
+}
+
+/**
+ * Durable buffer between the receivers and the materializer. `append` resolves only once the
+ * payloads survive a crash; `release` lets the spool drop what the table now holds.
+ */
+export interface Spool extends Component {
+  /** Appends payloads durably (batched fsync). Rejects with PipelineBusyError when too far behind. */
+  append(payloads: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Reads records after `from` (null: from the oldest retained record), up to about `maxBytes` of payload.
+   * Returns an empty list when there is nothing new.
+   */
+  read(from: SpoolPosition | null, maxBytes: number): Promise<SpoolRecord[]>;
+  /** Everything up to `upTo` is committed to the table; the spool may delete it. */
+  release(upTo: SpoolPosition): Promise<void>;
+  /** Bytes appended but not yet released (what the materializer still has to do). */
+  pendingBytes(): number;
+}
