@@ -1,0 +1,100 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Component } from '../component.ts';
+import type { TelemetryConfig } from '../config/schema.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface TelemetryServerDeps {
+  metrics: Metrics;
+  logger: Logger;
+  /** Whether the pipeline accepts traffic (all components started, not shutting down). */
+  ready: () => boolean;
+}
+
+export type TelemetryServer = Component & {
+  /** `host:port` actually bound (resolves port 0), or null while not listening. */
+  address(): string | null;
+};
+
+/** Splits `host:port`; IPv6 hosts come bracketed (`[::1]:8888`), as the config schema requires. */
+function splitEndpoint(endpoint: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(endpoint.slice(i + 1)) };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The service's own endpoint: Prometheus metrics, liveness and readiness (like the Collector's :8888). */
+export function createTelemetryServer(config: TelemetryConfig, deps: TelemetryServerDeps): TelemetryServer {
+  const log = deps.logger.child({ component: 'telemetry-server' });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const known = path === '/metrics' || path === '/healthz' || path === '/readyz';
+    if (!known) {
+      sendJson(res, 404, { error: 'not found' });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      sendJson(res, 405, { error: 'method not allowed' });
+      return;
+    }
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+    } else if (path === '/readyz') {
+      if (deps.ready()) sendJson(res, 200, { status: 'ready' });
+      else sendJson(res, 503, { status: 'not ready' });
+    } else {
+      const text = await deps.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+      res.end(text);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'telemetry request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+
+  let listening = false;
+
+  return {
+    async start(): Promise<void> {
+      const { host, port } = splitEndpoint(config.endpoint);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      listening = true;
+      log.info({ endpoint: this.address() }, 'telemetry server listening');
+    },
+    async shutdown(): Promise<void> {
+      if (!listening) return;
+      listening = false;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; do not let them hold shutdown open.
+        server.closeAllConnections();
+      });
+    },
+    address(): string | null {
+      const a = server.address() as AddressInfo | string | null;
+      if (a === null || typeof a === 'string') return a;
+      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    },
+  };
+}
