@@ -79,8 +79,8 @@ const storageSchema = z
       .strict()
       .prefault({}),
     commit_interval_secs: positive.default(10),
-    /** A commit starts early once this many spans wait in the spool. */
-    max_commit_spans: positiveInt.default(500_000),
+    /** Spool bytes read into one commit at most; when more waits, the next commit starts at once. */
+    max_commit_mib: positive.default(64),
     /** Parquet row group size, rows. */
     row_group_size: positiveInt.default(100_000),
     /** Snapshots kept in table metadata; older ones are expired (their data files stay live). */

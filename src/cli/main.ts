@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import { isTailsamplerError } from '../errors.ts';
+import { startService } from '../pipeline/service.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
+
+const USAGE = `usage:
+  tailsampler start [--config FILE]      run the service (embedded defaults without a file)
+  tailsampler validate --config FILE     check a config file and print every problem with its path
+  tailsampler loadgen [options]          send synthetic traces over OTLP (see --help)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'validate':
+      return validate(rest);
+    case 'loadgen':
+      return runLoadgen(parseArgs({ args: rest, options: LOADGEN_OPTIONS, strict: true }).values);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+function configArg(args: string[]): string | undefined {
+  return parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true }).values.config;
+}
+
+async function validate(args: string[]): Promise<number> {
+  const file = configArg(args);
+  if (file === undefined) {
+    process.stderr.write('validate needs --config FILE\n');
+    return 2;
+  }
+  await loadConfig(file);
+  process.stdout.write(`${file}: valid\n`);
+  return 0;
+}
+
+async function start(args: string[]): Promise<number> {
+  const config = await loadConfig(configArg(args));
+  const logger = createLogger(config.telemetry.log_level);
+  const service = await startService(config, logger);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      service.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // Errors of ours carry a message meant for the user; anything else is a bug worth its stack.
+    process.stderr.write(isTailsamplerError(err) ? `${err.code}: ${err.message}\n` : `${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

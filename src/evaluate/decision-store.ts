@@ -1,0 +1,141 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+export interface StoredDecision {
+  traceId: string;
+  keep: boolean;
+  policy: string;
+  threshold: string | null;
+  decidedAtMs: number;
+  /** Table sequence numbers bounding the files that held the trace's spans when it was decided. */
+  firstSeq: number;
+  lastSeq: number;
+  exported: boolean;
+}
+
+interface Row {
+  trace_id: string;
+  keep: number;
+  policy: string;
+  threshold: string | null;
+  decided_at: number;
+  first_seq: number;
+  last_seq: number;
+  exported: number;
+}
+
+const LOOKUP_CHUNK = 500;
+
+function fromRow(r: Row): StoredDecision {
+  return {
+    traceId: r.trace_id,
+    keep: r.keep === 1,
+    policy: r.policy,
+    threshold: r.threshold,
+    decidedAtMs: r.decided_at,
+    firstSeq: r.first_seq,
+    lastSeq: r.last_seq,
+    exported: r.exported === 1,
+  };
+}
+
+/**
+ * Decisions survive restarts: a trace is decided once, late spans follow its decision while it is
+ * remembered (`decision_cache_ttl_secs`), and kept traces not yet exported are exported after a crash.
+ */
+export class DecisionStore {
+  private readonly db: DatabaseSync;
+  private readonly insert: StatementSync;
+  private readonly markExported: StatementSync;
+  private readonly pending: StatementSync;
+  private readonly expire: StatementSync;
+  private readonly lookups = new Map<number, StatementSync>();
+
+  constructor(stateDir: string) {
+    mkdirSync(stateDir, { recursive: true });
+    this.db = new DatabaseSync(join(stateDir, 'decisions.db'));
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS decisions (
+        trace_id TEXT PRIMARY KEY,
+        keep INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        threshold TEXT,
+        decided_at INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        exported INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at);
+      CREATE INDEX IF NOT EXISTS decisions_unexported ON decisions (exported) WHERE exported = 0;
+    `);
+    this.insert = this.db.prepare(
+      `INSERT OR IGNORE INTO decisions (trace_id, keep, policy, threshold, decided_at, first_seq, last_seq, exported)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.markExported = this.db.prepare('UPDATE decisions SET exported = 1 WHERE trace_id = ?');
+    this.pending = this.db.prepare('SELECT * FROM decisions WHERE exported = 0 ORDER BY decided_at');
+    this.expire = this.db.prepare('DELETE FROM decisions WHERE decided_at < ?');
+  }
+
+  /** Decisions known for these trace ids. */
+  lookup(traceIds: readonly string[]): Map<string, StoredDecision> {
+    const out = new Map<string, StoredDecision>();
+    for (let i = 0; i < traceIds.length; i += LOOKUP_CHUNK) {
+      const chunk = traceIds.slice(i, i + LOOKUP_CHUNK);
+      for (const r of this.lookupStatement(chunk.length).all(...chunk) as unknown as Row[]) out.set(r.trace_id, fromRow(r));
+    }
+    return out;
+  }
+
+  /** Records decisions in one transaction. A trace decided before keeps its first decision. */
+  record(decisions: readonly StoredDecision[]): void {
+    this.transaction(() => {
+      for (const d of decisions) {
+        this.insert.run(d.traceId, d.keep ? 1 : 0, d.policy, d.threshold, d.decidedAtMs, d.firstSeq, d.lastSeq, d.exported ? 1 : 0);
+      }
+    });
+  }
+
+  markAsExported(traceIds: readonly string[]): void {
+    this.transaction(() => {
+      for (const id of traceIds) this.markExported.run(id);
+    });
+  }
+
+  /** Kept traces whose export had not finished (after a crash). */
+  unexported(): StoredDecision[] {
+    return (this.pending.all() as unknown as Row[]).map(fromRow);
+  }
+
+  /** Forgets decisions made before `beforeMs`; returns how many. */
+  expireBefore(beforeMs: number): number {
+    return Number(this.expire.run(beforeMs).changes);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private lookupStatement(n: number): StatementSync {
+    let s = this.lookups.get(n);
+    if (s === undefined) {
+      s = this.db.prepare(`SELECT * FROM decisions WHERE trace_id IN (${new Array(n).fill('?').join(',')})`);
+      this.lookups.set(n, s);
+    }
+    return s;
+  }
+
+  private transaction(fn: () => void): void {
+    this.db.exec('BEGIN');
+    try {
+      fn();
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import type { DataFileEntry, SpanTable } from '../lake/table.ts';
+import type { ColumnName, PartialSpanColumns } from '../lake/span-schema.ts';
+import { TRACE_ID_BUCKETS } from '../lake/span-schema.ts';
+import { bucketString } from '../lake/transforms.ts';
+
+/** Where a trace's spans can be: its id and the sequence numbers of the first and last files holding them. */
+export interface TraceLocation {
+  traceId: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/**
+ * Knows the table's recent data files and reads traces back from them. A batch of traces is read
+ * file by file — each candidate file once, pruned by partition bucket, sequence range and trace_id
+ * bounds — never once per trace.
+ */
+export class TraceReader {
+  private readonly table: SpanTable;
+  private readonly byBucket: DataFileEntry[][] = Array.from({ length: TRACE_ID_BUCKETS }, () => []);
+
+  constructor(table: SpanTable) {
+    this.table = table;
+  }
+
+  /** Adds newly committed files (call with files in sequence order). */
+  add(files: readonly DataFileEntry[]): void {
+    for (const f of files) this.byBucket[f.partition.trace_id_bucket]!.push(f);
+  }
+
+  /** Forgets files older than any trace still to be read. */
+  prune(minSeq: number): void {
+    for (let b = 0; b < TRACE_ID_BUCKETS; b++) {
+      const files = this.byBucket[b]!;
+      let drop = 0;
+      while (drop < files.length && files[drop]!.sequenceNumber < minSeq) drop++;
+      if (drop > 0) files.splice(0, drop);
+    }
+  }
+
+  fileCount(): number {
+    return this.byBucket.reduce((n, f) => n + f.length, 0);
+  }
+
+  /** Candidate files for the traces, each with the ids of the traces it may hold. */
+  plan(traces: readonly TraceLocation[]): Map<DataFileEntry, Set<string>> {
+    const plan = new Map<DataFileEntry, Set<string>>();
+    for (const t of traces) {
+      for (const f of this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!) {
+        if (f.sequenceNumber < t.firstSeq) continue;
+        if (f.sequenceNumber > t.lastSeq) break;
+        if (f.traceIdMin !== null && t.traceId < f.traceIdMin) continue;
+        if (f.traceIdMax !== null && t.traceId > f.traceIdMax) continue;
+        let ids = plan.get(f);
+        if (ids === undefined) plan.set(f, (ids = new Set()));
+        ids.add(t.traceId);
+      }
+    }
+    return plan;
+  }
+
+  /** Reads `columns` (trace_id included) of the traces' rows, one file at a time. */
+  async *read(traces: readonly TraceLocation[], columns: readonly ColumnName[]): AsyncGenerator<PartialSpanColumns> {
+    const cols: ColumnName[] = columns.includes('trace_id') ? [...columns] : ['trace_id', ...columns];
+    for (const [file, ids] of this.plan(traces)) {
+      const part = await this.table.read(file, cols, ids);
+      if (part.length > 0) yield part;
+    }
+  }
+
+  /** Reads the rows of one file for the given traces (late spans found while folding). */
+  async readFile(file: DataFileEntry, traceIds: ReadonlySet<string>, columns: readonly ColumnName[]): Promise<PartialSpanColumns> {
+    return this.table.read(file, columns, traceIds);
+  }
+}

@@ -1,0 +1,49 @@
+import { SPAN_COLUMNS, type PartialSpanColumns } from './span-schema.ts';
+
+type AnyColumn = ArrayLike<unknown>;
+
+function isTyped(a: AnyColumn): a is Int32Array | BigInt64Array {
+  return ArrayBuffer.isView(a);
+}
+
+/** The given rows of a column batch, in the given order (typed columns stay typed). */
+export function selectRows(cols: PartialSpanColumns, rows: ArrayLike<number>): PartialSpanColumns {
+  const out: Record<string, unknown> = { length: rows.length };
+  for (const { name } of SPAN_COLUMNS) {
+    const src = cols[name] as AnyColumn | undefined;
+    if (src === undefined) continue;
+    if (isTyped(src)) {
+      const dst = new (src.constructor as new (n: number) => Int32Array | BigInt64Array)(rows.length);
+      for (let i = 0; i < rows.length; i++) dst[i] = src[rows[i]!]!;
+      out[name] = dst;
+    } else {
+      const dst = new Array<unknown>(rows.length);
+      for (let i = 0; i < rows.length; i++) dst[i] = src[rows[i]!];
+      out[name] = dst;
+    }
+  }
+  return out as PartialSpanColumns;
+}
+
+/** Concatenates batches with the same columns (a trace's rows that came from several files). */
+export function concatColumns(parts: readonly PartialSpanColumns[]): PartialSpanColumns {
+  if (parts.length === 1) return parts[0]!;
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const out: Record<string, unknown> = { length };
+  for (const { name } of SPAN_COLUMNS) {
+    const first = parts[0]?.[name] as AnyColumn | undefined;
+    if (first === undefined) continue;
+    if (isTyped(first)) {
+      const dst = new (first.constructor as new (n: number) => Int32Array & BigInt64Array)(length);
+      let o = 0;
+      for (const p of parts) {
+        dst.set(p[name] as never, o);
+        o += p.length;
+      }
+      out[name] = dst;
+    } else {
+      out[name] = parts.flatMap((p) => Array.from(p[name] as AnyColumn));
+    }
+  }
+  return out as PartialSpanColumns;
+}

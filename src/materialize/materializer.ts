@@ -1,0 +1,107 @@
+import type { Component } from '../component.ts';
+import type { SpanTable } from '../lake/table.ts';
+import { requestsToColumns } from '../otlp/to-columns.ts';
+import type { Spool, SpoolPosition } from '../spool/spool.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+/** Snapshot summary key holding the spool position a commit reached: the table is the source of truth. */
+export const SPOOL_POSITION_KEY = 'tailsampler.spool-position';
+
+export interface MaterializerOptions {
+  commitIntervalMs: number;
+  /** Payload bytes read from the spool into one commit at most; more waiting → commit again at once. */
+  maxCommitBytes: number;
+}
+
+/**
+ * Moves spans from the spool into the Iceberg table. Every commit records in its snapshot summary the
+ * spool position it covers; on start the position is taken back from the table, so a crash between
+ * the table commit and the spool release neither loses nor duplicates rows.
+ */
+export class Materializer implements Component {
+  private readonly spool: Spool;
+  private readonly table: SpanTable;
+  private readonly opts: MaterializerOptions;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private position: SpoolPosition | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private started = false;
+
+  constructor(spool: Spool, table: SpanTable, opts: MaterializerOptions, deps: { metrics: Metrics; logger: Logger }) {
+    this.spool = spool;
+    this.table = table;
+    this.opts = opts;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+  }
+
+  async start(): Promise<void> {
+    const snapshot = await this.table.currentSnapshot();
+    this.position = snapshot?.summary[SPOOL_POSITION_KEY] ?? null;
+    if (this.position !== null) await this.spool.release(this.position);
+    this.logger.info({ position: this.position, pendingBytes: this.spool.pendingBytes() }, 'materializer resumed');
+    this.started = true;
+    this.schedule(0);
+  }
+
+  /** Whether the table has caught up with the spool position it started from. */
+  get ready(): boolean {
+    return this.started;
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.running;
+    // Commit what the receivers acknowledged before they stopped, so a clean stop leaves the spool empty.
+    if (this.started) await this.drain();
+  }
+
+  /** Commits everything in the spool now (tests and shutdown). */
+  async drain(): Promise<void> {
+    while (await this.commitOnce());
+  }
+
+  /** Reads one batch from the spool and commits it; false when there was nothing to do. */
+  async commitOnce(): Promise<boolean> {
+    const records = await this.spool.read(this.position, this.opts.maxCommitBytes);
+    if (records.length === 0) return false;
+    const end = this.metrics.commitDuration.startTimer();
+    const batch = requestsToColumns(records.map((r) => r.payload));
+    const next = records[records.length - 1]!.next;
+    if (batch.length > 0) {
+      await this.table.append(batch, { [SPOOL_POSITION_KEY]: next, 'tailsampler.spool-records': String(records.length) });
+    }
+    this.position = next;
+    await this.spool.release(next);
+    end();
+    this.metrics.committedSpans.inc(batch.length);
+    this.metrics.spoolPendingBytes.set(this.spool.pendingBytes());
+    return true;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => {
+        this.running = null;
+      });
+    }, delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    let more = false;
+    try {
+      more = await this.commitOnce();
+      // A full batch means more is waiting: keep going without waiting out the interval.
+      if (more && this.spool.pendingBytes() < this.opts.maxCommitBytes) more = false;
+    } catch (err) {
+      this.logger.error({ err }, 'materializer commit failed; the spool keeps the spans and the next interval retries');
+    }
+    this.schedule(more ? 0 : this.opts.commitIntervalMs);
+  }
+}

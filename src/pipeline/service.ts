@@ -1,0 +1,110 @@
+import type { Component } from '../component.ts';
+import type { Config } from '../config/schema.ts';
+import { Evaluator } from '../evaluate/evaluator.ts';
+import { createExporters } from '../export/factory.ts';
+import { createSpanTable } from '../lake/factory.ts';
+import { Materializer } from '../materialize/materializer.ts';
+import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
+import { buildSampler } from '../sample/build-sampler.ts';
+import { createSpool } from '../spool/factory.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { Metrics } from '../telemetry/metrics.ts';
+import { createTelemetryServer } from '../telemetry/server.ts';
+import type { TracesConsumer } from './consumer.ts';
+
+const MIB = 1024 * 1024;
+
+/** The running service: every stage built from its config section and wired receiver → spool → table → evaluator → exporters. */
+export interface Service {
+  readonly receiver: OtlpReceiver;
+  readonly materializer: Materializer;
+  readonly evaluator: Evaluator;
+  readonly metrics: Metrics;
+  telemetryAddress(): string | null;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Builds and starts the pipeline. Start order follows the data backwards (nothing listens before the
+ * stages behind it run); shutdown goes forwards, so what the receivers acknowledged is committed.
+ */
+export async function startService(config: Config, logger: Logger): Promise<Service> {
+  const metrics = new Metrics(undefined, true);
+  const deps = { metrics, logger };
+  const started: Component[] = [];
+  let ready = false;
+  const telemetry = createTelemetryServer(config.telemetry, { ...deps, ready: () => ready });
+  const startStep = async (c: Component): Promise<void> => {
+    await c.start();
+    started.push(c);
+  };
+  let closeTable: (() => Promise<void>) | null = null;
+  const stopAll = async (): Promise<void> => {
+    ready = false;
+    for (const c of started.reverse()) {
+      try {
+        await c.shutdown();
+      } catch (err) {
+        logger.error({ err }, 'component failed to shut down cleanly');
+      }
+    }
+    started.length = 0;
+    await closeTable?.();
+    closeTable = null;
+  };
+
+  try {
+    await startStep(telemetry);
+    const { table, close } = await createSpanTable(config.storage, { logger });
+    closeTable = close;
+    const spool = createSpool(config.spool, deps);
+    await startStep(spool);
+    const exporters = createExporters(config.exporters, deps);
+    for (const e of exporters) await startStep(e);
+    const q = config.query;
+    const evaluator = new Evaluator(
+      table,
+      buildSampler(config.sampling),
+      exporters,
+      {
+        scanIntervalMs: q.scan_interval_secs * 1000,
+        inactivityMs: q.inactivity_threshold_secs * 1000,
+        maxTraceAgeMs: q.max_trace_age_secs * 1000,
+        batchSize: q.batch_size,
+        maxSpansPerTrace: q.max_spans_per_trace,
+        maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
+        decisionTtlMs: q.decision_cache_ttl_secs * 1000,
+        stateDir: q.state_dir,
+        maxExportSpans: config.exporters.otlp?.max_batch_spans ?? 8192,
+      },
+      deps,
+    );
+    await startStep(evaluator);
+    const materializer = new Materializer(
+      spool,
+      table,
+      { commitIntervalMs: config.storage.commit_interval_secs * 1000, maxCommitBytes: config.storage.max_commit_mib * MIB },
+      deps,
+    );
+    await startStep(materializer);
+    const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };
+    const receiver = createOtlpReceiver(config.receivers.otlp, consumer, deps);
+    await startStep(receiver);
+    ready = true;
+    logger.info(
+      { grpc: receiver.grpcAddress(), http: receiver.httpAddress(), telemetry: telemetry.address() },
+      'tailsampler started',
+    );
+    return {
+      receiver,
+      materializer,
+      evaluator,
+      metrics,
+      telemetryAddress: () => telemetry.address(),
+      shutdown: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
