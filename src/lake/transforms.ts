@@ -46,17 +46,11 @@ export function murmur3x86_32(bytes: Uint8Array, seed = 0): number {
   for (let i = 0; i < blocks; i += 4) {
     h = mixH1(h, bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
   }
-  let k = 0;
-  switch (n & 3) {
-    case 3:
-      k ^= bytes[blocks + 2]! << 16;
-    // falls through
-    case 2:
-      k ^= bytes[blocks + 1]! << 8;
-    // falls through
-    case 1:
-      k ^= bytes[blocks]!;
-      h ^= mixK1(k);
+  const rest = n & 3;
+  if (rest > 0) {
+    let k = 0;
+    for (let j = rest - 1; j >= 0; j--) k ^= bytes[blocks + j]! << (8 * j);
+    h ^= mixK1(k);
   }
   return fmix(h, n);
 }

@@ -1,0 +1,275 @@
+/**
+ * Reads columns of one span data file through FileIO range reads: the footer, then only the column
+ * chunks of the row groups that can hold the requested traces. Returns columns as typed arrays
+ * (int → Int32Array, long/timestamptz → BigInt64Array) and string arrays (null for missing values).
+ */
+import { zstdDecompressSync } from 'node:zlib';
+import { parquetMetadataAsync, parquetRead } from 'hyparquet';
+import type { AsyncBuffer, ColumnData, FileMetaData } from 'hyparquet';
+import { TailsamplerError } from '../../errors.ts';
+import { COLUMN_BY_NAME } from '../span-schema.ts';
+import type { ColumnDef, ColumnName, PartialSpanColumns } from '../span-schema.ts';
+import type { FileIO } from '../file-io.ts';
+
+export class ParquetReadError extends TailsamplerError {
+  constructor(message: string, cause?: unknown) {
+    super('TS_LAKE_PARQUET_READ', message, { cause, retryable: false });
+    this.name = 'ParquetReadError';
+  }
+}
+
+const FOOTER_FETCH = 64 * 1024;
+const compressors = {
+  ZSTD: (input: Uint8Array): Uint8Array => zstdDecompressSync(input),
+};
+// Keep timestamps as raw microseconds (bigint) instead of hyparquet's default Date objects.
+const parsers = { timestampFromMicroseconds: (micros: bigint): bigint => micros };
+
+type ColumnArray = Int32Array | BigInt64Array | (string | null)[];
+
+function fileBuffer(io: FileIO, uri: string, fileSize: number): AsyncBuffer {
+  return {
+    byteLength: fileSize,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = end ?? fileSize;
+      const bytes = await io.readRange(uri, start, stop - start);
+      if (bytes.byteLength !== stop - start) {
+        throw new ParquetReadError(`short read of ${uri} at ${start}: ${bytes.byteLength} of ${stop - start} bytes`);
+      }
+      // Pooled Buffers share an ArrayBuffer; hand hyparquet an exact copy of the range.
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+}
+
+function allocate(def: ColumnDef, n: number): ColumnArray {
+  if (def.type === 'int') return new Int32Array(n);
+  if (def.type === 'long' || def.type === 'timestamptz') return new BigInt64Array(n);
+  return new Array<string | null>(n).fill(null);
+}
+
+interface GroupSpan {
+  /** First file row of the group. */
+  start: number;
+  rows: number;
+}
+
+/**
+ * Reads `columns` of the given row groups (ascending) into arrays laid out as the groups' rows
+ * concatenated. Adjacent groups are read with one parquetRead so hyparquet can coalesce fetches.
+ */
+async function readGroups(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  groups: readonly GroupSpan[],
+  columns: readonly ColumnDef[],
+): Promise<Map<string, ColumnArray>> {
+  let total = 0;
+  for (const g of groups) total += g.rows;
+  const out = new Map<string, ColumnArray>();
+  for (const c of columns) out.set(c.name, allocate(c, total));
+  if (total === 0 || columns.length === 0) return out;
+
+  const reads: Promise<void>[] = [];
+  let base = 0;
+  for (let i = 0; i < groups.length; ) {
+    const runStart = groups[i]!.start;
+    const runBase = base;
+    let runEnd = runStart;
+    while (i < groups.length && groups[i]!.start === runEnd) {
+      runEnd += groups[i]!.rows;
+      base += groups[i]!.rows;
+      i++;
+    }
+    const onChunk = (chunk: ColumnData): void => {
+      const target = out.get(chunk.columnName);
+      if (!target) return;
+      const data = chunk.columnData;
+      // Chunks may reach outside the requested rows; copy only the overlap.
+      const from = Math.max(chunk.rowStart, runStart);
+      const to = Math.min(chunk.rowEnd, runEnd);
+      const srcOffset = from - chunk.rowStart;
+      const dstOffset = runBase + (from - runStart);
+      const n = to - from;
+      if (n <= 0) return;
+      if (target instanceof Array) {
+        for (let k = 0; k < n; k++) {
+          const v = data[srcOffset + k] as string | null | undefined;
+          target[dstOffset + k] = v ?? null;
+        }
+      } else if (target instanceof BigInt64Array && data instanceof BigInt64Array) {
+        target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
+      } else if (target instanceof Int32Array && data instanceof Int32Array) {
+        target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
+      } else {
+        const t = target as unknown as { [k: number]: unknown };
+        for (let k = 0; k < n; k++) t[dstOffset + k] = data[srcOffset + k];
+      }
+    };
+    reads.push(
+      parquetRead({
+        file,
+        metadata,
+        columns: columns.map((c) => c.name),
+        rowStart: runStart,
+        rowEnd: runEnd,
+        compressors,
+        parsers,
+        onChunk,
+      }),
+    );
+  }
+  await Promise.all(reads);
+  return out;
+}
+
+/** Sorted requested ids, for a range test per row group. */
+function anyInRange(sorted: readonly string[], min: string, max: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < min) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo]! <= max;
+}
+
+function statString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  return undefined;
+}
+
+function gatherRows(src: ColumnArray, idx: Int32Array): ColumnArray {
+  const n = idx.length;
+  if (src instanceof Int32Array) {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+    return out;
+  }
+  if (src instanceof BigInt64Array) {
+    const out = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+    return out;
+  }
+  const out = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+  return out;
+}
+
+/**
+ * Reads `columns` of the data file at `uri`. With `traceIds`, row groups whose trace_id min/max
+ * exclude every requested id are skipped, and only rows of the requested traces are returned.
+ */
+export async function readDataFile(
+  io: FileIO,
+  uri: string,
+  fileSize: number,
+  columns: readonly ColumnName[],
+  traceIds?: ReadonlySet<string>,
+): Promise<PartialSpanColumns> {
+  const defs = columns.map((name) => {
+    const def = COLUMN_BY_NAME.get(name);
+    if (!def) throw new ParquetReadError(`unknown column ${String(name)}`);
+    return def;
+  });
+  try {
+    const file = fileBuffer(io, uri, fileSize);
+    const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(FOOTER_FETCH, fileSize), parsers });
+    const traceCol = metadata.schema.slice(1).findIndex((e) => e.name === 'trace_id');
+    const groups: GroupSpan[] = [];
+    let start = 0;
+    const sorted = traceIds ? [...traceIds].sort() : undefined;
+    for (const rg of metadata.row_groups) {
+      const rows = Number(rg.num_rows);
+      let keep = rows > 0;
+      if (keep && sorted) {
+        const stats = traceCol >= 0 ? rg.columns[traceCol]?.meta_data?.statistics : undefined;
+        const min = statString(stats?.min_value);
+        const max = statString(stats?.max_value);
+        keep = min !== undefined && max !== undefined ? anyInRange(sorted, min, max) : sorted.length > 0;
+      }
+      if (keep) groups.push({ start, rows });
+      start += rows;
+    }
+
+    if (!traceIds) {
+      const data = await readGroups(file, metadata, groups, defs);
+      return assemble(defs, data, groups.reduce((n, g) => n + g.rows, 0));
+    }
+
+    // Phase 1: trace ids of candidate groups only; phase 2: other columns of groups with matches.
+    const traceDef = COLUMN_BY_NAME.get('trace_id')!;
+    const ids = (await readGroups(file, metadata, groups, [traceDef])).get('trace_id') as (string | null)[];
+    const hitGroups: GroupSpan[] = [];
+    const hits: number[] = [];
+    let pos = 0;
+    let hitBase = 0;
+    for (const g of groups) {
+      let found = 0;
+      for (let k = 0; k < g.rows; k++) {
+        if (traceIds.has(ids[pos + k]!)) {
+          hits.push(hitBase + k);
+          found++;
+        }
+      }
+      // Groups without a hit are not read in phase 2, so they take no room in the hit space.
+      if (found > 0) {
+        hitGroups.push(g);
+        hitBase += g.rows;
+      }
+      pos += g.rows;
+    }
+    const idx = Int32Array.from(hits);
+    const rest = defs.filter((d) => d.name !== 'trace_id');
+    const data = await readGroups(file, metadata, hitGroups, rest);
+    const out: PartialSpanColumns = { length: idx.length };
+    for (const d of defs) {
+      if (d.name === 'trace_id') {
+        const t = new Array<string>(idx.length);
+        fillTraceIds(t, ids, groups, hitGroups, idx);
+        (out as Record<string, unknown>)[d.name] = t;
+      } else {
+        (out as Record<string, unknown>)[d.name] = gatherRows(data.get(d.name)!, idx);
+      }
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof TailsamplerError) throw e;
+    throw new ParquetReadError(`reading Parquet data file ${uri} failed: ${(e as Error).message}`, e);
+  }
+}
+
+/** Maps hit-space row indices (rows of hitGroups concatenated) to trace ids read in phase 1. */
+function fillTraceIds(
+  out: string[],
+  ids: readonly (string | null)[],
+  groups: readonly GroupSpan[],
+  hitGroups: readonly GroupSpan[],
+  idx: Int32Array,
+): void {
+  // Offset of each hit group inside the phase-1 (candidate groups) layout.
+  const candOffset = new Map<number, number>();
+  let off = 0;
+  for (const g of groups) {
+    candOffset.set(g.start, off);
+    off += g.rows;
+  }
+  let gi = 0;
+  let hitStart = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const h = idx[i]!;
+    while (h >= hitStart + hitGroups[gi]!.rows) {
+      hitStart += hitGroups[gi]!.rows;
+      gi++;
+    }
+    out[i] = ids[candOffset.get(hitGroups[gi]!.start)! + (h - hitStart)]!;
+  }
+}
+
+function assemble(defs: readonly ColumnDef[], data: Map<string, ColumnArray>, length: number): PartialSpanColumns {
+  const out: PartialSpanColumns = { length };
+  for (const d of defs) (out as Record<string, unknown>)[d.name] = data.get(d.name)!;
+  return out;
+}

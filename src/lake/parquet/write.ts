@@ -1,0 +1,187 @@
+/**
+ * Writes one Parquet data file for a slice of a span batch and computes the Iceberg manifest
+ * metrics (sizes, counts, bounds, split offsets) from the same pass, so the table never has to
+ * re-read a file it just wrote.
+ */
+import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import type { ColumnSource } from 'hyparquet-writer';
+import type { DecodedArray } from 'hyparquet';
+import { TailsamplerError } from '../../errors.ts';
+import { SPAN_COLUMNS } from '../span-schema.ts';
+import type { ColumnDef, SpanColumns } from '../span-schema.ts';
+import type { DataFile } from '../table.ts';
+import { serializeBound } from '../transforms.ts';
+import { SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
+
+export interface WrittenFile {
+  bytes: Uint8Array;
+  metrics: Omit<DataFile, 'path' | 'partition' | 'fileSizeInBytes'>;
+}
+
+export class ParquetWriteError extends TailsamplerError {
+  constructor(message: string, cause?: unknown) {
+    super('TS_LAKE_PARQUET_WRITE', message, { cause });
+    this.name = 'ParquetWriteError';
+  }
+}
+
+/** Sort order id 1 of the table: trace_id ascending. */
+export const TRACE_ID_SORT_ORDER_ID = 1;
+
+/** ZSTD level 3: zstd's default, far better ratio than snappy on JSON text at similar speed. */
+const ZSTD_LEVEL = 3;
+const zstd = (input: Uint8Array): Uint8Array =>
+  zstdCompressSync(input, { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+
+/** Long enough that 32-hex trace ids keep exact row-group min/max (default would cut to 16). */
+const STATS_TRUNCATE_LENGTH = 32;
+
+type Gathered = { values: DecodedArray; nulls: number; min: string | number | bigint | undefined; max: string | number | bigint | undefined };
+
+function gather(def: ColumnDef, source: ArrayLike<unknown>, rows: Int32Array, bounds: boolean): Gathered {
+  const n = rows.length;
+  if (def.type === 'int') {
+    const src = source as ArrayLike<number>;
+    const out = new Int32Array(n);
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = src[rows[i]!]!;
+      out[i] = v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    return { values: out, nulls: 0, min: n ? min : undefined, max: n ? max : undefined };
+  }
+  if (def.type === 'long' || def.type === 'timestamptz') {
+    const src = source as ArrayLike<bigint>;
+    const out = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+    let min: bigint | undefined;
+    let max: bigint | undefined;
+    if (n) {
+      min = out[0]!;
+      max = min;
+      for (let i = 1; i < n; i++) {
+        const v = out[i]!;
+        if (v < min) min = v;
+        else if (v > max) max = v;
+      }
+    }
+    return { values: out, nulls: 0, min, max };
+  }
+  const src = source as ArrayLike<string | null>;
+  const out = new Array<string | null>(n);
+  let nulls = 0;
+  let min: string | undefined;
+  let max: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const v = src[rows[i]!];
+    if (v === null || v === undefined) {
+      if (def.required) throw new ParquetWriteError(`required column ${def.name} has a null at batch row ${rows[i]}`);
+      out[i] = null;
+      nulls++;
+      continue;
+    }
+    out[i] = v;
+    // Bounds are only kept for id-like ASCII columns, where JS `<` equals UTF-8 byte order.
+    if (bounds) {
+      if (min === undefined || v < min) min = v;
+      if (max === undefined || v > max) max = v;
+    }
+  }
+  return { values: out, nulls, min, max };
+}
+
+/** String columns whose manifest bounds are worth keeping: short, ASCII hex ids. */
+const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'parent_span_id']);
+
+/**
+ * Writes `rows` of `batch` (in that order, already sorted by trace_id) as one Parquet file with
+ * row groups of `rowGroupSize` rows.
+ */
+export async function writeDataFile(
+  batch: SpanColumns,
+  rows: Int32Array,
+  options: { rowGroupSize: number },
+): Promise<WrittenFile> {
+  if (!(options.rowGroupSize > 0)) throw new ParquetWriteError(`rowGroupSize must be positive, got ${options.rowGroupSize}`);
+  if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
+
+  const columnSizes = new Map<number, number>();
+  const valueCounts = new Map<number, number>();
+  const nullValueCounts = new Map<number, number>();
+  const lowerBounds = new Map<number, Uint8Array>();
+  const upperBounds = new Map<number, Uint8Array>();
+  const columnData: ColumnSource[] = [];
+
+  for (const c of SPAN_COLUMNS) {
+    const def = c as ColumnDef;
+    const source = batch[def.name] as ArrayLike<unknown> | undefined;
+    if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
+    const unbounded = UNBOUNDED_COLUMNS.has(def.name);
+    const wantBounds = def.type !== 'string' || BOUNDED_STRINGS.has(def.name);
+    const g = gather(def, source, rows, wantBounds);
+    valueCounts.set(def.id, rows.length);
+    nullValueCounts.set(def.id, g.nulls);
+    if (wantBounds && g.min !== undefined && g.max !== undefined) {
+      lowerBounds.set(def.id, serializeBound(def.type, g.min));
+      upperBounds.set(def.id, serializeBound(def.type, g.max));
+    }
+    columnData.push({
+      name: def.name,
+      data: g.values,
+      statistics: !unbounded,
+      columnIndex: !unbounded,
+      // Span attributes are near-unique per row: a dictionary attempt only costs time.
+      ...(def.name === 'attributes' ? { encoding: 'PLAIN' as const } : {}),
+    });
+  }
+
+  const writer = new ByteWriter();
+  try {
+    const pq = new ParquetWriter({
+      writer,
+      schema: SPAN_PARQUET_SCHEMA as never,
+      codec: 'ZSTD',
+      compressors: { ZSTD: zstd },
+      statistics: true,
+      statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
+      createdBy: 'tailsampler (hyparquet-writer 0.17)',
+    });
+    await pq.write({ columnData, rowGroupSize: options.rowGroupSize });
+
+    const splitOffsets: number[] = [];
+    for (const rg of pq.row_groups) {
+      const first = rg.columns[0]!;
+      const start = first.meta_data?.dictionary_page_offset ?? first.meta_data?.data_page_offset ?? first.file_offset;
+      rg.file_offset = start;
+      // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
+      rg.sorting_columns = [{ column_idx: 0, descending: false, nulls_first: true }];
+      splitOffsets.push(Number(start));
+      for (let j = 0; j < rg.columns.length; j++) {
+        const id = SPAN_COLUMNS[j]!.id;
+        const size = Number(rg.columns[j]!.meta_data?.total_compressed_size ?? 0n);
+        columnSizes.set(id, (columnSizes.get(id) ?? 0) + size);
+      }
+    }
+    await pq.finish();
+    return {
+      bytes: writer.getBytes(),
+      metrics: {
+        recordCount: rows.length,
+        columnSizes,
+        valueCounts,
+        nullValueCounts,
+        lowerBounds,
+        upperBounds,
+        splitOffsets,
+        sortOrderId: TRACE_ID_SORT_ORDER_ID,
+      },
+    };
+  } catch (e) {
+    if (e instanceof TailsamplerError) throw e;
+    throw new ParquetWriteError(`writing Parquet data file failed: ${(e as Error).message}`, e);
+  }
+}
