@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DecisionStore, type StoredDecision } from '../../../src/evaluate/decision-store.ts';
+import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
+import { TraceTable } from '../../../src/evaluate/trace-table.ts';
+
+const decision = (traceId: string, keep: boolean, decidedAtMs = 1000): StoredDecision => ({
+  traceId,
+  keep,
+  policy: keep ? 'errors' : '',
+  threshold: keep ? '0' : null,
+  decidedAtMs,
+  firstSeq: 2,
+  lastSeq: 5,
+  exported: !keep,
+});
+
+test('decisions survive reopening, first decision wins, unexported kept traces are listed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-decisions-'));
+  const a = 'a'.repeat(32), b = 'b'.repeat(32);
+  let store = new DecisionStore(dir);
+  store.record([decision(a, true), decision(b, false)]);
+  store.record([decision(a, false)]);
+  store.close();
+  store = new DecisionStore(dir);
+  const found = store.lookup([a, b, 'c'.repeat(32)]);
+  assert.equal(found.size, 2);
+  assert.equal(found.get(a)!.keep, true);
+  assert.equal(found.get(a)!.policy, 'errors');
+  assert.deepEqual(store.unexported().map((d) => d.traceId), [a]);
+  store.markAsExported([a]);
+  assert.equal(store.unexported().length, 0);
+  store.close();
+});
+
+test('lookups larger than one statement chunk and expiry', () => {
+  const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
+  const ids = Array.from({ length: 1234 }, (_, i) => i.toString(16).padStart(32, '0'));
+  store.record(ids.map((id, i) => decision(id, false, i)));
+  assert.equal(store.lookup(ids).size, 1234);
+  assert.equal(store.expireBefore(1000), 1000);
+  assert.equal(store.lookup(ids).size, 234);
+  store.close();
+});
+
+test('checkpoint round trip keeps the sequence number and every summary', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
+  assert.equal(await readCheckpoint(path), null);
+  const t = new TraceTable();
+  t.fold('0123456789abcdef0123456789abcdef', true, true, 1n << 60n, (1n << 60n) + 5n, 7, 42, 9);
+  await writeCheckpoint(path, 9, t);
+  const back = await readCheckpoint(path);
+  assert.equal(back!.sequenceNumber, 9);
+  const s = back!.traces.find('0123456789abcdef0123456789abcdef');
+  assert.equal(back!.traces.minStart[s], 1n << 60n);
+  assert.equal(back!.traces.errorCount[s], 1);
+});
