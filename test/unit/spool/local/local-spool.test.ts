@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { PipelineBusyError } from '../../../../src/errors.ts';
+import { parsePosition } from '../../../../src/spool/local/position.ts';
+import {
+  KIB_IN_MIB,
+  gate,
+  makeSpool,
+  readAll,
+  rec,
+  recNo,
+  segmentFiles,
+  spoolConfig,
+  tempDir,
+} from './spool-fixture.ts';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => cleanup());
+
+describe('LocalSpool append/read', () => {
+  it('reads back appended records in order with increasing positions, strictly after `from`', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await spool.start();
+    await spool.append([rec(0), rec(1)]);
+    await spool.append([rec(2)]);
+    const all = await spool.read(null, 1 << 20);
+    assert.deepEqual(all.map((r) => recNo(r.payload)), [0, 1, 2]);
+    assert.ok(all[0]!.next < all[1]!.next && all[1]!.next < all[2]!.next);
+    const after = await spool.read(all[0]!.next, 1 << 20);
+    assert.deepEqual(after.map((r) => recNo(r.payload)), [1, 2]);
+    assert.deepEqual(await spool.read(all[2]!.next, 1 << 20), []);
+    await spool.shutdown();
+  });
+
+  it('documents positions as <20-digit segment>:<20-digit offset>', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await spool.start();
+    await spool.append([rec(0, 100)]);
+    const [r] = await spool.read(null, 1 << 20);
+    assert.match(r!.next, /^\d{20}:\d{20}$/);
+    assert.deepEqual(parsePosition(r!.next), { segment: 0, offset: 8 + 8 + 100 });
+    await spool.shutdown();
+  });
+
+  it('rolls segments past segment_size_mib and reads across them', async () => {
+    const { spool } = makeSpool(spoolConfig(dir, { segment_size_mib: KIB_IN_MIB }));
+    await spool.start();
+    for (let i = 0; i < 40; i++) await spool.append([rec(i, 100), rec(i + 1000, 100)]);
+    const files = await segmentFiles(dir);
+    assert.ok(files.length >= 8, `expected several segments, got ${files.length}`);
+    const all = await readAll(spool, null, 350);
+    const expected = [];
+    for (let i = 0; i < 40; i++) expected.push(i, i + 1000);
+    assert.deepEqual(all.map((r) => recNo(r.payload)), expected);
+    assert.ok(new Set(all.map((r) => parsePosition(r.next).segment)).size >= 8);
+    await spool.shutdown();
+  });
+
+  it('honours maxBytes but always returns at least one record', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await spool.start();
+    await spool.append([rec(0, 1000), rec(1, 10), rec(2, 10)]);
+    const first = await spool.read(null, 5);
+    assert.deepEqual(first.map((r) => recNo(r.payload)), [0]);
+    const rest = await spool.read(first[0]!.next, 15);
+    assert.deepEqual(rest.map((r) => recNo(r.payload)), [1]);
+    await spool.shutdown();
+  });
+
+  it('rejects positions beyond the end of the spool', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await spool.start();
+    await spool.append([rec(0)]);
+    await assert.rejects(spool.read('00000000000000000007:00000000000000000100', 10), { code: 'TS_SPOOL_POSITION' });
+    await assert.rejects(spool.read('00000000000000000000:00000000000000099999', 10), { code: 'TS_SPOOL_POSITION' });
+    await assert.rejects(spool.read('garbage', 10), { code: 'TS_SPOOL_POSITION' });
+    await spool.shutdown();
+  });
+
+  it('rejects appends before start and after shutdown', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await assert.rejects(spool.append([rec(0)]), { code: 'TS_SPOOL_CLOSED' });
+    await spool.start();
+    await spool.shutdown();
+    await assert.rejects(spool.append([rec(0)]), { code: 'TS_SPOOL_CLOSED', retryable: true });
+  });
+});
+
+describe('LocalSpool group commit', () => {
+  it('concurrent appends share one write+fsync', async () => {
+    let syncs = 0;
+    const { spool } = makeSpool(spoolConfig(dir, { fsync_interval_ms: 20 }), {
+      syncData: async (fh) => {
+        syncs++;
+        await fh.datasync();
+      },
+    });
+    await spool.start();
+    const appends = [];
+    for (let i = 0; i < 50; i++) appends.push(spool.append([rec(i)]));
+    await Promise.all(appends);
+    assert.equal(syncs, 1);
+    assert.equal(spool.syncCount, 1);
+    const all = await spool.read(null, 1 << 20);
+    assert.deepEqual(all.map((r) => recNo(r.payload)), [...Array(50).keys()]);
+    await spool.shutdown();
+  });
+
+  it('returns only fsynced records to readers', async () => {
+    const g = gate();
+    let block = true;
+    const { spool } = makeSpool(spoolConfig(dir, { fsync_interval_ms: 0 }), {
+      syncData: async (fh) => {
+        if (block) await g.promise;
+        await fh.datasync();
+      },
+    });
+    await spool.start();
+    let done = false;
+    const pending = spool.append([rec(7)]).then(() => (done = true));
+    // Wait until the batch is written and held inside the sync.
+    while (spool.syncCount === 0) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(await spool.read(null, 1 << 20), []);
+    assert.equal(spool.pendingBytes(), 0);
+    assert.equal(done, false);
+    block = false;
+    g.open();
+    await pending;
+    assert.deepEqual((await spool.read(null, 1 << 20)).map((r) => recNo(r.payload)), [7]);
+    await spool.shutdown();
+  });
+
+  it('rejects every append of a batch whose fsync fails, and acknowledges none of it later', async () => {
+    let fail = true;
+    const { spool, lines } = makeSpool(spoolConfig(dir, { fsync_interval_ms: 5 }), {
+      syncData: async (fh) => {
+        if (fail) throw Object.assign(new Error('EIO: simulated'), { code: 'EIO' });
+        await fh.datasync();
+      },
+    });
+    await spool.start();
+    const results = await Promise.allSettled([spool.append([rec(1)]), spool.append([rec(2), rec(3)])]);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r as PromiseRejectedResult).reason.code, 'TS_SPOOL_WRITE');
+      assert.equal((r as PromiseRejectedResult).reason.retryable, true);
+    }
+    assert.equal(lines.filter((l) => l.level === 50).length, 1, 'one error line per failed batch');
+    fail = false;
+    await spool.append([rec(4)]);
+    assert.deepEqual((await spool.read(null, 1 << 20)).map((r) => recNo(r.payload)), [4]);
+    await spool.shutdown();
+    // The failed bytes were cut from the file, so a restart does not resurrect them either.
+    const again = makeSpool(spoolConfig(dir));
+    await again.spool.start();
+    assert.deepEqual((await again.spool.read(null, 1 << 20)).map((r) => recNo(r.payload)), [4]);
+    await again.spool.shutdown();
+  });
+
+  it('shutdown flushes appends still waiting for the fsync interval', async () => {
+    const { spool } = makeSpool(spoolConfig(dir, { fsync_interval_ms: 60_000 }));
+    await spool.start();
+    let done = false;
+    const p = spool.append([rec(5)]).then(() => (done = true));
+    await spool.shutdown();
+    await p;
+    assert.equal(done, true);
+    const again = makeSpool(spoolConfig(dir));
+    await again.spool.start();
+    assert.deepEqual((await again.spool.read(null, 1 << 20)).map((r) => recNo(r.payload)), [5]);
+    await again.spool.shutdown();
+  });
+});
+
+describe('LocalSpool release and back-pressure', () => {
+  it('release deletes whole segments before the position, never the active one, and tracks pending bytes', async () => {
+    const { spool, metrics } = makeSpool(spoolConfig(dir, { segment_size_mib: KIB_IN_MIB }));
+    await spool.start();
+    for (let i = 0; i < 30; i++) await spool.append([rec(i, 200)]);
+    const all = await readAll(spool);
+    const frame = 8 + 200;
+    assert.equal(spool.pendingBytes(), 30 * frame);
+    assert.equal((await metrics.spoolPendingBytes.get()).values[0]!.value, 30 * frame);
+    const before = (await segmentFiles(dir)).length;
+
+    await spool.release(all[19]!.next);
+    assert.equal(spool.pendingBytes(), 10 * frame);
+    assert.equal((await metrics.spoolPendingBytes.get()).values[0]!.value, 10 * frame);
+    const after = await segmentFiles(dir);
+    assert.ok(after.length < before, 'released segments deleted');
+    const oldest = Number(after[0]!.slice(0, 20));
+    assert.ok(oldest <= parsePosition(all[20]!.next).segment, 'unreleased record 20 is still retained');
+    // From the oldest retained record: nothing unreleased is lost.
+    const retained = (await readAll(spool)).map((r) => recNo(r.payload));
+    assert.deepEqual(retained.slice(-10), [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
+    // A position inside a deleted segment reads on from the oldest retained segment.
+    assert.ok((await spool.read(all[0]!.next, 1 << 20)).length > 0);
+
+    await spool.release(all[29]!.next);
+    assert.equal(spool.pendingBytes(), 0);
+    assert.equal((await segmentFiles(dir)).length, 1, 'the active segment stays');
+    await spool.release(all[5]!.next); // going backwards is ignored
+    assert.equal(spool.pendingBytes(), 0);
+    await spool.append([rec(99)]);
+    assert.deepEqual((await spool.read(all[29]!.next, 1 << 20)).map((r) => recNo(r.payload)), [99]);
+    await spool.shutdown();
+  });
+
+  it('refuses appends with PipelineBusyError over max_pending, and recovers after release', async () => {
+    const { spool } = makeSpool(spoolConfig(dir, { max_pending_mib: KIB_IN_MIB }));
+    await spool.start();
+    await spool.append([rec(0, 600)]);
+    await spool.append([rec(1, 600)]); // 1216 bytes pending > 1024
+    const err = await spool.append([rec(2)]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PipelineBusyError);
+    assert.equal(err.code, 'TS_PIPELINE_BUSY');
+    assert.ok(err.retryAfterMs >= 1000);
+    const all = await spool.read(null, 1 << 20);
+    await spool.release(all[1]!.next);
+    await spool.append([rec(2)]);
+    assert.deepEqual((await spool.read(all[1]!.next, 1 << 20)).map((r) => recNo(r.payload)), [2]);
+    await spool.shutdown();
+  });
+
+  it('bounds bytes queued in memory with PipelineBusyError', async () => {
+    const g = gate();
+    const { spool } = makeSpool(spoolConfig(dir), {
+      maxQueuedBytes: 1000,
+      syncData: async (fh) => {
+        await g.promise;
+        await fh.datasync();
+      },
+    });
+    await spool.start();
+    const first = spool.append([rec(0, 600)]);
+    await assert.rejects(spool.append([rec(1, 600)]), (e: unknown) => e instanceof PipelineBusyError);
+    g.open();
+    await first;
+    await spool.append([rec(1, 600)]);
+    assert.deepEqual((await spool.read(null, 1 << 20)).map((r) => recNo(r.payload)), [0, 1]);
+    await spool.shutdown();
+  });
+});
