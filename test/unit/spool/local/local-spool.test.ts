@@ -69,6 +69,19 @@ describe('LocalSpool append/read', () => {
     await spool.shutdown();
   });
 
+  it('stores empty payloads and thousands of records in one append (more buffers than IOV_MAX)', async () => {
+    const { spool } = makeSpool(spoolConfig(dir));
+    await spool.start();
+    const many = Array.from({ length: 3000 }, (_, i) => rec(i, 4 + (i % 7)));
+    await spool.append([new Uint8Array(0), ...many]);
+    const all = await readAll(spool, null, 4096);
+    assert.equal(all.length, 3001);
+    assert.equal(all[0]!.payload.length, 0);
+    assert.deepEqual(all.slice(1).map((r) => recNo(r.payload)), [...Array(3000).keys()]);
+    assert.ok(all.slice(1).every((r, i) => r.payload.length === 4 + (i % 7)));
+    await spool.shutdown();
+  });
+
   it('rejects positions beyond the end of the spool', async () => {
     const { spool } = makeSpool(spoolConfig(dir));
     await spool.start();
