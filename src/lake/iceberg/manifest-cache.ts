@@ -1,0 +1,77 @@
+import type { FileIO } from '../file-io.ts';
+import type { DataFileEntry } from '../table.ts';
+import { deserializeBound } from '../transforms.ts';
+import { ENTRY_DELETED, readManifest } from './manifest.ts';
+import { readManifestList, type ManifestFile } from './manifest-list.ts';
+
+/** Field id of trace_id in the span schema: its bounds become DataFileEntry.traceIdMin/Max. */
+const TRACE_ID_FIELD_ID = 1;
+
+/**
+ * Parsed manifests and manifest lists by path. Both are immutable once written, so a parse never
+ * goes stale; the evaluator's frequent changesSince calls then only read files new since the last.
+ * Bounded (least recently used out) so a long-running process does not keep every manifest.
+ */
+export class ManifestCache {
+  private readonly io: FileIO;
+  private readonly maxEntries: number;
+  private readonly lists = new Map<string, Promise<ManifestFile[]>>();
+  private readonly files = new Map<string, Promise<DataFileEntry[]>>();
+
+  constructor(io: FileIO, maxEntries = 4096) {
+    this.io = io;
+    this.maxEntries = maxEntries;
+  }
+
+  manifestList(path: string): Promise<ManifestFile[]> {
+    return this.cached(this.lists, path, async () => readManifestList(await this.io.read(path), path));
+  }
+
+  /**
+   * Live data files of a data manifest with sequence numbers and snapshot ids resolved (inherited
+   * from the manifest list record where the entry leaves them null, per the v2 spec).
+   * The returned objects are shared: callers must not modify them.
+   */
+  dataFiles(manifest: ManifestFile): Promise<DataFileEntry[]> {
+    return this.cached(this.files, manifest.path, async () => {
+      const entries = readManifest(await this.io.read(manifest.path), manifest.path);
+      const out: DataFileEntry[] = [];
+      for (const e of entries) {
+        if (e.status === ENTRY_DELETED) continue;
+        const lower = e.dataFile.lowerBounds.get(TRACE_ID_FIELD_ID);
+        const upper = e.dataFile.upperBounds.get(TRACE_ID_FIELD_ID);
+        out.push({
+          ...e.dataFile,
+          sequenceNumber: e.sequenceNumber ?? manifest.sequenceNumber,
+          snapshotId: e.snapshotId ?? manifest.addedSnapshotId,
+          traceIdMin: lower === undefined ? null : (deserializeBound('string', lower) as string),
+          traceIdMax: upper === undefined ? null : (deserializeBound('string', upper) as string),
+        });
+      }
+      return out;
+    });
+  }
+
+  forget(path: string): void {
+    this.lists.delete(path);
+    this.files.delete(path);
+  }
+
+  private cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    const hit = map.get(key);
+    if (hit !== undefined) {
+      // Re-insert: Map keeps insertion order, so the first key is the least recently used.
+      map.delete(key);
+      map.set(key, hit);
+      return hit;
+    }
+    const p = load();
+    map.set(key, p);
+    // A failed read must not stick: the next call tries again.
+    p.catch(() => {
+      if (map.get(key) === p) map.delete(key);
+    });
+    while (map.size > this.maxEntries) map.delete(map.keys().next().value as string);
+    return p;
+  }
+}
