@@ -1,5 +1,4 @@
-import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import type { SpoolConfig } from '../../config/schema.ts';
 import { PipelineBusyError } from '../../errors.ts';
 import type { Logger } from '../../telemetry/logger.ts';
@@ -8,23 +7,15 @@ import type { Spool, SpoolPosition, SpoolRecord } from '../spool.ts';
 import { acquireDirLock } from './dir-lock.ts';
 import {
   SpoolClosedError,
-  SpoolCorruptError,
   SpoolPositionError,
   SpoolRecordTooLargeError,
   SpoolWriteError,
 } from './errors.ts';
-import { FRAME_HEADER_SIZE, MAX_RECORD_BYTES, SEGMENT_HEADER_SIZE, frameHeader, segmentHeader } from './frame.ts';
+import { FRAME_HEADER_SIZE, MAX_RECORD_BYTES, SEGMENT_HEADER_SIZE, frameHeader } from './frame.ts';
 import { fsyncDir, writeFully } from './io.ts';
-import {
-  comparePositions,
-  formatPosition,
-  parsePosition,
-  parseSegmentFileName,
-  segmentFileName,
-  type LocalPosition,
-} from './position.ts';
+import { comparePositions, formatPosition, parsePosition, type LocalPosition } from './position.ts';
+import { createSegment, recoverSegments, type Segment } from './recover.ts';
 import { readSegment } from './segment-reader.ts';
-import { scanSegment } from './segment-scan.ts';
 
 const MIB = 1024 * 1024;
 /** Bytes accepted but not yet written; beyond this appends are refused so memory stays flat. */
@@ -43,13 +34,6 @@ export interface LocalSpoolDeps {
   syncData?: (fh: FileHandle) => Promise<void>;
   /** Overrides DEFAULT_MAX_QUEUED_BYTES (tests). */
   maxQueuedBytes?: number;
-}
-
-interface Segment {
-  num: number;
-  path: string;
-  /** Durable size in bytes, header included: everything below it has been fsynced. */
-  size: number;
 }
 
 interface PendingAppend {
@@ -249,37 +233,9 @@ export class LocalSpool implements Spool {
   // --- startup -----------------------------------------------------------------------------------
 
   async #recover(): Promise<void> {
-    const nums = (await readdir(this.#dir))
-      .map(parseSegmentFileName)
-      .filter((n): n is number => n !== null)
-      .sort((a, b) => a - b);
-    for (let i = 1; i < nums.length; i++) {
-      if (nums[i] !== nums[i - 1]! + 1) {
-        const missing = join(this.#dir, segmentFileName(nums[i - 1]! + 1));
-        throw new SpoolCorruptError(missing, 0, 'segment file missing between retained segments');
-      }
-    }
-    const segments: Segment[] = [];
-    for (let i = 0; i < nums.length; i++) {
-      const num = nums[i]!;
-      const path = join(this.#dir, segmentFileName(num));
-      const scan = await scanSegment(path);
-      const isLast = i === nums.length - 1;
-      if (scan.problem !== null) {
-        // A torn header is only possible in a file no record was ever written to (the header is
-        // synced before any frame), so a bad header in front of data is real corruption.
-        const tornTail = isLast && (scan.validEnd > 0 || scan.fileSize <= SEGMENT_HEADER_SIZE);
-        if (!tornTail) throw new SpoolCorruptError(path, scan.validEnd, scan.problem);
-        await this.#truncateTail(path, scan.validEnd);
-        this.#logger.warn(
-          { file: path, offset: scan.validEnd, droppedBytes: scan.fileSize - scan.validEnd, reason: scan.problem },
-          'truncated a torn tail left by a crash: these bytes were never acknowledged',
-        );
-      }
-      segments.push({ num, path, size: Math.max(scan.validEnd, SEGMENT_HEADER_SIZE) });
-    }
+    const segments = await recoverSegments(this.#dir, this.#logger);
     if (segments.length === 0) {
-      const created = await this.#createSegment(0);
+      const created = await createSegment(this.#dir, 0);
       this.#segments = [created.seg];
       this.#active = created;
       return;
@@ -287,35 +243,6 @@ export class LocalSpool implements Spool {
     this.#segments = segments;
     const last = segments[segments.length - 1]!;
     this.#active = { seg: last, fh: await open(last.path, 'r+') };
-  }
-
-  async #truncateTail(path: string, validEnd: number): Promise<void> {
-    const fh = await open(path, 'r+');
-    try {
-      await fh.truncate(validEnd);
-      if (validEnd < SEGMENT_HEADER_SIZE) {
-        await fh.truncate(0);
-        await writeFully(fh, [segmentHeader()], 0);
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-
-  async #createSegment(num: number): Promise<{ seg: Segment; fh: FileHandle }> {
-    const path = join(this.#dir, segmentFileName(num));
-    // 'w', not 'wx': a file with this number can only be a leftover of a failed earlier attempt.
-    const fh = await open(path, 'w');
-    try {
-      await writeFully(fh, [segmentHeader()], 0);
-      await fh.sync();
-      await fsyncDir(this.#dir);
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      throw e;
-    }
-    return { seg: { num, path, size: SEGMENT_HEADER_SIZE }, fh };
   }
 
   // --- group commit ------------------------------------------------------------------------------
@@ -402,7 +329,7 @@ export class LocalSpool implements Spool {
 
   async #roll(): Promise<void> {
     const old = this.#active!;
-    const next = await this.#createSegment(old.seg.num + 1);
+    const next = await createSegment(this.#dir, old.seg.num + 1);
     this.#active = next;
     this.#segments.push(next.seg);
     await old.fh.close().catch(() => undefined);
