@@ -1,0 +1,20 @@
+import { TailsamplerError } from '../errors.ts';
+
+/** The client sent something that is not a valid OTLP trace export request; retrying it cannot help. */
+export class InvalidRequestError extends TailsamplerError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TS_RECEIVER_INVALID_REQUEST', message, { ...options, retryable: false });
+    this.name = 'InvalidRequestError';
+  }
+}
+
+/**
+ * Bytes the codec produced or stored itself (spool payloads, table cells) do not decode. This means
+ * corruption or a bug, not a client mistake, so it has its own code.
+ */
+export class CorruptPayloadError extends TailsamplerError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TS_OTLP_CORRUPT_PAYLOAD', message, { ...options, retryable: false });
+    this.name = 'CorruptPayloadError';
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Table rows → one ExportTraceServiceRequest (protobuf bytes), for the exporter. Rows sharing the
+ * same resource (text + schema url) and scope (text + schema url) are grouped into one ResourceSpans /
+ * ScopeSpans, in order of first appearance, keeping row order within a group.
+ */
+import type { PartialSpanColumns } from '../lake/span-schema.ts';
+import { opentelemetry } from './gen/otlp.js';
+import { CorruptPayloadError } from './errors.ts';
+import { eventsFromJson, keyValuesFromJson, linksFromJson, resourceFromJson, scopeFromJson } from './json-to-proto.ts';
+
+type SpanProps = opentelemetry.proto.trace.v1.Span.$Properties;
+type ScopeSpansProps = opentelemetry.proto.trace.v1.ScopeSpans.$Properties;
+type ResourceSpansProps = opentelemetry.proto.trace.v1.ResourceSpans.$Properties;
+
+const ExportTraceServiceRequest = opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+const REQUIRED = [
+  'trace_id', 'span_id', 'parent_span_id', 'status_code', 'operation_name', 'span_kind', 'start_time_unix_nano',
+  'end_time_unix_nano', 'attributes', 'dropped_attributes_count', 'resource', 'resource_schema_url', 'scope',
+  'scope_schema_url', 'events', 'dropped_events_count', 'links', 'dropped_links_count', 'status_message',
+  'trace_state', 'flags',
+] as const;
+
+interface ResourceGroup {
+  rs: ResourceSpansProps;
+  scopes: Map<string, ScopeSpansProps>;
+}
+
+function parse(text: string, column: string, row: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CorruptPayloadError(`row ${row} column ${column}: not JSON`, { cause: e });
+  }
+}
+
+export function columnsToRequest(columns: PartialSpanColumns, rows?: ArrayLike<number>): Uint8Array {
+  for (const name of REQUIRED) {
+    if (columns[name] === undefined) throw new CorruptPayloadError(`columnsToRequest needs column ${name}`);
+  }
+  const c = columns as Required<PartialSpanColumns>;
+  const count = rows === undefined ? columns.length : rows.length;
+  const groups = new Map<string, ResourceGroup>();
+  const resourceSpans: ResourceSpansProps[] = [];
+  for (let k = 0; k < count; k++) {
+    const row = rows === undefined ? k : rows[k]!;
+    if (!(row >= 0 && row < columns.length)) throw new RangeError(`row ${row} out of range`);
+    try {
+      const resourceText = c.resource[row]!;
+      const resourceSchemaUrl = c.resource_schema_url[row] ?? '';
+      const rKey = resourceSchemaUrl + '\n' + resourceText;
+      let group = groups.get(rKey);
+      if (group === undefined) {
+        const rs: ResourceSpansProps = { resource: resourceFromJson(parse(resourceText, 'resource', row), 'resource'), scopeSpans: [] };
+        if (resourceSchemaUrl !== '') rs.schemaUrl = resourceSchemaUrl;
+        group = { rs, scopes: new Map() };
+        groups.set(rKey, group);
+        resourceSpans.push(rs);
+      }
+      const scopeText = c.scope[row]!;
+      const scopeSchemaUrl = c.scope_schema_url[row] ?? '';
+      const sKey = scopeSchemaUrl + '\n' + scopeText;
+      let ss = group.scopes.get(sKey);
+      if (ss === undefined) {
+        ss = { scope: scopeFromJson(parse(scopeText, 'scope', row), 'scope'), spans: [] };
+        if (scopeSchemaUrl !== '') ss.schemaUrl = scopeSchemaUrl;
+        group.scopes.set(sKey, ss);
+        group.rs.scopeSpans!.push(ss);
+      }
+      ss.spans!.push(spanOf(c, row));
+    } catch (e) {
+      if (e instanceof CorruptPayloadError) throw e;
+      throw new CorruptPayloadError(`row ${row}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return ExportTraceServiceRequest.encode({ resourceSpans }).finish();
+}
+
+function spanOf(c: Required<PartialSpanColumns>, row: number): SpanProps {
+  const span: SpanProps = {
+    traceId: Buffer.from(c.trace_id[row]!, 'hex'),
+    spanId: Buffer.from(c.span_id[row]!, 'hex'),
+  };
+  const parent = c.parent_span_id[row];
+  if (parent) span.parentSpanId = Buffer.from(parent, 'hex');
+  const traceState = c.trace_state[row];
+  if (traceState) span.traceState = traceState;
+  const name = c.operation_name[row]!;
+  if (name !== '') span.name = name;
+  const kind = c.span_kind[row]!;
+  if (kind !== 0) span.kind = kind;
+  const start = c.start_time_unix_nano[row]!;
+  if (start !== 0n) span.startTimeUnixNano = start.toString() as unknown as SpanProps['startTimeUnixNano'];
+  const end = c.end_time_unix_nano[row]!;
+  if (end !== 0n) span.endTimeUnixNano = end.toString() as unknown as SpanProps['endTimeUnixNano'];
+  const attributes = c.attributes[row]!;
+  if (attributes !== '[]') span.attributes = keyValuesFromJson(parse(attributes, 'attributes', row), 'attributes');
+  const droppedAttributes = c.dropped_attributes_count[row]!;
+  if (droppedAttributes !== 0) span.droppedAttributesCount = droppedAttributes >>> 0;
+  const events = c.events[row]!;
+  if (events !== '[]') span.events = eventsFromJson(parse(events, 'events', row), 'events');
+  const droppedEvents = c.dropped_events_count[row]!;
+  if (droppedEvents !== 0) span.droppedEventsCount = droppedEvents >>> 0;
+  const links = c.links[row]!;
+  if (links !== '[]') span.links = linksFromJson(parse(links, 'links', row), 'links');
+  const droppedLinks = c.dropped_links_count[row]!;
+  if (droppedLinks !== 0) span.droppedLinksCount = droppedLinks >>> 0;
+  const code = c.status_code[row]!;
+  const message = c.status_message[row];
+  if (code !== 0 || message) {
+    span.status = {};
+    if (code !== 0) span.status.code = code;
+    if (message) span.status.message = message;
+  }
+  const flags = Number(BigInt.asUintN(32, c.flags[row]!));
+  if (flags !== 0) span.flags = flags;
+  return span;
+}

@@ -1,0 +1,400 @@
+/**
+ * Spool payloads (ExportTraceServiceRequest protobuf) → span columns: the materializer's hot path.
+ * Walks the wire format once; 64-bit times are copied as two uint32 halves into BigInt64Array
+ * storage so no BigInt is allocated per span in the common case.
+ */
+import type { SpanColumns } from '../lake/span-schema.ts';
+import { CorruptPayloadError } from './errors.ts';
+import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
+import { appendItem, eventJson, keyValueJson, linkJson, resourceJson, scopeJson } from './wire-json.ts';
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('tailsampler OTLP codec assumes a little-endian host');
+}
+
+const REQ_RESOURCE_SPANS = tagOf(1, WT_LEN);
+const RS_RESOURCE = tagOf(1, WT_LEN);
+const RS_SCOPE_SPANS = tagOf(2, WT_LEN);
+const RS_SCHEMA_URL = tagOf(3, WT_LEN);
+const SS_SCOPE = tagOf(1, WT_LEN);
+const SS_SPANS = tagOf(2, WT_LEN);
+const SS_SCHEMA_URL = tagOf(3, WT_LEN);
+
+const SPAN_TRACE_ID = tagOf(1, WT_LEN);
+const SPAN_SPAN_ID = tagOf(2, WT_LEN);
+const SPAN_TRACE_STATE = tagOf(3, WT_LEN);
+const SPAN_PARENT = tagOf(4, WT_LEN);
+const SPAN_NAME = tagOf(5, WT_LEN);
+const SPAN_KIND = tagOf(6, WT_VARINT);
+const SPAN_START = tagOf(7, WT_I64);
+const SPAN_END = tagOf(8, WT_I64);
+const SPAN_ATTR = tagOf(9, WT_LEN);
+const SPAN_DROPPED_ATTRS = tagOf(10, WT_VARINT);
+const SPAN_EVENT = tagOf(11, WT_LEN);
+const SPAN_DROPPED_EVENTS = tagOf(12, WT_VARINT);
+const SPAN_LINK = tagOf(13, WT_LEN);
+const SPAN_DROPPED_LINKS = tagOf(14, WT_VARINT);
+const SPAN_STATUS = tagOf(15, WT_LEN);
+const SPAN_FLAGS = tagOf(16, WT_I32);
+const SPAN_KNOWN = 0x1fffe;
+const STATUS_MESSAGE = tagOf(2, WT_LEN);
+const STATUS_CODE = tagOf(3, WT_VARINT);
+
+const TWO32 = 4294967296;
+
+/** Growable columns; int64 columns are written through Uint32Array views (lo, hi) of their BigInt64Array. */
+class Builder {
+  n = 0;
+  cap: number;
+  trace_id: string[] = [];
+  span_id: string[] = [];
+  parent_span_id: (string | null)[] = [];
+  status_code: Int32Array;
+  duration: BigInt64Array;
+  timestamp: BigInt64Array;
+  service_name: (string | null)[] = [];
+  operation_name: string[] = [];
+  span_kind: Int32Array;
+  start_time_unix_nano: BigInt64Array;
+  end_time_unix_nano: BigInt64Array;
+  span_size: Int32Array;
+  attributes: string[] = [];
+  dropped_attributes_count: Int32Array;
+  resource: string[] = [];
+  resource_schema_url: (string | null)[] = [];
+  scope: string[] = [];
+  scope_schema_url: (string | null)[] = [];
+  events: string[] = [];
+  dropped_events_count: Int32Array;
+  links: string[] = [];
+  dropped_links_count: Int32Array;
+  status_message: (string | null)[] = [];
+  trace_state: (string | null)[] = [];
+  flags: BigInt64Array;
+  // uint32 views of the int64 columns
+  duration32!: Uint32Array;
+  timestamp32!: Uint32Array;
+  start32!: Uint32Array;
+  end32!: Uint32Array;
+  flags32!: Uint32Array;
+
+  constructor(cap: number) {
+    this.cap = cap;
+    this.status_code = new Int32Array(cap);
+    this.span_kind = new Int32Array(cap);
+    this.span_size = new Int32Array(cap);
+    this.dropped_attributes_count = new Int32Array(cap);
+    this.dropped_events_count = new Int32Array(cap);
+    this.dropped_links_count = new Int32Array(cap);
+    this.duration = new BigInt64Array(cap);
+    this.timestamp = new BigInt64Array(cap);
+    this.start_time_unix_nano = new BigInt64Array(cap);
+    this.end_time_unix_nano = new BigInt64Array(cap);
+    this.flags = new BigInt64Array(cap);
+    this.views();
+  }
+
+  private views(): void {
+    this.duration32 = new Uint32Array(this.duration.buffer);
+    this.timestamp32 = new Uint32Array(this.timestamp.buffer);
+    this.start32 = new Uint32Array(this.start_time_unix_nano.buffer);
+    this.end32 = new Uint32Array(this.end_time_unix_nano.buffer);
+    this.flags32 = new Uint32Array(this.flags.buffer);
+  }
+
+  grow(): void {
+    const cap = this.cap * 2;
+    const i32 = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const i64 = (a: BigInt64Array): BigInt64Array => {
+      const b = new BigInt64Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.status_code = i32(this.status_code);
+    this.span_kind = i32(this.span_kind);
+    this.span_size = i32(this.span_size);
+    this.dropped_attributes_count = i32(this.dropped_attributes_count);
+    this.dropped_events_count = i32(this.dropped_events_count);
+    this.dropped_links_count = i32(this.dropped_links_count);
+    this.duration = i64(this.duration);
+    this.timestamp = i64(this.timestamp);
+    this.start_time_unix_nano = i64(this.start_time_unix_nano);
+    this.end_time_unix_nano = i64(this.end_time_unix_nano);
+    this.flags = i64(this.flags);
+    this.cap = cap;
+    this.views();
+  }
+
+  finish(): SpanColumns {
+    const n = this.n;
+    return {
+      length: n,
+      trace_id: this.trace_id,
+      span_id: this.span_id,
+      parent_span_id: this.parent_span_id,
+      status_code: this.status_code.subarray(0, n),
+      duration: this.duration.subarray(0, n),
+      timestamp: this.timestamp.subarray(0, n),
+      service_name: this.service_name,
+      operation_name: this.operation_name,
+      span_kind: this.span_kind.subarray(0, n),
+      start_time_unix_nano: this.start_time_unix_nano.subarray(0, n),
+      end_time_unix_nano: this.end_time_unix_nano.subarray(0, n),
+      span_size: this.span_size.subarray(0, n),
+      attributes: this.attributes,
+      dropped_attributes_count: this.dropped_attributes_count.subarray(0, n),
+      resource: this.resource,
+      resource_schema_url: this.resource_schema_url,
+      scope: this.scope,
+      scope_schema_url: this.scope_schema_url,
+      events: this.events,
+      dropped_events_count: this.dropped_events_count.subarray(0, n),
+      links: this.links,
+      dropped_links_count: this.dropped_links_count.subarray(0, n),
+      status_message: this.status_message,
+      trace_state: this.trace_state,
+      flags: this.flags.subarray(0, n),
+    };
+  }
+}
+
+/** Writes a safe-integer number as int64 into a uint32 (lo, hi) view. */
+function setInt64(view: Uint32Array, i: number, v: number): void {
+  const hi = Math.floor(v / TWO32);
+  view[2 * i] = (v - hi * TWO32) >>> 0;
+  view[2 * i + 1] = hi >>> 0;
+}
+
+const resourceOut = { serviceName: null as string | null };
+
+/** Decodes the payloads' spans into one batch of columns, in payload and wire order. */
+export function requestsToColumns(payloads: readonly Uint8Array[]): SpanColumns {
+  let estimate = 0;
+  for (const p of payloads) estimate += p.byteLength;
+  const b = new Builder(Math.max(16, Math.min(1 << 16, Math.ceil(estimate / 512))));
+  for (let i = 0; i < payloads.length; i++) {
+    const r = new WireReader(payloads[i]!);
+    try {
+      readRequest(r, b);
+    } catch (e) {
+      if (e instanceof WireError) throw new CorruptPayloadError(`payload ${i}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  return b.finish();
+}
+
+function readRequest(r: WireReader, b: Builder): void {
+  const end = r.buf.length;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === REQ_RESOURCE_SPANS) {
+      const stop = r.delimited(end);
+      readResourceSpans(r, stop, b);
+    } else r.unknown(tag, end, 0b10);
+  }
+}
+
+function readResourceSpans(r: WireReader, end: number, b: Builder): void {
+  // schema_url usually follows the scope spans on the wire: find resource and schema url first.
+  const start = r.pos;
+  let resource = '{}';
+  let serviceName: string | null = null;
+  let schemaUrl: string | null = null;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === RS_RESOURCE) {
+      const stop = r.delimited(end);
+      resource = resourceJson(r, stop, resourceOut);
+      serviceName = resourceOut.serviceName;
+    } else if (tag === RS_SCHEMA_URL) schemaUrl = r.string(end) || null;
+    else if (tag === RS_SCOPE_SPANS) r.skip(tag, end);
+    else r.unknown(tag, end, 0b1110);
+  }
+  r.pos = start;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === RS_SCOPE_SPANS) {
+      const stop = r.delimited(end);
+      readScopeSpans(r, stop, b, resource, serviceName, schemaUrl);
+    } else r.skip(tag, end);
+  }
+}
+
+function readScopeSpans(
+  r: WireReader,
+  end: number,
+  b: Builder,
+  resource: string,
+  serviceName: string | null,
+  resourceSchemaUrl: string | null,
+): void {
+  const start = r.pos;
+  let scope = '{}';
+  let schemaUrl: string | null = null;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === SS_SCOPE) {
+      const stop = r.delimited(end);
+      scope = scopeJson(r, stop);
+    } else if (tag === SS_SCHEMA_URL) schemaUrl = r.string(end) || null;
+    else if (tag === SS_SPANS) r.skip(tag, end);
+    else r.unknown(tag, end, 0b1110);
+  }
+  r.pos = start;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === SS_SPANS) {
+      const stop = r.delimited(end);
+      if (b.n === b.cap) b.grow();
+      const i = b.n++;
+      b.resource[i] = resource;
+      b.service_name[i] = serviceName;
+      b.resource_schema_url[i] = resourceSchemaUrl;
+      b.scope[i] = scope;
+      b.scope_schema_url[i] = schemaUrl;
+      b.span_size[i] = stop - r.pos;
+      readSpan(r, stop, b, i);
+    } else r.skip(tag, end);
+  }
+}
+
+function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
+  const buf = r.buf;
+  let traceId = '';
+  let spanId = '';
+  let parent: string | null = null;
+  let traceState: string | null = null;
+  let name = '';
+  let kind = 0;
+  let sLo = 0;
+  let sHi = 0;
+  let eLo = 0;
+  let eHi = 0;
+  let attrs = '';
+  let events = '';
+  let links = '';
+  let droppedAttrs = 0;
+  let droppedEvents = 0;
+  let droppedLinks = 0;
+  let statusCode = 0;
+  let statusMessage: string | null = null;
+  let flags = 0;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    switch (tag) {
+      case SPAN_TRACE_ID: {
+        const stop = r.delimited(end);
+        traceId = buf.toString('hex', r.pos, stop);
+        r.pos = stop;
+        break;
+      }
+      case SPAN_SPAN_ID: {
+        const stop = r.delimited(end);
+        spanId = buf.toString('hex', r.pos, stop);
+        r.pos = stop;
+        break;
+      }
+      case SPAN_TRACE_STATE:
+        traceState = r.string(end) || null;
+        break;
+      case SPAN_PARENT: {
+        const stop = r.delimited(end);
+        parent = stop === r.pos ? null : buf.toString('hex', r.pos, stop);
+        r.pos = stop;
+        break;
+      }
+      case SPAN_NAME:
+        name = r.string(end);
+        break;
+      case SPAN_KIND:
+        kind = r.uint32(end) | 0;
+        break;
+      case SPAN_START:
+        r.fixed64(end);
+        sLo = r.lo;
+        sHi = r.hi;
+        break;
+      case SPAN_END:
+        r.fixed64(end);
+        eLo = r.lo;
+        eHi = r.hi;
+        break;
+      case SPAN_ATTR: {
+        const stop = r.delimited(end);
+        attrs = appendItem(attrs, keyValueJson(r, stop));
+        break;
+      }
+      case SPAN_DROPPED_ATTRS:
+        droppedAttrs = r.uint32(end) | 0;
+        break;
+      case SPAN_EVENT: {
+        const stop = r.delimited(end);
+        events = appendItem(events, eventJson(r, stop));
+        break;
+      }
+      case SPAN_DROPPED_EVENTS:
+        droppedEvents = r.uint32(end) | 0;
+        break;
+      case SPAN_LINK: {
+        const stop = r.delimited(end);
+        links = appendItem(links, linkJson(r, stop));
+        break;
+      }
+      case SPAN_DROPPED_LINKS:
+        droppedLinks = r.uint32(end) | 0;
+        break;
+      case SPAN_STATUS: {
+        const stop = r.delimited(end);
+        while (r.pos < stop) {
+          const t = r.uint32(stop);
+          if (t === STATUS_MESSAGE) statusMessage = r.string(stop) || null;
+          else if (t === STATUS_CODE) statusCode = r.uint32(stop) | 0;
+          else r.unknown(t, stop, 0b1100);
+        }
+        break;
+      }
+      case SPAN_FLAGS:
+        flags = r.fixed32(end);
+        break;
+      default:
+        r.unknown(tag, end, SPAN_KNOWN);
+    }
+  }
+  b.trace_id[i] = traceId;
+  b.span_id[i] = spanId;
+  b.parent_span_id[i] = parent;
+  b.trace_state[i] = traceState;
+  b.operation_name[i] = name;
+  b.span_kind[i] = kind;
+  b.status_code[i] = statusCode;
+  b.status_message[i] = statusMessage;
+  b.dropped_attributes_count[i] = droppedAttrs;
+  b.dropped_events_count[i] = droppedEvents;
+  b.dropped_links_count[i] = droppedLinks;
+  b.attributes[i] = attrs === '' ? '[]' : '[' + attrs + ']';
+  b.events[i] = events === '' ? '[]' : '[' + events + ']';
+  b.links[i] = links === '' ? '[]' : '[' + links + ']';
+  b.flags32[2 * i] = flags;
+  b.flags32[2 * i + 1] = 0;
+  b.start32[2 * i] = sLo;
+  b.start32[2 * i + 1] = sHi;
+  b.end32[2 * i] = eLo;
+  b.end32[2 * i + 1] = eHi;
+  // Times are far below 2^63 in practice (hi < 2^31), where plain doubles are exact enough for
+  // these two derived values; the BigInt path covers the rest.
+  const hiDiff = eHi - sHi;
+  if (sHi < 0x7c000000 && hiDiff > -0x100000 && hiDiff < 0x100000) {
+    setInt64(b.duration32, i, hiDiff * TWO32 + (eLo - sLo));
+    // floor((sHi·2^32 + sLo) / 1000) with 2^32 = 4294967·1000 + 296, exact in doubles.
+    setInt64(b.timestamp32, i, sHi * 4294967 + Math.floor((sHi * 296 + sLo) / 1000));
+  } else {
+    const s = b.start_time_unix_nano[i]!;
+    b.duration[i] = BigInt.asIntN(64, b.end_time_unix_nano[i]! - s);
+    b.timestamp[i] = s / 1000n - (s < 0n && s % 1000n !== 0n ? 1n : 0n);
+  }
+}
