@@ -26,7 +26,7 @@ const HELP = `tailsampler loadgen: send synthetic traces over OTLP and print wha
   --slow-ms MS                                                           [31000]
 `;
 
-type Values = { [K in keyof typeof LOADGEN_OPTIONS]?: (typeof LOADGEN_OPTIONS)[K]['default'] };
+type Values = { [K in keyof typeof LOADGEN_OPTIONS]?: (typeof LOADGEN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 function int(v: string | undefined, name: string): number {
   const n = Number(v);

@@ -34,10 +34,10 @@ export function concatColumns(parts: readonly PartialSpanColumns[]): PartialSpan
     const first = parts[0]?.[name] as AnyColumn | undefined;
     if (first === undefined) continue;
     if (isTyped(first)) {
-      const dst = new (first.constructor as new (n: number) => Int32Array & BigInt64Array)(length);
+      const dst = new (first.constructor as new (n: number) => { set(a: ArrayLike<unknown>, offset: number): void })(length);
       let o = 0;
       for (const p of parts) {
-        dst.set(p[name] as never, o);
+        dst.set(p[name] as ArrayLike<unknown>, o);
         o += p.length;
       }
       out[name] = dst;

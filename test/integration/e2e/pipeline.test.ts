@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { startOtelcol } from '../../support/otelcol.ts';
+import { runPython, startService, waitFor } from '../../support/service.ts';
+import { canonical, jsonSpan, makeTrace, toJson, toProtobuf, type TestResource, type TestSpan } from '../../support/traces.ts';
+
+const READ_TABLE = fileURLToPath(new URL('./read_table.py', import.meta.url));
+
+function resource(spans: TestSpan[], service = 'checkout'): TestResource {
+  return { service, extra: [['host.name', { s: 'node-1' }]], schemaUrl: 'https://opentelemetry.io/schemas/1.26.0', scope: { name: 'e2e', version: '1.0' }, spans };
+}
+
+async function postProtobuf(endpoint: string, body: Uint8Array): Promise<void> {
+  const res = await fetch(`${endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+  assert.equal(res.status, 200, `HTTP protobuf export answered ${res.status}`);
+}
+
+async function postJson(endpoint: string, body: string): Promise<void> {
+  const res = await fetch(`${endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(res.status, 200, `HTTP JSON export answered ${res.status}: ${await res.text()}`);
+}
+
+function grpcExport(address: string, body: Uint8Array): Promise<void> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise<void>((resolve, reject) => {
+    client.makeUnaryRequest(
+      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      body,
+      (err) => (err ? reject(err) : resolve()),
+    );
+  }).finally(() => client.close());
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const withoutTraceState = (s: Record<string, unknown>) => {
+  const { traceState: _ignored, ...rest } = s;
+  return canonical(rest);
+};
+
+test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly the kept traces out, complete and identical', async (t) => {
+  const otelcol = await startOtelcol();
+  t.after(() => otelcol.stop());
+  const svc = await startService({
+    config: {
+      query: { scan_interval_secs: 1, inactivity_threshold_secs: 4, max_trace_age_secs: 120 },
+      sampling: {
+        sample_errors: false,
+        sample_latency: false,
+        policies: [
+          { name: 'errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } },
+          { name: 'slow', type: 'latency', latency: { threshold_ms: 2000 } },
+          { name: 'vip', type: 'string_attribute', string_attribute: { key: 'customer.tier', values: ['gold'] } },
+        ],
+      },
+      exporters: { otlp: { endpoint: otelcol.httpEndpoint, protocol: 'http/protobuf', retry_on_failure: { initial_interval_ms: 200 } } },
+    },
+  });
+  t.after(() => svc.kill());
+  const now = Date.now();
+
+  const errorTrace = makeTrace({ n: 5, startMs: now, durationMs: 20, error: true, rich: true });
+  const plainHttp = makeTrace({ n: 4, startMs: now, durationMs: 20 });
+  const slowTrace = makeTrace({ n: 3, startMs: now, durationMs: 2500 });
+  const plainGrpc = makeTrace({ n: 3, startMs: now, durationMs: 20 });
+  const errorJson = makeTrace({ n: 2, startMs: now, durationMs: 20, error: true, traceState: 'vendor=abc' });
+  const plainJson = makeTrace({ n: 2, startMs: now, durationMs: 20 });
+  const vipTrace = makeTrace({ n: 3, startMs: now, durationMs: 20 });
+  vipTrace[2]!.attributes.push(['customer.tier', { s: 'gold' }]);
+  const split = makeTrace({ n: 6, startMs: now, durationMs: 30, error: true });
+  const bulk = Array.from({ length: 40 }, () => makeTrace({ n: 5, startMs: now, durationMs: 10 }));
+
+  await postProtobuf(svc.http, toProtobuf([resource(errorTrace), resource(plainHttp, 'cart')]));
+  await grpcExport(svc.grpc, toProtobuf([resource(slowTrace), resource(plainGrpc)]));
+  await postJson(svc.http, toJson([resource([...errorJson, ...plainJson], 'payment')]));
+  await grpcExport(svc.grpc, toProtobuf([resource(vipTrace), resource(bulk.flat(), 'inventory')]));
+  // One trace over three requests, two transports and (with 1 s commits) several snapshots.
+  await postProtobuf(svc.http, toProtobuf([resource(split.slice(0, 2))]));
+  await sleep(1500);
+  await grpcExport(svc.grpc, toProtobuf([resource(split.slice(2, 4))]));
+  await sleep(1500);
+  await postJson(svc.http, toJson([resource(split.slice(4))]));
+
+  const kept = new Map<string, TestSpan[]>([
+    [errorTrace[0]!.traceId, errorTrace],
+    [slowTrace[0]!.traceId, slowTrace],
+    [errorJson[0]!.traceId, errorJson],
+    [vipTrace[0]!.traceId, vipTrace],
+    [split[0]!.traceId, split],
+  ]);
+  const dropped = [plainHttp, plainGrpc, plainJson, ...bulk];
+
+  // Decided and exported: wait for all kept traces at the collector.
+  await waitFor('kept traces at the collector', async () => {
+    const got = await otelcol.received();
+    return [...kept].every(([id, spans]) => got.find((r) => r.traceId === id)?.spans.length === spans.length);
+  }, 60_000);
+
+  // Late spans: one for a kept trace (must follow it out), one for a dropped trace (must not).
+  const lateKept = { ...errorTrace[1]!, spanId: 'aaaaaaaaaaaaaaa1', name: 'late-kept' };
+  const lateDropped = { ...plainHttp[1]!, spanId: 'bbbbbbbbbbbbbbb1', name: 'late-dropped' };
+  await postProtobuf(svc.http, toProtobuf([resource([lateKept]), resource([lateDropped], 'cart')]));
+  errorTrace.push(lateKept);
+  await waitFor('the late span of a kept trace', async () => {
+    const got = await otelcol.received();
+    return got.find((r) => r.traceId === lateKept.traceId)?.spans.some((s) => s.span.spanId === lateKept.spanId);
+  }, 30_000);
+  // Let every remaining trace become ready and be decided, so anything wrongly kept would have arrived.
+  await waitFor('all traces decided', async () => {
+    const decided = await svc.metric('tailsampler_traces_decided_total');
+    return decided >= kept.size + dropped.length;
+  }, 30_000);
+  await waitFor('the late span of a dropped trace counted', async () => (await svc.metric('tailsampler_late_spans_total', { outcome: 'dropped' })) >= 1, 15_000);
+  await sleep(3000);
+
+  const received = await otelcol.received();
+  assert.deepEqual(new Set(received.map((r) => r.traceId)), new Set(kept.keys()), 'exactly the kept traces arrive');
+  for (const [id, sent] of kept) {
+    const got = received.find((r) => r.traceId === id)!;
+    assert.equal(got.spans.length, sent.length, `trace ${id} complete, each span once`);
+    const bySpan = new Map(got.spans.map((s) => [s.span.spanId as string, s]));
+    for (const s of sent) {
+      const r = bySpan.get(s.spanId);
+      assert.ok(r, `span ${s.spanId} of ${id} arrived`);
+      assert.deepEqual(withoutTraceState(r.span as Record<string, unknown>), withoutTraceState(jsonSpan(s)), `span ${s.spanId} identical`);
+      const ts = String((r.span as { traceState?: string }).traceState ?? '');
+      assert.match(ts, /(^|,)ot=([^,]*;)?th:0(;|,|$)/, `kept span carries its sampling threshold: ${ts}`);
+      if (s.traceState) assert.ok(ts.includes(s.traceState), 'other tracestate members kept');
+      assert.equal(canonical(r.scope), canonical({ name: 'e2e', version: '1.0' }));
+      assert.equal(r.resourceSchemaUrl, 'https://opentelemetry.io/schemas/1.26.0');
+    }
+  }
+  assert.ok((await svc.metric('tailsampler_traces_decided_total', { policy: 'errors', outcome: 'sampled' })) >= 3);
+  assert.equal(await svc.metric('tailsampler_traces_decided_total', { policy: 'vip', outcome: 'sampled' }), 1);
+
+  // Every received span is in the table exactly once, as independent readers see it.
+  const sentSpans = [...kept.values()].reduce((n, s) => n + s.length, 0) + dropped.reduce((n, s) => n + s.length, 0) + 1; // + the late dropped span (the late kept one is in errorTrace)
+  const read = (await runPython(READ_TABLE, [
+    join(svc.dir, 'catalog.db'), join(svc.dir, 'warehouse'), 'observability', 'otel_spans', errorTrace[0]!.traceId, split[0]!.traceId,
+  ])) as { rows: number; distinct_span_ids: number; duckdb: { rows: number; distinct_span_ids: number }; traces: Record<string, { rows: number; span_ids: string[]; status_codes: number[] }> };
+  assert.equal(read.rows, sentSpans);
+  assert.equal(read.distinct_span_ids, sentSpans);
+  assert.equal(read.duckdb.rows, sentSpans);
+  assert.equal(read.duckdb.distinct_span_ids, sentSpans);
+  assert.deepEqual(read.traces[errorTrace[0]!.traceId]!.span_ids, errorTrace.map((s) => s.spanId).sort());
+  assert.deepEqual(read.traces[split[0]!.traceId]!.status_codes, [0, 0, 0, 0, 0, 2]);
+
+  assert.equal(await svc.stop(), 0, 'clean shutdown');
+});

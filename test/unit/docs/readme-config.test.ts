@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadConfig, parseConfig } from '../../../src/config/load.ts';
+
+/** Every config key (every leaf of the defaults, with the exporter sections switched on) is documented. */
+test('the README configuration reference lists every key', async () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const config = await loadConfig(undefined, {});
+  const otlp = parseConfig('exporters: { otlp: { endpoint: "http://collector:4318" } }', 'inline', {}).exporters.otlp;
+  const withOtlp = { ...config, exporters: { ...config.exporters, otlp } };
+  const missing: string[] = [];
+  const walk = (node: unknown, path: string): void => {
+    if (node !== null && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0 && path !== 'exporters.otlp.headers') {
+      for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
+    } else if (!readme.includes(`| \`${path}\` |`)) missing.push(path);
+  };
+  walk(withOtlp, '');
+  assert.deepEqual(missing, []);
+});
