@@ -72,7 +72,11 @@ class IcebergSpanTable implements SpanTable {
   private async reload(): Promise<LoadedTable> {
     const t = await this.options.catalog.loadTable(this.options.id);
     if (t === null) throw new NoSuchTableError(`table ${this.options.id.namespace}.${this.options.id.name} disappeared`);
-    this.loaded = t;
+    // A reader's reload can finish after a concurrent append committed; keep the newer state so
+    // the next append does not start from a stale parent (that would only cost a retry).
+    if (t.metadata['last-sequence-number'] >= this.loaded.metadata['last-sequence-number'] || t.metadata['table-uuid'] !== this.loaded.metadata['table-uuid']) {
+      this.loaded = t;
+    }
     return t;
   }
 

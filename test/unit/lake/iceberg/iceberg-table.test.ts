@@ -152,3 +152,18 @@ test('opening an existing table reuses it; an empty append still commits its sum
   assert.equal((await again.changesSince(0)).files.reduce((n, f) => n + f.recordCount, 0), 6);
   await catalog.close();
 });
+
+test('concurrent appends on one table object both commit, one after the other', async () => {
+  const { table, catalog } = await setup();
+  const [a, b] = await Promise.all([
+    table.append(spanBatch({ traces: 6, spansPerTrace: 2, seed: 1 }), {}),
+    table.append(spanBatch({ traces: 6, spansPerTrace: 2, seed: 2 }), {}),
+  ]);
+  assert.deepEqual([a.sequenceNumber, b.sequenceNumber].sort(), [1, 2]);
+  const current = await table.currentSnapshot();
+  assert.equal(current!.sequenceNumber, 2);
+  assert.equal(current!.summary['total-records'], '24');
+  const all = await table.changesSince(0);
+  assert.equal(all.files.reduce((n, f) => n + f.recordCount, 0), 24);
+  await catalog.close();
+});
