@@ -1,5 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import Long from 'long';
 import { Metadata, Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { createExporters } from '../../../src/export/factory.ts';
 import { ExportRetriesExhaustedError, ExportSendError } from '../../../src/export/errors.ts';
@@ -62,7 +63,7 @@ const OK = { response: new Uint8Array() };
 
 function retryInfo(seconds: number, nanos = 0): Metadata {
   const md = new Metadata();
-  const detail = google.rpc.RetryInfo.encode({ retryDelay: { seconds, nanos } }).finish();
+  const detail = google.rpc.RetryInfo.encode({ retryDelay: { seconds: Long.fromNumber(seconds), nanos } }).finish();
   const st = google.rpc.Status.encode({
     code: status.RESOURCE_EXHAUSTED,
     message: 'slow down',
@@ -121,7 +122,7 @@ describe('OTLP grpc exporter', () => {
   });
 
   it('counts spans rejected in a partial success', async () => {
-    const response = ExportTraceServiceResponse.encode({ partialSuccess: { rejectedSpans: 1, errorMessage: 'dup' } }).finish();
+    const response = ExportTraceServiceResponse.encode({ partialSuccess: { rejectedSpans: Long.fromNumber(1), errorMessage: 'dup' } }).finish();
     const { metrics, exporter } = await setup(() => ({ response }));
     assert.deepEqual(await exporter.export(buildRequest(4), 4), { ok: true });
     assert.equal(await counterValue(metrics.exporterSentSpans, { exporter: 'otlp' }), 3);

@@ -1,5 +1,6 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import Long from 'long';
 import { gunzipSync } from 'node:zlib';
 import { createExporters } from '../../../src/export/factory.ts';
 import { ExportRetriesExhaustedError, ExportTimeoutError, ExportSendError } from '../../../src/export/errors.ts';
@@ -123,7 +124,7 @@ describe('OTLP http/protobuf exporter', () => {
 
   it('counts spans rejected in a partial success and does not resend', async () => {
     const response = ExportTraceServiceResponse.encode({
-      partialSuccess: { rejectedSpans: 2, errorMessage: 'spans too old' },
+      partialSuccess: { rejectedSpans: Long.fromNumber(2), errorMessage: 'spans too old' },
     }).finish();
     const { server, metrics, exporter } = await setup((_req, res) =>
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(response),

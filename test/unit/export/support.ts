@@ -1,3 +1,4 @@
+import Long from 'long';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Counter, Gauge } from 'prom-client';
@@ -20,8 +21,8 @@ export function buildRequest(spans: number, seed = 1): Uint8Array {
               traceId,
               spanId: Buffer.from([seed, 0, 0, 0, 0, 0, 0, i + 1]),
               name: `span-${i}`,
-              kind: 2,
-              attributes: [{ key: 'i', value: { intValue: i } }],
+              kind: opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER,
+              attributes: [{ key: 'i', value: { intValue: Long.fromNumber(i) } }],
             })),
           },
         ],
