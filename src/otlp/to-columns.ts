@@ -6,7 +6,8 @@
 import type { SpanColumns } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
-import { appendItem, eventJson, keyValueJson, linkJson, resourceJson, scopeJson } from './wire-json.ts';
+import { JsonWriter } from './json-writer.ts';
+import { findServiceName, writeResource, writeScope, writeSpanList } from './wire-json.ts';
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error('tailsampler OTLP codec assumes a little-endian host');
@@ -169,7 +170,20 @@ function setInt64(view: Uint32Array, i: number, v: number): void {
   view[2 * i + 1] = hi >>> 0;
 }
 
-const resourceOut = { serviceName: null as string | null };
+const json = new JsonWriter();
+
+/** The JSON a writer produced for the message at r.pos..end, as a string. */
+function jsonOf(r: WireReader, end: number, write: (r: WireReader, end: number, w: JsonWriter) => void): string {
+  json.reset();
+  write(r, end, json);
+  return json.take(0);
+}
+
+function listJson(r: WireReader, start: number, end: number, tag: number): string {
+  json.reset();
+  writeSpanList(r, start, end, tag, json);
+  return json.take(0);
+}
 
 /** Decodes the payloads' spans into one batch of columns, in payload and wire order. */
 export function requestsToColumns(payloads: readonly Uint8Array[]): SpanColumns {
@@ -209,8 +223,10 @@ function readResourceSpans(r: WireReader, end: number, b: Builder): void {
     const tag = r.uint32(end);
     if (tag === RS_RESOURCE) {
       const stop = r.delimited(end);
-      resource = resourceJson(r, stop, resourceOut);
-      serviceName = resourceOut.serviceName;
+      const at = r.pos;
+      resource = jsonOf(r, stop, writeResource);
+      r.pos = at;
+      serviceName = findServiceName(r, stop);
     } else if (tag === RS_SCHEMA_URL) schemaUrl = r.string(end) || null;
     else if (tag === RS_SCOPE_SPANS) r.skip(tag, end);
     else r.unknown(tag, end, 0b1110);
@@ -240,7 +256,7 @@ function readScopeSpans(
     const tag = r.uint32(end);
     if (tag === SS_SCOPE) {
       const stop = r.delimited(end);
-      scope = scopeJson(r, stop);
+      scope = jsonOf(r, stop, writeScope);
     } else if (tag === SS_SCHEMA_URL) schemaUrl = r.string(end) || null;
     else if (tag === SS_SPANS) r.skip(tag, end);
     else r.unknown(tag, end, 0b1110);
@@ -265,6 +281,7 @@ function readScopeSpans(
 
 function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   const buf = r.buf;
+  const start = r.pos;
   let traceId = '';
   let spanId = '';
   let parent: string | null = null;
@@ -275,9 +292,9 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   let sHi = 0;
   let eLo = 0;
   let eHi = 0;
-  let attrs = '';
-  let events = '';
-  let links = '';
+  let attrs = false;
+  let events = false;
+  let links = false;
   let droppedAttrs = 0;
   let droppedEvents = 0;
   let droppedLinks = 0;
@@ -324,27 +341,24 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
         eLo = r.lo;
         eHi = r.hi;
         break;
-      case SPAN_ATTR: {
-        const stop = r.delimited(end);
-        attrs = appendItem(attrs, keyValueJson(r, stop));
+      case SPAN_ATTR:
+        attrs = true;
+        r.pos = r.delimited(end);
         break;
-      }
       case SPAN_DROPPED_ATTRS:
         droppedAttrs = r.uint32(end) | 0;
         break;
-      case SPAN_EVENT: {
-        const stop = r.delimited(end);
-        events = appendItem(events, eventJson(r, stop));
+      case SPAN_EVENT:
+        events = true;
+        r.pos = r.delimited(end);
         break;
-      }
       case SPAN_DROPPED_EVENTS:
         droppedEvents = r.uint32(end) | 0;
         break;
-      case SPAN_LINK: {
-        const stop = r.delimited(end);
-        links = appendItem(links, linkJson(r, stop));
+      case SPAN_LINK:
+        links = true;
+        r.pos = r.delimited(end);
         break;
-      }
       case SPAN_DROPPED_LINKS:
         droppedLinks = r.uint32(end) | 0;
         break;
@@ -376,9 +390,10 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   b.dropped_attributes_count[i] = droppedAttrs;
   b.dropped_events_count[i] = droppedEvents;
   b.dropped_links_count[i] = droppedLinks;
-  b.attributes[i] = attrs === '' ? '[]' : '[' + attrs + ']';
-  b.events[i] = events === '' ? '[]' : '[' + events + ']';
-  b.links[i] = links === '' ? '[]' : '[' + links + ']';
+  b.attributes[i] = attrs ? listJson(r, start, end, SPAN_ATTR) : '[]';
+  b.events[i] = events ? listJson(r, start, end, SPAN_EVENT) : '[]';
+  b.links[i] = links ? listJson(r, start, end, SPAN_LINK) : '[]';
+  r.pos = end;
   b.flags32[2 * i] = flags;
   b.flags32[2 * i + 1] = 0;
   b.start32[2 * i] = sLo;

@@ -219,3 +219,18 @@ test('a request with no spans is valid', () => {
   assert.equal(validateJsonRequest('{}').accepted, 0);
   assert.equal(requestsToColumns([new Uint8Array(0)]).length, 0);
 });
+
+test('JSON text escapes like JSON.stringify and does not depend on wire field order', () => {
+  const tricky = 'ctl\u0000\u0001\u001f tab\t nl\n cr\r bs\b ff\f quote" backslash\\ slash/ ü 日本 😀 \u2028';
+  const base = encodeRequest({
+    resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203331'), attributes: [{ key: tricky, value: { stringValue: tricky } }] }] }] }],
+  });
+  const cols = requestsToColumns([base]);
+  assert.equal(cols.attributes[0], `[{"key":${JSON.stringify(tricky)},"value":{"stringValue":${JSON.stringify(tricky)}}}]`);
+  // A KeyValue with value before key, and an AnyValue sent twice (last member wins).
+  const kv = Buffer.from([0x12, 0x05, 0x0a, 0x01, 0x61, 0x18, 0x07, 0x0a, 0x01, 0x6b]);
+  const span = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.alloc(16, 1), Buffer.from([0x12, 8]), Buffer.alloc(8, 2), Buffer.from([0x4a, kv.length]), kv]);
+  const req = Buffer.concat([Buffer.from([0x0a, span.length + 4, 0x12, span.length + 2, 0x12, span.length]), span]);
+  const c2 = requestsToColumns([validateProtobufRequest(req).payload]);
+  assert.equal(c2.attributes[0], '[{"key":"k","value":{"intValue":"7"}}]');
+});
