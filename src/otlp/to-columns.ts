@@ -400,8 +400,8 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   b.start32[2 * i + 1] = sHi;
   b.end32[2 * i] = eLo;
   b.end32[2 * i + 1] = eHi;
-  // Times are far below 2^63 in practice (hi < 2^31), where plain doubles are exact enough for
-  // these two derived values; the BigInt path covers the rest.
+  // Real times have hi far below 0x7c000000 (year ~2200), where doubles compute these two derived
+  // values exactly (the µs result stays under 2^53); the BigInt path covers everything else.
   const hiDiff = eHi - sHi;
   if (sHi < 0x7c000000 && hiDiff > -0x100000 && hiDiff < 0x100000) {
     setInt64(b.duration32, i, hiDiff * TWO32 + (eLo - sLo));
