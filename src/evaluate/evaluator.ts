@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Component } from '../component.ts';
+import { TailsamplerError } from '../errors.ts';
 import type { TraceExporter } from '../export/exporter.ts';
 import type { DataFileEntry, SpanTable } from '../lake/table.ts';
 import { HOT_COLUMNS, SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
@@ -91,6 +92,14 @@ export class Evaluator implements Component {
       this.traces = ckpt.traces;
       this.seq = ckpt.sequenceNumber;
     }
+    const current = (await this.table.currentSnapshot())?.sequenceNumber ?? 0;
+    if (this.seq > current) {
+      throw new TailsamplerError(
+        'TS_EVALUATOR_STATE_AHEAD',
+        `evaluator state in ${this.opts.stateDir} has read up to table sequence number ${this.seq}, but the table is at ${current}: ` +
+          'the table was replaced. Restore it, or delete the state directory to start over.',
+      );
+    }
     const unexported = this.decisions.unexported();
     // Files back to the oldest trace still to be read must be in the index, though only files
     // after the checkpoint are folded again.
@@ -123,13 +132,15 @@ export class Evaluator implements Component {
     const store = this.decisions!;
     const end = this.metrics.scanDuration.startTimer();
     const changes = await this.table.changesSince(this.seq);
-    const seenAt = new Map(changes.snapshots.map((s) => [s.sequenceNumber, s.timestampMs]));
+    // Spans count as seen when the evaluator first reads them (at most a scan interval after their
+    // commit), on the evaluator's own clock, which also decides inactivity.
+    const seenMs = this.now();
     const fresh = changes.files.filter((f) => f.sequenceNumber > this.seq);
     this.reader.add(fresh);
     const late = new Map<DataFileEntry, Map<string, StoredDecision>>();
     for (const file of fresh) {
       const cols = await this.table.read(file, HOT_COLUMNS);
-      this.fold(file, cols, seenAt.get(file.sequenceNumber) ?? this.now(), store, late);
+      this.fold(file, cols, seenMs, store, late);
     }
     this.seq = Math.max(this.seq, changes.lastSequenceNumber);
     for (const [file, kept] of late) await this.exportFile(file, kept);

@@ -71,8 +71,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
     },
     query: { scan_interval_secs: 1, inactivity_threshold_secs: 3, max_trace_age_secs: 120, state_dir: join(dir, 'state') },
     telemetry: { endpoint: `127.0.0.1:${ports.telemetry}`, log_level: 'info' },
-    ...options.config,
   };
+  merge(config, options.config);
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
   const child: ChildProcess = spawn(process.execPath, [BIN, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -121,6 +121,16 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
       return sum;
     },
   };
+}
+
+/** Deep-merges `over` into `base` (objects merge, everything else replaces). */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(over)) {
+    const b = base[k];
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && b !== null && typeof b === 'object' && !Array.isArray(b)) {
+      merge(b as Record<string, unknown>, v as Record<string, unknown>);
+    } else base[k] = v;
+  }
 }
 
 /** Runs the readers' python script and parses its JSON output. */

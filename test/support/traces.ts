@@ -131,7 +131,8 @@ export function toJson(resources: TestResource[]): string {
 
 /**
  * Canonical form for comparing OTLP/JSON from different writers: drops fields holding their proto3
- * default ("", 0, "0", {}, []) outside AnyValues, where a false or 0 is data, and makes numbers that
+ * default ("", 0, "0", {}) outside AnyValues, where a false or 0 is data, and empty repeated fields
+ * anywhere; it makes numbers that
  * JSON writers may quote or not (int64 as string, kind/code as number) uniform.
  */
 export function canonical(x: unknown, inValue = false): unknown {
@@ -140,7 +141,9 @@ export function canonical(x: unknown, inValue = false): unknown {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(x).sort()) {
       const v = canonical((x as Record<string, unknown>)[key], inValue || key === 'value' || key === 'values');
-      if (!inValue && (v === '' || v === 0 || v === '0' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0))) continue;
+      // An empty repeated field is absent in any writer's output; other defaults only outside AnyValues.
+      if (Array.isArray(v) && v.length === 0) continue;
+      if (!inValue && (v === '' || v === 0 || v === '0' || (typeof v === 'object' && v !== null && Object.keys(v).length === 0))) continue;
       out[key] = v;
     }
     return out;

@@ -47,7 +47,7 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
   t.after(() => otelcol.stop());
   const svc = await startService({
     config: {
-      query: { scan_interval_secs: 1, inactivity_threshold_secs: 4, max_trace_age_secs: 120 },
+      query: { scan_interval_secs: 1, inactivity_threshold_secs: 6, max_trace_age_secs: 120 },
       sampling: {
         sample_errors: false,
         sample_latency: false,
@@ -95,9 +95,12 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
   const dropped = [plainHttp, plainGrpc, plainJson, ...bulk];
 
   // Decided and exported: wait for all kept traces at the collector.
+  const names = new Map([[errorTrace, 'error'], [slowTrace, 'slow'], [errorJson, 'error-json'], [vipTrace, 'vip'], [split, 'split']].map(([t, n]) => [(t as TestSpan[])[0]!.traceId, n as string]));
   await waitFor('kept traces at the collector', async () => {
     const got = await otelcol.received();
-    return [...kept].every(([id, spans]) => got.find((r) => r.traceId === id)?.spans.length === spans.length);
+    const missing = [...kept].filter(([id, spans]) => got.find((r) => r.traceId === id)?.spans.length !== spans.length);
+    if (missing.length === 0) return true;
+    throw new Error(`still missing: ${missing.map(([id]) => names.get(id)).join(', ')}; decided so far ${await svc.metric('tailsampler_traces_decided_total')}`);
   }, 60_000);
 
   // Late spans: one for a kept trace (must follow it out), one for a dropped trace (must not).
@@ -130,7 +133,7 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
       const ts = String((r.span as { traceState?: string }).traceState ?? '');
       assert.match(ts, /(^|,)ot=([^,]*;)?th:0(;|,|$)/, `kept span carries its sampling threshold: ${ts}`);
       if (s.traceState) assert.ok(ts.includes(s.traceState), 'other tracestate members kept');
-      assert.equal(canonical(r.scope), canonical({ name: 'e2e', version: '1.0' }));
+      assert.deepEqual(canonical(r.scope), canonical({ name: 'e2e', version: '1.0' }));
       assert.equal(r.resourceSchemaUrl, 'https://opentelemetry.io/schemas/1.26.0');
     }
   }

@@ -1,0 +1,148 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../../src/config/load.ts';
+import { Evaluator, type EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
+import type { ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
+import { createSpanTable } from '../../../src/lake/factory.ts';
+import { Materializer } from '../../../src/materialize/materializer.ts';
+import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
+import { buildSampler } from '../../../src/sample/build-sampler.ts';
+import { createSpool } from '../../../src/spool/factory.ts';
+import { silentLogger } from '../../../src/telemetry/logger.ts';
+import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+
+const Request = opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+/** Collects what the evaluator exports, decoded: the span ids per trace and their tracestate. */
+class Collecting implements TraceExporter {
+  readonly id = 'collect';
+  readonly spans = new Map<string, Map<string, string>>();
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+  async export(request: Uint8Array): Promise<ExportResult> {
+    for (const rs of Request.decode(request).resourceSpans) {
+      for (const ss of rs.scopeSpans!) {
+        for (const s of ss.spans!) {
+          const t = Buffer.from(s.traceId!).toString('hex');
+          if (!this.spans.has(t)) this.spans.set(t, new Map());
+          this.spans.get(t)!.set(Buffer.from(s.spanId!).toString('hex'), s.traceState ?? '');
+        }
+      }
+    }
+    return { ok: true };
+  }
+}
+
+async function pipeline(t: TestContext, dir: string, clock: { now: number }, overrides: Partial<EvaluatorOptions> = {}) {
+  const config = parseConfig(
+    `spool: { local: { dir: ${join(dir, 'spool')} } }
+storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }
+sampling:
+  policies:
+    - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
+    - { name: gold, type: string_attribute, string_attribute: { key: tier, values: [gold] } }`,
+    'test',
+    {},
+  );
+  const deps = { metrics: new Metrics(), logger: silentLogger() };
+  const { table, close } = await createSpanTable(config.storage, deps);
+  const spool = createSpool(config.spool, deps);
+  await spool.start();
+  const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, deps);
+  await materializer.start();
+  const exporter = new Collecting();
+  const evaluator = new Evaluator(
+    table,
+    buildSampler(config.sampling),
+    [exporter],
+    {
+      scanIntervalMs: 3_600_000,
+      inactivityMs: 10_000,
+      maxTraceAgeMs: 60_000,
+      batchSize: 2,
+      maxSpansPerTrace: 50,
+      maxBytesPerTrace: 64 << 20,
+      decisionTtlMs: 3_600_000,
+      stateDir: join(dir, 'state'),
+      maxExportSpans: 3,
+      ...overrides,
+    },
+    { ...deps, now: () => clock.now },
+  );
+  await evaluator.start();
+  const send = async (spans: TestSpan[]) => {
+    await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }])]);
+    await materializer.drain();
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await materializer.shutdown();
+    await evaluator.shutdown();
+    await spool.shutdown();
+    await close();
+  };
+  t.after(stop);
+  return { send, evaluator, exporter, metrics: deps.metrics, stop };
+}
+
+test('decides when inactive, exports complete kept traces once, follows decisions for late spans, and resumes after restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  let p = await pipeline(t, dir, clock);
+  const error = makeTrace({ n: 4, startMs: clock.now, durationMs: 5, error: true });
+  const plain = makeTrace({ n: 3, startMs: clock.now, durationMs: 5 });
+  const gold = makeTrace({ n: 3, startMs: clock.now, durationMs: 5 });
+  gold[1]!.attributes.push(['tier', { s: 'gold' }]);
+  await p.send([...error.slice(0, 2), ...plain, ...gold]);
+  await p.evaluator.scan();
+  assert.equal(p.evaluator.liveTraces, 3);
+  assert.equal(p.exporter.spans.size, 0, 'nothing decided before the inactivity threshold');
+
+  // The rest of the error trace arrives in a later commit; then the service restarts before deciding.
+  clock.now += 5_000;
+  await p.send(error.slice(2));
+  await p.evaluator.scan();
+  await p.stop();
+  p = await pipeline(t, dir, clock);
+  assert.equal(p.evaluator.liveTraces, 3, 'summaries survive the restart');
+
+  clock.now += 6_000; // plain and gold inactive for 11 s; error only 6 s
+  await p.evaluator.scan();
+  assert.deepEqual([...p.exporter.spans.keys()], [gold[0]!.traceId], 'the attribute policy read the rows it needed');
+  clock.now += 5_000;
+  await p.evaluator.scan();
+  assert.deepEqual(new Set(p.exporter.spans.keys()), new Set([gold[0]!.traceId, error[0]!.traceId]));
+  assert.deepEqual(new Set(p.exporter.spans.get(error[0]!.traceId)!.keys()), new Set(error.map((s) => s.spanId)), 'complete across commits');
+  for (const ts of p.exporter.spans.get(error[0]!.traceId)!.values()) assert.equal(ts, 'ot=th:0');
+  assert.equal(p.evaluator.liveTraces, 0);
+
+  // Late spans follow the stored decision.
+  const lateKept = { ...error[1]!, spanId: 'c'.repeat(16) };
+  const lateDropped = { ...plain[1]!, spanId: 'd'.repeat(16) };
+  await p.send([lateKept, lateDropped]);
+  await p.evaluator.scan();
+  assert.ok(p.exporter.spans.get(error[0]!.traceId)!.has(lateKept.spanId));
+  assert.ok(!p.exporter.spans.has(plain[0]!.traceId));
+  assert.equal(p.evaluator.liveTraces, 0, 'late spans do not start new traces');
+  await p.stop();
+});
+
+test('a trace over the span cap is decided at once instead of waiting', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  const p = await pipeline(t, dir, clock, { maxSpansPerTrace: 20 });
+  const giant = makeTrace({ n: 25, startMs: clock.now, durationMs: 5, error: true });
+  const small = makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true });
+  await p.send([...giant, ...small]);
+  await p.evaluator.scan();
+  assert.deepEqual([...p.exporter.spans.keys()], [giant[0]!.traceId]);
+  assert.equal(p.exporter.spans.get(giant[0]!.traceId)!.size, 25, 'exported in several requests of maxExportSpans');
+  assert.equal(p.evaluator.liveTraces, 1);
+  await p.stop();
+});
