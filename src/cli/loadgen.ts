@@ -52,7 +52,8 @@ function httpSender(endpoint: string): Send {
   };
 }
 
-function grpcSender(endpoint: string): { send: Send; close(): void } {
+/** A raw OTLP/gRPC client: sends ExportTraceServiceRequest bytes as they are. */
+export function grpcSender(endpoint: string): { send: Send; close(): void } {
   const target = endpoint.replace(/^https?:\/\//, '');
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   const send: Send = (body) =>

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
+import { grpcSender } from '../../../src/cli/loadgen.ts';
 import { startOtelcol } from '../../support/otelcol.ts';
 import { runPython, startService, waitFor } from '../../support/service.ts';
 import { canonical, jsonSpan, makeTrace, toJson, toProtobuf, type TestResource, type TestSpan } from '../../support/traces.ts';
@@ -23,17 +23,13 @@ async function postJson(endpoint: string, body: string): Promise<void> {
   assert.equal(res.status, 200, `HTTP JSON export answered ${res.status}: ${await res.text()}`);
 }
 
-function grpcExport(address: string, body: Uint8Array): Promise<void> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  return new Promise<void>((resolve, reject) => {
-    client.makeUnaryRequest(
-      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-      (b: Uint8Array) => Buffer.from(b),
-      (b: Buffer) => b,
-      body,
-      (err) => (err ? reject(err) : resolve()),
-    );
-  }).finally(() => client.close());
+async function grpcExport(address: string, body: Uint8Array): Promise<void> {
+  const client = grpcSender(address);
+  try {
+    await client.send(body);
+  } finally {
+    client.close();
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
