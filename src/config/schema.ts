@@ -79,8 +79,11 @@ const storageSchema = z
       .strict()
       .prefault({}),
     commit_interval_secs: positive.default(10),
-    /** Spool bytes read into one commit at most; when more waits, the next commit starts at once. */
-    max_commit_mib: positive.default(64),
+    /**
+     * Spool bytes read into one commit at most; when more waits, the next commit starts at once. The
+     * materializer's working set is several times this, so it bounds the service's memory peak.
+     */
+    max_commit_mib: positive.default(8),
     /** Parquet row group size, rows. */
     row_group_size: positiveInt.default(100_000),
     /** Snapshots kept in table metadata; older ones are expired (their data files stay live). */
