@@ -135,10 +135,9 @@ export class Evaluator implements Component {
     // Spans count as seen when the evaluator first reads them (at most a scan interval after their
     // commit), on the evaluator's own clock, which also decides inactivity.
     const seenMs = this.now();
-    const fresh = changes.files.filter((f) => f.sequenceNumber > this.seq);
-    this.reader.add(fresh);
+    this.reader.add(changes.files);
     const late = new Map<DataFileEntry, Map<string, StoredDecision>>();
-    for (const file of fresh) {
+    for (const file of changes.files) {
       const cols = await this.table.read(file, HOT_COLUMNS);
       this.fold(file, cols, seenMs, store, late);
     }

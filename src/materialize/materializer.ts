@@ -80,7 +80,6 @@ export class Materializer implements Component {
     await this.spool.release(next);
     end();
     this.metrics.committedSpans.inc(batch.length);
-    this.metrics.spoolPendingBytes.set(this.spool.pendingBytes());
     return true;
   }
 
