@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../lake/file-io.ts';
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { TailsamplerError } from '../errors.ts';
-import { emptySnapshot, TraceTable, type TraceTableSnapshot } from './trace-table.ts';
+import { emptySnapshot, KEY_WORDS, TraceTable, type TraceTableSnapshot } from './trace-table.ts';
 
 const MAGIC = 'tailsampler-evaluator-checkpoint';
 const VERSION = 1;
@@ -15,19 +15,44 @@ export interface Checkpoint {
   traces: TraceTable;
 }
 
+/** Live entries copied per write: bounds the checkpoint's memory whatever the number of traces. */
+const CHUNK = 65_536;
+
+type Typed = TraceTableSnapshot[keyof TraceTableSnapshot];
+
 /**
- * Writes the live summaries as a JSON header line followed by the raw typed arrays, atomically, so a
- * restart resumes from the last scan instead of re-reading the table's history.
+ * Writes the live summaries as a JSON header line followed by each array compacted to live entries,
+ * streamed through one small reusable chunk per array (no copy of the table), then renamed into
+ * place, so a restart resumes from the last scan instead of re-reading the table's history.
  */
 export async function writeCheckpoint(path: string, sequenceNumber: number, traces: TraceTable): Promise<void> {
-  const snap = traces.snapshot();
-  const header = Buffer.from(`${JSON.stringify({ magic: MAGIC, version: VERSION, sequenceNumber, count: snap.state.length })}\n`);
-  const parts: Uint8Array[] = [header];
-  for (const name of ARRAYS) {
-    const a = snap[name];
-    parts.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.write(`${JSON.stringify({ magic: MAGIC, version: VERSION, sequenceNumber, count: traces.size })}\n`);
+    const arrays = traces.arrays();
+    for (const name of ARRAYS) await writeLive(fh, traces, arrays[name], name === 'keys' ? KEY_WORDS : 1);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
-  await writeFileAtomic(path, Buffer.concat(parts));
+  await rename(tmp, path);
+}
+
+async function writeLive(fh: FileHandle, traces: TraceTable, src: Typed, width: number): Promise<void> {
+  const chunk = new (src.constructor as new (n: number) => Typed)(CHUNK * width);
+  let n = 0;
+  const flush = async (): Promise<void> => {
+    if (n > 0) await fh.write(new Uint8Array(chunk.buffer, 0, n * width * chunk.BYTES_PER_ELEMENT));
+    n = 0;
+  };
+  for (let slot = 0; slot < traces.slots; slot++) {
+    if (!traces.isLive(slot)) continue;
+    (chunk as { set(a: ArrayLike<unknown>, o: number): void }).set(src.subarray(slot * width, slot * width + width), n * width);
+    if (++n === CHUNK) await flush();
+  }
+  await flush();
 }
 
 export async function readCheckpoint(path: string): Promise<Checkpoint | null> {

@@ -3,7 +3,8 @@
  * (linear probing, backward-shift deletion): about 60 bytes a slot and no object per trace, so
  * millions of pending traces cost tens of megabytes, and nothing is held per span.
  */
-const KEY_WORDS = 4;
+/** 32-bit words per trace id. */
+export const KEY_WORDS = 4;
 const EMPTY = 0;
 const USED = 1;
 export const FLAG_ROOT = 2;
@@ -137,7 +138,24 @@ export class TraceTable {
     this.state[hole] = EMPTY;
   }
 
-  /** The table's arrays compacted to live entries, for a checkpoint. */
+  /** The arrays themselves, by snapshot field name, for writing a checkpoint without copying them. */
+  arrays(): TraceTableSnapshot {
+    return {
+      keys: this.keys,
+      state: this.state,
+      spanCount: this.spanCount,
+      errorCount: this.errorCount,
+      bytes: this.bytes,
+      minStart: this.minStart,
+      maxEnd: this.maxEnd,
+      firstSeenMs: this.firstSeenMs,
+      lastSeenMs: this.lastSeenMs,
+      firstSeq: this.firstSeq,
+      lastSeq: this.lastSeq,
+    };
+  }
+
+  /** The table's arrays compacted to live entries (used when resizing). */
   snapshot(): TraceTableSnapshot {
     const n = this.count;
     const s = emptySnapshot(n);

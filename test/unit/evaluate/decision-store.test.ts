@@ -58,3 +58,20 @@ test('checkpoint round trip keeps the sequence number and every summary', async 
   assert.equal(back!.traces.minStart[s], 1n << 60n);
   assert.equal(back!.traces.errorCount[s], 1);
 });
+
+test('a checkpoint larger than one write chunk restores every trace', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
+  const t = new TraceTable();
+  const n = 70_000;
+  for (let i = 0; i < n; i++) t.fold(i.toString(16).padStart(32, '0'), false, i % 7 === 0, BigInt(i), BigInt(i) * 2n, 1, i, i);
+  await writeCheckpoint(path, 3, t);
+  const back = (await readCheckpoint(path))!.traces;
+  assert.equal(back.size, n);
+  for (const i of [0, 1, 65_535, 65_536, 69_999]) {
+    const s = back.find(i.toString(16).padStart(32, '0'));
+    assert.ok(s >= 0, `trace ${i} restored`);
+    assert.equal(back.maxEnd[s], BigInt(i) * 2n);
+    assert.equal(back.errorCount[s], i % 7 === 0 ? 1 : 0);
+    assert.equal(back.lastSeq[s], i);
+  }
+});
