@@ -9,4 +9,15 @@ if (major < 24) {
   );
   process.exit(1);
 }
+
+// Memory settings that keep RSS near the live set, applied by re-executing this same process (same pid)
+// once. The service churns through many short-lived buffers (decoded batches, Parquet pages): with
+// glibc's defaults freed native memory stays mapped in per-thread arenas and a grown heap, and V8's
+// default young generation holds tens of MB of garbage between scavenges. Variables already set by the
+// user win; TAILSAMPLER_NO_MEMORY_TUNING=1 turns this off.
+const TUNED = 'TAILSAMPLER_MEMORY_TUNED';
+if (process.platform === 'linux' && !process.env[TUNED] && !process.env.TAILSAMPLER_NO_MEMORY_TUNING && typeof process.execve === 'function') {
+  const env = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', ...process.env, [TUNED]: '1' };
+  process.execve(process.execPath, [process.execPath, '--max-semi-space-size=2', ...process.execArgv, ...process.argv.slice(1)], env);
+}
 await import('../src/cli/main.ts');
