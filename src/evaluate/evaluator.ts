@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Component } from '../component.ts';
 import { TailsamplerError } from '../errors.ts';
 import type { TraceExporter } from '../export/exporter.ts';
-import type { DataFileEntry, SpanTable } from '../lake/table.ts';
+import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { HOT_COLUMNS, SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
 import { concatColumns, selectRows } from '../lake/columns.ts';
 import type { Sampler, SamplingDecision, TraceSummary } from '../sample/sampler.ts';
@@ -39,6 +39,12 @@ const ALL_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.map((c) => c.name);
 
 interface KeptTrace extends TraceLocation {
   threshold: string | null;
+}
+
+interface ReadyTrace {
+  summary: TraceSummary;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 /**
@@ -104,7 +110,7 @@ export class Evaluator implements Component {
     // Files back to the oldest trace still to be read must be in the index, though only files
     // after the checkpoint are folded again.
     let from = this.seq;
-    for (let s = 0; s < this.traces.slots; s++) if (this.traces.isLive(s)) from = Math.min(from, this.traces.firstSeq[s]! - 1);
+    for (let e = 0; e < this.traces.size; e++) from = Math.min(from, this.traces.firstSeq[e]! - 1);
     for (const d of unexported) from = Math.min(from, d.firstSeq - 1);
     const history = await this.table.changesSince(Math.max(0, from));
     this.reader.add(history.files);
@@ -136,7 +142,7 @@ export class Evaluator implements Component {
     // commit), on the evaluator's own clock, which also decides inactivity.
     const seenMs = this.now();
     this.reader.add(changes.files);
-    const late = new Map<DataFileEntry, Map<string, StoredDecision>>();
+    const late = new Map<DataFileRef, Map<string, StoredDecision>>();
     for (const file of changes.files) {
       const cols = await this.table.read(file, HOT_COLUMNS);
       this.fold(file, cols, seenMs, store, late);
@@ -153,7 +159,7 @@ export class Evaluator implements Component {
   }
 
   /** Folds a file's hot columns into the summaries; rows of already decided traces are late spans. */
-  private fold(file: DataFileEntry, cols: PartialSpanColumns, seenMs: number, store: DecisionStore, late: Map<DataFileEntry, Map<string, StoredDecision>>): void {
+  private fold(file: DataFileRef, cols: PartialSpanColumns, seenMs: number, store: DecisionStore, late: Map<DataFileRef, Map<string, StoredDecision>>): void {
     const ids = cols.trace_id!;
     const parent = cols.parent_span_id!;
     const status = cols.status_code!;
@@ -205,23 +211,32 @@ export class Evaluator implements Component {
     };
   }
 
+  /**
+   * Decides ready traces in batches as it finds them, so memory holds one batch of summaries however
+   * many traces are ready. Entries are visited from the last down: deciding a batch deletes visited
+   * entries only, and a delete moves the last entry (also visited) into the hole.
+   */
   private async decideReady(now: number, store: DecisionStore): Promise<void> {
-    const ready: { summary: TraceSummary; firstSeq: number; lastSeq: number }[] = [];
+    const t = this.traces;
+    let batch: ReadyTrace[] = [];
     let minSeq = this.seq + 1;
-    for (let s = 0; s < this.traces.slots; s++) {
-      if (!this.traces.isLive(s)) continue;
-      if (this.isReady(s, now)) ready.push({ summary: this.summary(s), firstSeq: this.traces.firstSeq[s]!, lastSeq: this.traces.lastSeq[s]! });
-      else minSeq = Math.min(minSeq, this.traces.firstSeq[s]!);
+    for (let e = t.size - 1; e >= 0; e--) {
+      if (!this.isReady(e, now)) {
+        minSeq = Math.min(minSeq, t.firstSeq[e]!);
+        continue;
+      }
+      batch.push({ summary: this.summary(e), firstSeq: t.firstSeq[e]!, lastSeq: t.lastSeq[e]! });
+      if (batch.length === this.opts.batchSize) {
+        await this.decideBatch(batch, now, store);
+        if (this.stopped) return;
+        batch = [];
+      }
     }
-    for (let i = 0; i < ready.length; i += this.opts.batchSize) {
-      const batch = ready.slice(i, i + this.opts.batchSize);
-      await this.decideBatch(batch, now, store);
-      if (this.stopped) return;
-    }
+    if (batch.length > 0) await this.decideBatch(batch, now, store);
     this.reader.prune(minSeq);
   }
 
-  private async decideBatch(batch: { summary: TraceSummary; firstSeq: number; lastSeq: number }[], now: number, store: DecisionStore): Promise<void> {
+  private async decideBatch(batch: ReadyTrace[], now: number, store: DecisionStore): Promise<void> {
     // A decision already stored (a crash between deciding and checkpointing) stands.
     const earlier = store.lookup(batch.map((b) => b.summary.traceId));
     const undecided = batch.filter((b) => !earlier.has(b.summary.traceId));
@@ -253,7 +268,7 @@ export class Evaluator implements Component {
   }
 
   /** Rows of each trace for policies that need more than the summary, or null when none do. */
-  private async rowsForPolicies(batch: { summary: TraceSummary; firstSeq: number; lastSeq: number }[]): Promise<Map<string, PartialSpanColumns> | null> {
+  private async rowsForPolicies(batch: ReadyTrace[]): Promise<Map<string, PartialSpanColumns> | null> {
     if (this.sampler.requiredColumns.length === 0 || batch.length === 0) return null;
     const locations = batch.map((b) => ({ traceId: b.summary.traceId, firstSeq: b.firstSeq, lastSeq: b.lastSeq }));
     const rowsByTrace = new Map<string, { part: PartialSpanColumns; rows: number[] }[]>();
@@ -288,7 +303,7 @@ export class Evaluator implements Component {
   }
 
   /** Sends the rows of `traces` found in one file, with the effective sampling threshold in tracestate. */
-  private async exportFile(file: DataFileEntry, traces: ReadonlyMap<string, { threshold: string | null }>): Promise<void> {
+  private async exportFile(file: DataFileRef, traces: ReadonlyMap<string, { threshold: string | null }>): Promise<void> {
     const cols = await this.reader.readFile(file, new Set(traces.keys()), ALL_COLUMNS);
     if (cols.length === 0) return;
     const ids = cols.trace_id!;

@@ -1,4 +1,4 @@
-import type { DataFileEntry, SpanTable } from '../lake/table.ts';
+import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import type { ColumnName, PartialSpanColumns } from '../lake/span-schema.ts';
 import { TRACE_ID_BUCKETS } from '../lake/span-schema.ts';
 import { bucketString } from '../lake/transforms.ts';
@@ -17,15 +17,21 @@ export interface TraceLocation {
  */
 export class TraceReader {
   private readonly table: SpanTable;
-  private readonly byBucket: DataFileEntry[][] = Array.from({ length: TRACE_ID_BUCKETS }, () => []);
+  private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS }, () => []);
 
   constructor(table: SpanTable) {
     this.table = table;
   }
 
-  /** Adds newly committed files (call with files in sequence order). */
-  add(files: readonly DataFileEntry[]): void {
-    for (const f of files) this.byBucket[f.partition.trace_id_bucket]!.push(f);
+  /**
+   * Adds newly committed files (call with files in sequence order). Keeps a slim copy, not the
+   * entry with its column statistics: the index lives as long as the oldest undecided trace.
+   */
+  add(files: readonly DataFileRef[]): void {
+    for (const f of files) {
+      const { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax } = f;
+      this.byBucket[partition.trace_id_bucket]!.push({ path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax });
+    }
   }
 
   /** Forgets files older than any trace still to be read. */
@@ -43,8 +49,8 @@ export class TraceReader {
   }
 
   /** Candidate files for the traces, each with the ids of the traces it may hold. */
-  plan(traces: readonly TraceLocation[]): Map<DataFileEntry, Set<string>> {
-    const plan = new Map<DataFileEntry, Set<string>>();
+  plan(traces: readonly TraceLocation[]): Map<DataFileRef, Set<string>> {
+    const plan = new Map<DataFileRef, Set<string>>();
     for (const t of traces) {
       for (const f of this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!) {
         if (f.sequenceNumber < t.firstSeq) continue;
@@ -69,7 +75,7 @@ export class TraceReader {
   }
 
   /** Reads the rows of one file for the given traces (late spans found while folding). */
-  async readFile(file: DataFileEntry, traceIds: ReadonlySet<string>, columns: readonly ColumnName[]): Promise<PartialSpanColumns> {
+  async readFile(file: DataFileRef, traceIds: ReadonlySet<string>, columns: readonly ColumnName[]): Promise<PartialSpanColumns> {
     return this.table.read(file, columns, traceIds);
   }
 }

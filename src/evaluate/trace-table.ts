@@ -1,19 +1,48 @@
+import { TailsamplerError } from '../errors.ts';
+
 /**
- * Per-trace summaries of live (undecided) traces, kept in parallel typed arrays with open addressing
- * (linear probing, backward-shift deletion): about 60 bytes a slot and no object per trace, so
- * millions of pending traces cost tens of megabytes, and nothing is held per span.
+ * Per-trace summaries of live (undecided) traces: no object per trace and nothing per span.
+ *
+ * Entries are dense (0..size-1) in parallel typed arrays, each on a resizable ArrayBuffer that grows
+ * and shrinks in place, so memory follows the number of live traces (73 bytes each) without the
+ * doubling-and-copy spikes of reallocated arrays. A separate open-addressing index (linear probing,
+ * backward-shift deletion, at most half full) maps a trace id to its entry for 4 bytes a slot.
+ * Deleting moves the last entry into the hole, so an entry number is only valid until the next delete.
  */
+
 /** 32-bit words per trace id. */
 export const KEY_WORDS = 4;
-const EMPTY = 0;
-const USED = 1;
 export const FLAG_ROOT = 2;
+const USED = 1;
 
-function nextPow2(n: number): number {
-  let c = 16;
-  while (c < n) c *= 2;
-  return c;
-}
+/** The arrays, by name, with their element type and elements per entry (the checkpoint's layout). */
+export const TRACE_FIELDS = {
+  keys: [Uint32Array, KEY_WORDS],
+  state: [Uint8Array, 1],
+  spanCount: [Uint32Array, 1],
+  errorCount: [Uint32Array, 1],
+  bytes: [Float64Array, 1],
+  minStart: [BigInt64Array, 1],
+  maxEnd: [BigInt64Array, 1],
+  firstSeenMs: [Float64Array, 1],
+  lastSeenMs: [Float64Array, 1],
+  firstSeq: [Uint32Array, 1],
+  lastSeq: [Uint32Array, 1],
+} as const;
+export type TraceField = keyof typeof TRACE_FIELDS;
+export const TRACE_FIELD_NAMES = Object.keys(TRACE_FIELDS) as TraceField[];
+
+export type TraceArrays = {
+  [K in TraceField]: InstanceType<(typeof TRACE_FIELDS)[K][0]>;
+};
+
+/** Bytes per entry across all arrays. */
+export const ENTRY_BYTES = TRACE_FIELD_NAMES.reduce((n, f) => n + TRACE_FIELDS[f][0].BYTES_PER_ELEMENT * TRACE_FIELDS[f][1], 0);
+
+/** Live traces one table holds at most (address space is reserved for this many, memory is not). */
+export const MAX_TRACES = 1 << 26;
+/** Entries added or removed at a time when the arrays grow or shrink. */
+const STEP = 1 << 14;
 
 function hexWord(hex: string, i: number): number {
   return Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
@@ -23,12 +52,24 @@ function wordHex(w: number): string {
   return w.toString(16).padStart(8, '0');
 }
 
+function mix(w0: number, w1: number, w2: number, w3: number): number {
+  // Trace ids are random; fold the words and mix so sequential test ids spread too.
+  let h = (w0 ^ w1 ^ w2 ^ w3) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return h ^ (h >>> 16);
+}
+
 export class TraceTable {
-  private capacity: number;
-  private mask: number;
   private count = 0;
-  private keys!: Uint32Array;
-  private state!: Uint8Array;
+  /** Entries the arrays have room for. */
+  private capacity = 0;
+  /** Slot → entry + 1 (0: empty). Length a power of two, at most half full. */
+  private index: Int32Array;
+  private mask: number;
+  private readonly buffers = {} as Record<TraceField, ArrayBuffer>;
+  keys!: Uint32Array;
+  state!: Uint8Array;
   spanCount!: Uint32Array;
   errorCount!: Uint32Array;
   bytes!: Float64Array;
@@ -39,255 +80,200 @@ export class TraceTable {
   firstSeq!: Uint32Array;
   lastSeq!: Uint32Array;
 
-  constructor(initialCapacity = 1024) {
-    this.capacity = nextPow2(initialCapacity);
-    this.mask = this.capacity - 1;
-    this.allocate(this.capacity);
+  constructor(initialCapacity = STEP) {
+    for (const f of TRACE_FIELD_NAMES) {
+      const [ctor, width] = TRACE_FIELDS[f];
+      this.buffers[f] = new ArrayBuffer(0, { maxByteLength: MAX_TRACES * width * ctor.BYTES_PER_ELEMENT });
+    }
+    this.reserve(initialCapacity);
+    this.index = new Int32Array(indexSlotsFor(initialCapacity));
+    this.mask = this.index.length - 1;
   }
 
+  /** Live traces; entries are 0..size-1. */
   get size(): number {
     return this.count;
   }
 
-  /** Slots, live or not; iterate 0..slots-1 and test `isLive`. */
-  get slots(): number {
-    return this.capacity;
+  hasRoot(e: number): boolean {
+    return (this.state[e]! & FLAG_ROOT) !== 0;
   }
 
-  isLive(slot: number): boolean {
-    return this.state[slot]! !== EMPTY;
-  }
-
-  hasRoot(slot: number): boolean {
-    return (this.state[slot]! & FLAG_ROOT) !== 0;
-  }
-
-  traceId(slot: number): string {
-    const o = slot * KEY_WORDS;
+  traceId(e: number): string {
+    const o = e * KEY_WORDS;
     return wordHex(this.keys[o]!) + wordHex(this.keys[o + 1]!) + wordHex(this.keys[o + 2]!) + wordHex(this.keys[o + 3]!);
   }
 
-  /** Slot of the trace, or -1. */
+  /** Entry of the trace, or -1. */
   find(traceIdHex: string): number {
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
-    let slot = this.home(w0, w1, w2, w3);
-    while (this.state[slot]! !== EMPTY) {
-      if (this.matches(slot, w0, w1, w2, w3)) return slot;
-      slot = (slot + 1) & this.mask;
+    for (let slot = mix(w0, w1, w2, w3) & this.mask; this.index[slot]! !== 0; slot = (slot + 1) & this.mask) {
+      const e = this.index[slot]! - 1;
+      if (this.matches(e, w0, w1, w2, w3)) return e;
     }
     return -1;
   }
 
   /**
-   * Adds one span to its trace's summary, creating the trace if new; returns the slot. Positional
+   * Adds one span to its trace's summary, creating the trace if new; returns the entry. Positional
    * arguments on purpose: this runs once per span and must not allocate.
    */
   fold(traceIdHex: string, isRoot: boolean, isError: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, seq: number): number {
-    if ((this.count + 1) * 4 > this.capacity * 3) this.resize(this.capacity * 2);
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
-    let slot = this.home(w0, w1, w2, w3);
-    while (this.state[slot]! !== EMPTY && !this.matches(slot, w0, w1, w2, w3)) slot = (slot + 1) & this.mask;
-    if (this.state[slot]! === EMPTY) {
-      const o = slot * KEY_WORDS;
-      this.keys[o] = w0;
-      this.keys[o + 1] = w1;
-      this.keys[o + 2] = w2;
-      this.keys[o + 3] = w3;
-      this.state[slot] = USED;
-      this.spanCount[slot] = 0;
-      this.errorCount[slot] = 0;
-      this.bytes[slot] = 0;
-      this.minStart[slot] = startNs;
-      this.maxEnd[slot] = endNs;
-      this.firstSeenMs[slot] = seenMs;
-      this.lastSeenMs[slot] = seenMs;
-      this.firstSeq[slot] = seq;
-      this.lastSeq[slot] = seq;
-      this.count++;
+    let slot = mix(w0, w1, w2, w3) & this.mask;
+    let e = -1;
+    for (; this.index[slot]! !== 0; slot = (slot + 1) & this.mask) {
+      const c = this.index[slot]! - 1;
+      if (this.matches(c, w0, w1, w2, w3)) {
+        e = c;
+        break;
+      }
     }
-    this.spanCount[slot]! += 1;
-    if (isError) this.errorCount[slot]! += 1;
-    if (isRoot) this.state[slot]! |= FLAG_ROOT;
-    this.bytes[slot]! += bytes;
-    if (startNs < this.minStart[slot]!) this.minStart[slot] = startNs;
-    if (endNs > this.maxEnd[slot]!) this.maxEnd[slot] = endNs;
-    if (seenMs > this.lastSeenMs[slot]!) this.lastSeenMs[slot] = seenMs;
-    if (seenMs < this.firstSeenMs[slot]!) this.firstSeenMs[slot] = seenMs;
-    if (seq > this.lastSeq[slot]!) this.lastSeq[slot] = seq;
-    if (seq < this.firstSeq[slot]!) this.firstSeq[slot] = seq;
+    if (e < 0) {
+      e = this.append(w0, w1, w2, w3);
+      this.spanCount[e] = 0;
+      this.errorCount[e] = 0;
+      this.bytes[e] = 0;
+      this.minStart[e] = startNs;
+      this.maxEnd[e] = endNs;
+      this.firstSeenMs[e] = seenMs;
+      this.lastSeenMs[e] = seenMs;
+      this.firstSeq[e] = seq;
+      this.lastSeq[e] = seq;
+    }
+    this.spanCount[e]! += 1;
+    if (isError) this.errorCount[e]! += 1;
+    if (isRoot) this.state[e]! |= FLAG_ROOT;
+    this.bytes[e]! += bytes;
+    if (startNs < this.minStart[e]!) this.minStart[e] = startNs;
+    if (endNs > this.maxEnd[e]!) this.maxEnd[e] = endNs;
+    if (seenMs > this.lastSeenMs[e]!) this.lastSeenMs[e] = seenMs;
+    if (seenMs < this.firstSeenMs[e]!) this.firstSeenMs[e] = seenMs;
+    if (seq > this.lastSeq[e]!) this.lastSeq[e] = seq;
+    if (seq < this.firstSeq[e]!) this.firstSeq[e] = seq;
+    return e;
+  }
+
+  /** Removes entry `e`; the last entry moves into its place. */
+  delete(e: number): void {
+    if (e < 0 || e >= this.count) return;
+    this.unindex(this.slotOf(e));
+    const last = this.count - 1;
+    if (e !== last) {
+      const slot = this.slotOf(last);
+      for (const f of TRACE_FIELD_NAMES) {
+        const w = TRACE_FIELDS[f][1];
+        this[f].copyWithin(e * w, last * w, last * w + w);
+      }
+      this.index[slot] = e + 1;
+    }
+    this.count--;
+    // Give memory back once the live set is well below what is held (with hysteresis against growth).
+    if (this.capacity > 2 * this.count + 2 * STEP) this.reserve(this.count + STEP);
+    if (this.index.length > 1024 && this.count * 8 < this.index.length) this.rebuildIndex(this.index.length / 2);
+  }
+
+  /** The arrays; entries 0..size-1 are live (the checkpoint writes them as they are). */
+  arrays(): TraceArrays {
+    const a = {} as Record<TraceField, unknown>;
+    for (const f of TRACE_FIELD_NAMES) a[f] = this[f];
+    return a as TraceArrays;
+  }
+
+  /** A table of `count` entries whose arrays `fill` writes (restoring a checkpoint); then indexed. */
+  static async restore(count: number, fill: (arrays: TraceArrays) => Promise<void>): Promise<TraceTable> {
+    const t = new TraceTable(count);
+    t.count = count;
+    await fill(t.arrays());
+    for (let e = 0; e < count; e++) t.index[t.freeSlot(e)] = e + 1;
+    return t;
+  }
+
+  /** Bytes held by the arrays and the index (for the memory figures in the README). */
+  byteSize(): number {
+    return this.capacity * ENTRY_BYTES + this.index.byteLength;
+  }
+
+  private append(w0: number, w1: number, w2: number, w3: number): number {
+    if (this.count === this.capacity) {
+      if (this.count === MAX_TRACES) {
+        throw new TailsamplerError('TS_EVALUATOR_TOO_MANY_TRACES', `more than ${MAX_TRACES} live traces: lower query.inactivity_threshold_secs or add replicas`);
+      }
+      this.reserve(Math.min(MAX_TRACES, this.capacity + Math.max(STEP, this.capacity >>> 3)));
+    }
+    const e = this.count++;
+    const o = e * KEY_WORDS;
+    this.keys[o] = w0;
+    this.keys[o + 1] = w1;
+    this.keys[o + 2] = w2;
+    this.keys[o + 3] = w3;
+    this.state[e] = USED;
+    if (this.count * 2 > this.index.length) this.rebuildIndex(this.index.length * 2);
+    else this.index[this.freeSlot(e)] = e + 1;
+    return e;
+  }
+
+  /** Resizes every array in place to `capacity` entries. */
+  private reserve(capacity: number): void {
+    for (const f of TRACE_FIELD_NAMES) {
+      const [ctor, width] = TRACE_FIELDS[f];
+      const buf = this.buffers[f];
+      buf.resize(capacity * width * ctor.BYTES_PER_ELEMENT);
+      (this as Record<TraceField, unknown>)[f] = new ctor(buf, 0, capacity * width);
+    }
+    this.capacity = capacity;
+  }
+
+  private rebuildIndex(slots: number): void {
+    this.index = new Int32Array(slots);
+    this.mask = slots - 1;
+    for (let e = 0; e < this.count; e++) this.index[this.freeSlot(e)] = e + 1;
+  }
+
+  private home(e: number): number {
+    const o = e * KEY_WORDS;
+    return mix(this.keys[o]!, this.keys[o + 1]!, this.keys[o + 2]!, this.keys[o + 3]!) & this.mask;
+  }
+
+  /** First empty slot on entry `e`'s probe path (`e` known to be absent from the index). */
+  private freeSlot(e: number): number {
+    let slot = this.home(e);
+    while (this.index[slot]! !== 0) slot = (slot + 1) & this.mask;
     return slot;
   }
 
-  /** Removes the trace in `slot`, shifting back followers so lookups never need tombstones. */
-  delete(slot: number): void {
-    if (this.state[slot]! === EMPTY) return;
-    this.count--;
+  /** The slot holding entry `e`. */
+  private slotOf(e: number): number {
+    let slot = this.home(e);
+    while (this.index[slot]! !== e + 1) slot = (slot + 1) & this.mask;
+    return slot;
+  }
+
+  /** Empties `slot`, shifting back followers so lookups never need tombstones. */
+  private unindex(slot: number): void {
     let hole = slot;
     let next = (slot + 1) & this.mask;
-    while (this.state[next]! !== EMPTY) {
-      const o = next * KEY_WORDS;
-      const home = this.home(this.keys[o]!, this.keys[o + 1]!, this.keys[o + 2]!, this.keys[o + 3]!);
+    while (this.index[next]! !== 0) {
+      const home = this.home(this.index[next]! - 1);
       // Move `next` into the hole unless its home lies cyclically in (hole, next].
       const inRange = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!inRange) {
-        this.copySlot(next, hole);
+        this.index[hole] = this.index[next]!;
         hole = next;
       }
       next = (next + 1) & this.mask;
     }
-    this.state[hole] = EMPTY;
+    this.index[hole] = 0;
   }
 
-  /** The arrays themselves, by snapshot field name, for writing a checkpoint without copying them. */
-  arrays(): TraceTableSnapshot {
-    return {
-      keys: this.keys,
-      state: this.state,
-      spanCount: this.spanCount,
-      errorCount: this.errorCount,
-      bytes: this.bytes,
-      minStart: this.minStart,
-      maxEnd: this.maxEnd,
-      firstSeenMs: this.firstSeenMs,
-      lastSeenMs: this.lastSeenMs,
-      firstSeq: this.firstSeq,
-      lastSeq: this.lastSeq,
-    };
-  }
-
-  /** The table's arrays compacted to live entries (used when resizing). */
-  snapshot(): TraceTableSnapshot {
-    const n = this.count;
-    const s = emptySnapshot(n);
-    let j = 0;
-    for (let i = 0; i < this.capacity; i++) {
-      if (this.state[i]! === EMPTY) continue;
-      s.keys.set(this.keys.subarray(i * KEY_WORDS, i * KEY_WORDS + KEY_WORDS), j * KEY_WORDS);
-      s.state[j] = this.state[i]!;
-      s.spanCount[j] = this.spanCount[i]!;
-      s.errorCount[j] = this.errorCount[i]!;
-      s.bytes[j] = this.bytes[i]!;
-      s.minStart[j] = this.minStart[i]!;
-      s.maxEnd[j] = this.maxEnd[i]!;
-      s.firstSeenMs[j] = this.firstSeenMs[i]!;
-      s.lastSeenMs[j] = this.lastSeenMs[i]!;
-      s.firstSeq[j] = this.firstSeq[i]!;
-      s.lastSeq[j] = this.lastSeq[i]!;
-      j++;
-    }
-    return s;
-  }
-
-  static fromSnapshot(s: TraceTableSnapshot): TraceTable {
-    const t = new TraceTable(Math.ceil((s.state.length * 4) / 3) + 1);
-    t.insertAll(s);
-    return t;
-  }
-
-  /** Bytes held by the arrays (for the memory figures in the README). */
-  byteSize(): number {
-    return this.capacity * (KEY_WORDS * 4 + 1 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 4 + 4);
-  }
-
-  private home(w0: number, w1: number, w2: number, w3: number): number {
-    // Trace ids are random; fold the words and mix so sequential test ids spread too.
-    let h = (w0 ^ w1 ^ w2 ^ w3) >>> 0;
-    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-    h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-    return (h ^ (h >>> 16)) & this.mask;
-  }
-
-  private matches(slot: number, w0: number, w1: number, w2: number, w3: number): boolean {
-    const o = slot * KEY_WORDS;
+  private matches(e: number, w0: number, w1: number, w2: number, w3: number): boolean {
+    const o = e * KEY_WORDS;
     return this.keys[o] === w0 && this.keys[o + 1] === w1 && this.keys[o + 2] === w2 && this.keys[o + 3] === w3;
   }
-
-  private copySlot(from: number, to: number): void {
-    this.keys.copyWithin(to * KEY_WORDS, from * KEY_WORDS, from * KEY_WORDS + KEY_WORDS);
-    this.state[to] = this.state[from]!;
-    this.spanCount[to] = this.spanCount[from]!;
-    this.errorCount[to] = this.errorCount[from]!;
-    this.bytes[to] = this.bytes[from]!;
-    this.minStart[to] = this.minStart[from]!;
-    this.maxEnd[to] = this.maxEnd[from]!;
-    this.firstSeenMs[to] = this.firstSeenMs[from]!;
-    this.lastSeenMs[to] = this.lastSeenMs[from]!;
-    this.firstSeq[to] = this.firstSeq[from]!;
-    this.lastSeq[to] = this.lastSeq[from]!;
-  }
-
-  private allocate(capacity: number): void {
-    this.keys = new Uint32Array(capacity * KEY_WORDS);
-    this.state = new Uint8Array(capacity);
-    this.spanCount = new Uint32Array(capacity);
-    this.errorCount = new Uint32Array(capacity);
-    this.bytes = new Float64Array(capacity);
-    this.minStart = new BigInt64Array(capacity);
-    this.maxEnd = new BigInt64Array(capacity);
-    this.firstSeenMs = new Float64Array(capacity);
-    this.lastSeenMs = new Float64Array(capacity);
-    this.firstSeq = new Uint32Array(capacity);
-    this.lastSeq = new Uint32Array(capacity);
-  }
-
-  private resize(capacity: number): void {
-    const old = this.snapshot();
-    this.capacity = capacity;
-    this.mask = capacity - 1;
-    this.count = 0;
-    this.allocate(capacity);
-    this.insertAll(old);
-  }
-
-  /** Inserts entries known to be absent (a checkpoint, or the old arrays on resize). */
-  private insertAll(s: TraceTableSnapshot): void {
-    for (let j = 0; j < s.state.length; j++) {
-      const o = j * KEY_WORDS;
-      let slot = this.home(s.keys[o]!, s.keys[o + 1]!, s.keys[o + 2]!, s.keys[o + 3]!);
-      while (this.state[slot]! !== EMPTY) slot = (slot + 1) & this.mask;
-      this.keys.set(s.keys.subarray(o, o + KEY_WORDS), slot * KEY_WORDS);
-      this.state[slot] = s.state[j]!;
-      this.spanCount[slot] = s.spanCount[j]!;
-      this.errorCount[slot] = s.errorCount[j]!;
-      this.bytes[slot] = s.bytes[j]!;
-      this.minStart[slot] = s.minStart[j]!;
-      this.maxEnd[slot] = s.maxEnd[j]!;
-      this.firstSeenMs[slot] = s.firstSeenMs[j]!;
-      this.lastSeenMs[slot] = s.lastSeenMs[j]!;
-      this.firstSeq[slot] = s.firstSeq[j]!;
-      this.lastSeq[slot] = s.lastSeq[j]!;
-      this.count++;
-    }
-  }
 }
 
-/** Live entries only, in the table's array layout. */
-export interface TraceTableSnapshot {
-  keys: Uint32Array;
-  state: Uint8Array;
-  spanCount: Uint32Array;
-  errorCount: Uint32Array;
-  bytes: Float64Array;
-  minStart: BigInt64Array;
-  maxEnd: BigInt64Array;
-  firstSeenMs: Float64Array;
-  lastSeenMs: Float64Array;
-  firstSeq: Uint32Array;
-  lastSeq: Uint32Array;
-}
-
-export function emptySnapshot(n: number): TraceTableSnapshot {
-  return {
-    keys: new Uint32Array(n * KEY_WORDS),
-    state: new Uint8Array(n),
-    spanCount: new Uint32Array(n),
-    errorCount: new Uint32Array(n),
-    bytes: new Float64Array(n),
-    minStart: new BigInt64Array(n),
-    maxEnd: new BigInt64Array(n),
-    firstSeenMs: new Float64Array(n),
-    lastSeenMs: new Float64Array(n),
-    firstSeq: new Uint32Array(n),
-    lastSeq: new Uint32Array(n),
-  };
+function indexSlotsFor(entries: number): number {
+  let n = 16;
+  while (n < entries * 2) n *= 2;
+  return n;
 }

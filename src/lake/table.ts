@@ -25,14 +25,25 @@ export interface DataFile {
   sortOrderId: number;
 }
 
-/** A data file as read back from the table's manifests. */
-export interface DataFileEntry extends DataFile {
+/**
+ * What a reader needs to find and read a data file, without per-column statistics: small enough to
+ * keep one per file for as long as the file may hold undecided traces.
+ */
+export interface DataFileRef {
+  path: string;
+  partition: PartitionValues;
+  recordCount: number;
+  fileSizeInBytes: number;
   /** Data sequence number: the sequence number of the snapshot that added the file. */
   sequenceNumber: number;
-  snapshotId: number;
   /** trace_id bounds decoded from lowerBounds/upperBounds (null when the file carries none). */
   traceIdMin: string | null;
   traceIdMax: string | null;
+}
+
+/** A data file as read back from the table's manifests. */
+export interface DataFileEntry extends DataFile, DataFileRef {
+  snapshotId: number;
 }
 
 export interface SnapshotRef {
@@ -72,5 +83,5 @@ export interface SpanTable {
    * Reads `columns` of one data file. With `traceIds`, row groups whose trace_id range holds none of
    * them are skipped and only rows of those traces are returned.
    */
-  read(file: DataFileEntry, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns>;
+  read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns>;
 }

@@ -10,7 +10,8 @@ const TRACE_ID_FIELD_ID = 1;
 /**
  * Parsed manifests and manifest lists by path. Both are immutable once written, so a parse never
  * goes stale; the evaluator's frequent changesSince calls then only read files new since the last.
- * Bounded (least recently used out) so a long-running process does not keep every manifest.
+ * Bounded (least recently used out) and small: a parse holds every file's column statistics, and
+ * callers ask for recent manifests, so a few dozen cover them while memory stays flat with uptime.
  */
 export class ManifestCache {
   private readonly io: FileIO;
@@ -18,7 +19,7 @@ export class ManifestCache {
   private readonly lists = new Map<string, Promise<ManifestFile[]>>();
   private readonly files = new Map<string, Promise<DataFileEntry[]>>();
 
-  constructor(io: FileIO, maxEntries = 4096) {
+  constructor(io: FileIO, maxEntries = 64) {
     this.io = io;
     this.maxEntries = maxEntries;
   }

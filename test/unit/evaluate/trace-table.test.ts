@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { TraceTable } from '../../../src/evaluate/trace-table.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
+import { ENTRY_BYTES, TraceTable } from '../../../src/evaluate/trace-table.ts';
 
 const id = () => randomBytes(16).toString('hex');
 
@@ -26,35 +30,59 @@ test('folds spans into one summary per trace', () => {
   assert.equal(t.hasRoot(s), true);
 });
 
-test('grows, deletes with backward shift, and finds every remaining trace', () => {
+test('grows, deletes (moving the last entry into the hole), and finds every remaining trace', () => {
   const t = new TraceTable(16);
-  const ids = Array.from({ length: 5000 }, id);
+  const ids = Array.from({ length: 50_000 }, id);
   ids.forEach((x, i) => t.fold(x, false, false, BigInt(i), BigInt(i + 1), 1, i, 1));
-  assert.equal(t.size, 5000);
+  assert.equal(t.size, 50_000);
   for (let i = 0; i < ids.length; i += 2) t.delete(t.find(ids[i]!));
-  assert.equal(t.size, 2500);
+  assert.equal(t.size, 25_000);
   ids.forEach((x, i) => {
     const s = t.find(x);
     if (i % 2 === 0) assert.equal(s, -1, `deleted ${x} still found`);
     else {
-      assert.ok(s >= 0, `lost ${x}`);
+      assert.ok(s >= 0 && s < t.size, `lost ${x}`);
+      assert.equal(t.traceId(s), x);
       assert.equal(t.minStart[s], BigInt(i));
     }
   });
 });
 
-test('a snapshot restores the same traces', () => {
+test('memory follows live traces: arrays shrink after deletes instead of keeping their peak', () => {
+  const t = new TraceTable();
+  const ids = Array.from({ length: 200_000 }, id);
+  ids.forEach((x) => t.fold(x, false, false, 1n, 2n, 1, 1, 1));
+  const peak = t.byteSize();
+  assert.ok(peak >= 200_000 * ENTRY_BYTES);
+  // No doubling: the arrays hold at most one growth step more than the live entries, plus the index.
+  assert.ok(peak < 200_000 * ENTRY_BYTES * 1.2 + 512 * 1024 * 4 + 1, `peak ${peak}`);
+  for (const x of ids.slice(0, 190_000)) t.delete(t.find(x));
+  assert.equal(t.size, 10_000);
+  assert.ok(t.byteSize() < peak / 4, `after deletes ${t.byteSize()} of peak ${peak}`);
+  for (const x of ids.slice(190_000)) assert.ok(t.find(x) >= 0);
+});
+
+test('a checkpoint restores the same traces', async () => {
   const t = new TraceTable();
   const ids = Array.from({ length: 300 }, id);
   ids.forEach((x, i) => t.fold(x, i % 3 === 0, i % 5 === 0, BigInt(i), BigInt(2 * i), i, i, i + 1));
-  const r = TraceTable.fromSnapshot(t.snapshot());
-  assert.equal(r.size, 300);
-  ids.forEach((x, i) => {
+  t.delete(t.find(ids[0]!));
+  const path = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'live.ckpt');
+  await writeCheckpoint(path, 42, t);
+  const ckpt = await readCheckpoint(path);
+  assert.equal(ckpt?.sequenceNumber, 42);
+  const r = ckpt.traces;
+  assert.equal(r.size, 299);
+  assert.equal(r.find(ids[0]!), -1);
+  ids.slice(1).forEach((x, j) => {
+    const i = j + 1;
     const s = r.find(x);
+    assert.ok(s >= 0, `lost ${x}`);
     assert.equal(r.spanCount[s], 1);
     assert.equal(r.errorCount[s], i % 5 === 0 ? 1 : 0);
     assert.equal(r.hasRoot(s), i % 3 === 0);
     assert.equal(r.maxEnd[s], BigInt(2 * i));
+    assert.equal(r.bytes[s], i);
     assert.equal(r.lastSeq[s], i + 1);
   });
 });
