@@ -30,6 +30,8 @@ export class Materializer implements Component {
   private running: Promise<void> | null = null;
   private stopped = false;
   private started = false;
+  /** A commit failed: its outcome may be unknown, so take the position back from the table first. */
+  private resync = false;
 
   constructor(spool: Spool, table: SpanTable, opts: MaterializerOptions, deps: { metrics: Metrics; logger: Logger }) {
     this.spool = spool;
@@ -40,9 +42,7 @@ export class Materializer implements Component {
   }
 
   async start(): Promise<void> {
-    const snapshot = await this.table.currentSnapshot();
-    this.position = snapshot?.summary[SPOOL_POSITION_KEY] ?? null;
-    if (this.position !== null) await this.spool.release(this.position);
+    await this.resume();
     this.logger.info({ position: this.position, pendingBytes: this.spool.pendingBytes() }, 'materializer resumed');
     this.started = true;
     this.schedule(0);
@@ -66,15 +66,29 @@ export class Materializer implements Component {
     while (await this.commitOnce());
   }
 
+  /** Takes the spool position from the table's current snapshot: what is committed is the truth. */
+  private async resume(): Promise<void> {
+    const snapshot = await this.table.currentSnapshot();
+    this.position = snapshot?.summary[SPOOL_POSITION_KEY] ?? null;
+    if (this.position !== null) await this.spool.release(this.position);
+    this.resync = false;
+  }
+
   /** Reads one batch from the spool and commits it; false when there was nothing to do. */
   async commitOnce(): Promise<boolean> {
+    if (this.resync) await this.resume();
     const records = await this.spool.read(this.position, this.opts.maxCommitBytes);
     if (records.length === 0) return false;
     const end = this.metrics.commitDuration.startTimer();
     const batch = requestsToColumns(records.map((r) => r.payload));
     const next = records[records.length - 1]!.next;
     if (batch.length > 0) {
-      await this.table.append(batch, { [SPOOL_POSITION_KEY]: next, 'tailsampler.spool-records': String(records.length) });
+      try {
+        await this.table.append(batch, { [SPOOL_POSITION_KEY]: next, 'tailsampler.spool-records': String(records.length) });
+      } catch (e) {
+        this.resync = true;
+        throw e;
+      }
     }
     this.position = next;
     await this.spool.release(next);
