@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: type check, unit tests, then integration tests against real components
-# (pyiceberg/duckdb from PyPI, an OpenTelemetry Collector built from the Go module proxy), which this
-# script installs into a cache under $HOME on first use.
+# (pyiceberg/duckdb from PyPI, an OpenTelemetry Collector built from the Go module proxy, Kafka and the
+# Iceberg REST catalog from Maven Central, Garage from crates.io, Redis from Debian), which this script
+# installs into a cache under $HOME on first use and starts for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 major=$(node -p 'process.versions.node.split(".")[0]')
@@ -17,5 +18,10 @@ echo "== installing real components for integration tests (cached)"
 TAILSAMPLER_PYTHON=$(bash scripts/ensure-python.sh)
 TAILSAMPLER_OTELCOL=$(bash scripts/ensure-otelcol.sh)
 export TAILSAMPLER_PYTHON TAILSAMPLER_OTELCOL
+echo "== starting Kafka, Redis, Garage and the Iceberg REST catalog on 127.0.0.1 (scripts/infra.sh)"
+# Stopped (ports freed, state removed) on exit however the tests end, unless TAILSAMPLER_KEEP_INFRA=1
+# (then a later run reuses them, since `up` is a no-op for a component that is running and answers).
+if [ -z "${TAILSAMPLER_KEEP_INFRA:-}" ]; then trap 'bash scripts/infra.sh down >/dev/null 2>&1 || true' EXIT; fi
+eval "$(bash scripts/infra.sh up)"
 echo "== integration tests"
 node --test --test-concurrency=1 --test-timeout=600000 'test/integration/**/*.test.ts'
