@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { policyListSchema } from '../sample/policies/config.ts';
+import { restCatalogConfigSchema } from '../lake/iceberg/rest-config.ts';
+import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -40,7 +42,7 @@ const receiversSchema = z
 
 const spoolSchema = z
   .object({
-    type: z.literal('local').default('local'),
+    type: z.enum(['local', 'kafka']).default('local'),
     local: z
       .object({
         dir: z.string().min(1).default('./data/spool'),
@@ -53,23 +55,68 @@ const spoolSchema = z
       })
       .strict()
       .prefault({}),
+    /** Used when type is kafka (schema and meaning in src/spool/kafka/config.ts). */
+    kafka: kafkaSpoolSchema,
   })
   .strict()
   .prefault({});
+
+/** An empty value (e.g. `${VAR:-}`) means "not set". */
+const optionalString = z.preprocess((v) => (v === '' ? null : v), z.string().nullable());
+
+/** The object store an `s3://` warehouse lives on (AWS S3 or an S3-compatible store: Garage, MinIO…). */
+const s3Schema = z
+  .object({
+    /** http(s)://host:port of an S3-compatible store; null → AWS S3. */
+    endpoint: z
+      .preprocess((v) => (v === '' ? null : v), z.url({ protocol: /^https?$/ }).nullable())
+      .default(null),
+    region: z.string().min(1).default('us-east-1'),
+    /** Path-style requests (endpoint/bucket/key), as Garage and MinIO want. */
+    path_style: z.boolean().default(true),
+    /** Static credentials (write `${VAR}`); none → the AWS SDK's default chain (env, profile, IMDS…). */
+    access_key_id: optionalString.default(null),
+    secret_access_key: optionalString.default(null),
+    session_token: optionalString.default(null),
+    /** Objects at least this big are written as multipart uploads. */
+    multipart_threshold_mib: positive.default(16),
+    /** Multipart part size (AWS S3 needs >= 5 MiB; Garage accepts less). */
+    part_size_mib: positive.default(8),
+    /** Attempts per request, retries with backoff included. */
+    max_attempts: positiveInt.max(20).default(3),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((s3, ctx) => {
+    if ((s3.access_key_id === null) !== (s3.secret_access_key === null)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [s3.access_key_id === null ? 'access_key_id' : 'secret_access_key'],
+        message: 'access_key_id and secret_access_key go together (set both, or neither for the default credential chain)',
+      });
+    }
+    if (s3.session_token !== null && s3.access_key_id === null) {
+      ctx.addIssue({ code: 'custom', path: ['session_token'], message: 'session_token needs access_key_id and secret_access_key' });
+    }
+  });
 
 const storageSchema = z
   .object({
     type: z.literal('iceberg').default('iceberg'),
     catalog: z
-      .object({
-        type: z.literal('sql').default('sql'),
-        /** SQLite file holding the Iceberg JDBC catalog tables (pyiceberg's SqlCatalog opens it too). */
-        uri: z.string().min(1).default('./data/catalog.db'),
-        warehouse: z.string().min(1).default('./data/warehouse'),
-        /** catalog_name in the JDBC tables. */
-        name: z.string().min(1).default('default'),
-      })
-      .strict()
+      .discriminatedUnion('type', [
+        z
+          .object({
+            type: z.literal('sql').default('sql'),
+            /** SQLite file holding the Iceberg JDBC catalog tables (pyiceberg's SqlCatalog opens it too). */
+            uri: z.string().min(1).default('./data/catalog.db'),
+            warehouse: z.string().min(1).default('./data/warehouse'),
+            /** catalog_name in the JDBC tables. */
+            name: z.string().min(1).default('default'),
+          })
+          .strict(),
+        restCatalogConfigSchema,
+      ])
       .prefault({}),
     table: z
       .object({
@@ -78,6 +125,7 @@ const storageSchema = z
       })
       .strict()
       .prefault({}),
+    s3: s3Schema,
     commit_interval_secs: positive.default(10),
     /**
      * Spool bytes read into one commit at most; when more waits, the next commit starts at once. The

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import type { StorageConfig } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { LocalFileIO, toFileUri } from './file-io.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { createFileIO, warehouseUri } from './file-io-factory.ts';
 import { openIcebergSpanTable } from './iceberg/iceberg-table.ts';
+import { createRestSpanTable } from './iceberg/rest-span-table.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
 import type { SpanTable } from './table.ts';
 
@@ -13,19 +15,20 @@ function sqlitePath(uri: string): string {
 }
 
 /**
- * Builds the span table from config: the embedded SQL catalog on local files. The table lives at
+ * Builds the span table from config: the embedded SQL catalog; table files on local disk or, for an
+ * `s3://bucket/prefix` warehouse, on S3 (`storage.s3`). The table lives at
  * `<warehouse>/<namespace>.db/<name>`, where pyiceberg's SqlCatalog would put it by default.
+ * `storage.catalog.type: rest` → an Iceberg REST catalog, which places the table itself.
  */
 export async function createSpanTable(
   config: StorageConfig,
-  deps: { logger: Logger },
+  deps: { logger: Logger; metrics?: Metrics },
 ): Promise<{ table: SpanTable; close(): Promise<void> }> {
-  const io = new LocalFileIO();
+  if (config.catalog.type === 'rest') return createRestSpanTable(config, config.catalog, deps);
+  const io = createFileIO(config, deps);
   const logger = deps.logger.child({ component: 'iceberg' });
   const catalog = new SqlCatalog({ path: sqlitePath(config.catalog.uri), name: config.catalog.name, io, logger });
-  const warehouse = config.catalog.warehouse.startsWith('file:')
-    ? config.catalog.warehouse.replace(/\/+$/, '')
-    : toFileUri(resolve(process.cwd(), config.catalog.warehouse));
+  const warehouse = warehouseUri(config.catalog.warehouse);
   const { namespace, name } = config.table;
   try {
     const table = await openIcebergSpanTable({
@@ -37,9 +40,16 @@ export async function createSpanTable(
       rowGroupSize: config.row_group_size,
       logger,
     });
-    return { table, close: () => catalog.close() };
+    return {
+      table,
+      close: async () => {
+        await catalog.close();
+        io.close();
+      },
+    };
   } catch (e) {
     await catalog.close();
+    io.close();
     throw e;
   }
 }

@@ -55,7 +55,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   try {
     await startStep(telemetry);
-    const { table, close } = await createSpanTable(config.storage, { logger });
+    const { table, close } = await createSpanTable(config.storage, { logger, metrics });
     closeTable = close;
     const spool = createSpool(config.spool, deps);
     await startStep(spool);

@@ -11,6 +11,8 @@ export class Metrics {
   readonly receiverAcceptedSpans: Counter<'receiver' | 'transport'>;
   readonly receiverRefusedSpans: Counter<'receiver' | 'transport' | 'reason'>;
   readonly spoolPendingBytes: Gauge;
+  readonly spoolKafkaProducedMessages: Counter;
+  readonly spoolKafkaAssignedPartitions: Gauge;
   readonly committedSpans: Counter;
   readonly commitDuration: Histogram;
   readonly scanDuration: Histogram;
@@ -21,6 +23,8 @@ export class Metrics {
   readonly exporterSentSpans: Counter<'exporter'>;
   readonly exporterFailedSpans: Counter<'exporter' | 'outcome'>;
   readonly exporterQueueSize: Gauge<'exporter'>;
+  readonly s3Requests: Counter<'op'>;
+  readonly s3Bytes: Counter<'direction'>;
 
   constructor(registry = new Registry(), withProcessMetrics = false) {
     this.registry = registry;
@@ -41,6 +45,16 @@ export class Metrics {
     this.spoolPendingBytes = new Gauge({
       name: 'tailsampler_spool_pending_bytes',
       help: 'Bytes in the spool not yet committed to the table',
+      registers: r,
+    });
+    this.spoolKafkaProducedMessages = new Counter({
+      name: 'tailsampler_spool_kafka_produced_messages_total',
+      help: 'Messages (one per trace per request) the Kafka spool produced and Kafka acknowledged',
+      registers: r,
+    });
+    this.spoolKafkaAssignedPartitions = new Gauge({
+      name: 'tailsampler_spool_kafka_assigned_partitions',
+      help: 'Partitions of the spool topic the consumer group currently assigns to this replica',
       registers: r,
     });
     this.committedSpans = new Counter({
@@ -99,6 +113,18 @@ export class Metrics {
       name: 'tailsampler_exporter_queue_size',
       help: 'Requests waiting in an exporter queue',
       labelNames: ['exporter'],
+      registers: r,
+    });
+    this.s3Requests = new Counter({
+      name: 'tailsampler_s3_requests_total',
+      help: 'HTTP requests to the S3 object store (each retry attempt counts), by operation (put_object, upload_part, get_object, …)',
+      labelNames: ['op'],
+      registers: r,
+    });
+    this.s3Bytes = new Counter({
+      name: 'tailsampler_s3_bytes_total',
+      help: 'Body bytes exchanged with the S3 object store, by direction (upload, download)',
+      labelNames: ['direction'],
       registers: r,
     });
   }

@@ -11,9 +11,19 @@ export interface TableIdentifier {
   name: string;
 }
 
+/** A REST catalog's `StorageCredential`: FileIO properties for locations under `prefix`. */
+export interface StorageCredential {
+  prefix: string;
+  config: Record<string, string>;
+}
+
 export interface LoadedTable {
   metadataLocation: string;
   metadata: TableMetadata;
+  /** REST load-table `config`: table-level FileIO/client properties (e.g. vended `s3.*` keys). */
+  config?: Record<string, string>;
+  /** REST load-table `storage-credentials`, preferred over `config` for their prefixes. */
+  storageCredentials?: StorageCredential[];
 }
 
 export interface CreateTableRequest {

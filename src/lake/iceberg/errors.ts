@@ -48,3 +48,47 @@ export class CommitRetriesExhaustedError extends TailsamplerError {
     this.name = 'CommitRetriesExhaustedError';
   }
 }
+
+/**
+ * The catalog may or may not have applied a commit (a 5xx from the commit endpoint, a network failure
+ * or a timeout while it ran). Never re-send blindly: reload the table and look for the snapshot.
+ */
+export class CommitStateUnknownError extends TailsamplerError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TS_CATALOG_COMMIT_STATE_UNKNOWN', message, options);
+    this.name = 'CommitStateUnknownError';
+  }
+}
+
+/** The catalog service could not be reached or answered 5xx (outside a commit); retry later. */
+export class CatalogUnavailableError extends TailsamplerError {
+  readonly status: number | null;
+  constructor(message: string, options: { cause?: unknown; status?: number | null } = {}) {
+    super('TS_CATALOG_UNAVAILABLE', message, { cause: options.cause, retryable: true });
+    this.name = 'CatalogUnavailableError';
+    this.status = options.status ?? null;
+  }
+}
+
+/** The catalog refused our credentials (401/403/419), or the OAuth2 token endpoint refused them. */
+export class CatalogAuthError extends TailsamplerError {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super('TS_CATALOG_AUTH', message);
+    this.name = 'CatalogAuthError';
+    this.status = status;
+  }
+}
+
+/** The catalog rejected a request (4xx other than the ones with a meaning of their own); carries its error. */
+export class CatalogRequestError extends TailsamplerError {
+  readonly status: number;
+  /** The server's error type (e.g. `ValidationException`), when it sent one. */
+  readonly type: string | null;
+  constructor(message: string, status: number, type: string | null) {
+    super('TS_CATALOG_REQUEST_REJECTED', message);
+    this.name = 'CatalogRequestError';
+    this.status = status;
+    this.type = type;
+  }
+}

@@ -3,11 +3,18 @@ import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
 import { PARTITION_FIELDS } from '../span-schema.ts';
-import type { DataFileEntry, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { addedManifestFile, writeAddedManifest, writeBatchFiles, type PendingManifest } from './append-files.ts';
 import type { Catalog, LoadedTable, TableIdentifier, TableUpdate } from './catalog.ts';
-import { CommitConflictError, CommitRetriesExhaustedError, InvalidMetadataError, NoSuchTableError, TableAlreadyExistsError } from './errors.ts';
+import {
+  CommitConflictError,
+  CommitRetriesExhaustedError,
+  CommitStateUnknownError,
+  InvalidMetadataError,
+  NoSuchTableError,
+  TableAlreadyExistsError,
+} from './errors.ts';
 import { ManifestCache } from './manifest-cache.ts';
 import { writeManifestList, type ManifestFile } from './manifest-list.ts';
 import { currentSnapshot, MAIN_BRANCH, newSnapshotId, spanTableDefinition, type Snapshot, type TableMetadata } from './metadata.ts';
@@ -25,6 +32,14 @@ export interface IcebergSpanTableOptions {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
+/** Reloads tried to learn whether a commit whose answer was lost landed. */
+const RECONCILE_ATTEMPTS = 6;
+
+function findSnapshot(metadata: TableMetadata, snapshotId: number): Snapshot | null {
+  return metadata.snapshots?.find((s) => s['snapshot-id'] === snapshotId) ?? null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function toRef(s: Snapshot): SnapshotRef {
   return {
@@ -93,14 +108,48 @@ class IcebergSpanTable implements SpanTable {
       try {
         return await this.commitAppend(snapshotId, attempt, pending, spec['spec-id'], summary);
       } catch (e) {
+        if (e instanceof CommitStateUnknownError) {
+          // The catalog may have applied it: look before committing again, never re-send blindly.
+          const landed = await this.reconcile(snapshotId, e);
+          if (landed !== null) return toRef(landed);
+          lastConflict = e;
+          logger.warn({ attempt, snapshotId, err: e.message }, 'iceberg commit state unknown; the snapshot is not in the table, committing again');
+          continue;
+        }
         if (!(e instanceof CommitConflictError)) throw e;
         lastConflict = e;
         logger.warn({ attempt, err: e.message }, 'iceberg commit conflict; reloading and retrying');
-        await this.reload();
-        await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt * Math.random())));
+        // A commit whose answer was lost may have landed since: then this conflict is our own snapshot.
+        const landed = findSnapshot((await this.reload()).metadata, snapshotId);
+        if (landed !== null) return toRef(landed);
+        await sleep(Math.min(1000, 10 * 2 ** attempt * Math.random()));
       }
     }
     throw new CommitRetriesExhaustedError(`append lost ${MAX_COMMIT_ATTEMPTS} commit races in a row`, { cause: lastConflict });
+  }
+
+  /**
+   * After a commit whose outcome is unknown: reloads until the catalog answers and returns our
+   * snapshot if the table has it (the commit landed), or null if it does not. When the catalog keeps
+   * failing, the state stays unknown and so does the error.
+   */
+  private async reconcile(snapshotId: number, cause: CommitStateUnknownError): Promise<Snapshot | null> {
+    let lastError: unknown = cause;
+    for (let i = 0; i < RECONCILE_ATTEMPTS; i++) {
+      try {
+        const { metadata } = await this.reload();
+        const landed = findSnapshot(metadata, snapshotId);
+        this.options.logger.info({ snapshotId, landed: landed !== null }, 'reconciled iceberg commit of unknown state');
+        return landed;
+      } catch (e) {
+        lastError = e;
+        if (i < RECONCILE_ATTEMPTS - 1) await sleep(Math.min(5000, 250 * 2 ** i));
+      }
+    }
+    throw new CommitStateUnknownError(
+      `commit of snapshot ${snapshotId} has an unknown outcome and the table could not be reloaded to check it`,
+      { cause: lastError },
+    );
   }
 
   private async commitAppend(
@@ -168,8 +217,9 @@ class IcebergSpanTable implements SpanTable {
         updates,
       );
     } catch (e) {
-      // Nothing references this list; the data files and manifest are reused by the retry.
-      await io.delete(listPath).catch(() => undefined);
+      // Rejected: nothing references this list; the data files and manifest are reused by the retry.
+      // State unknown: the catalog may have committed it, so the list must stay.
+      if (!(e instanceof CommitStateUnknownError)) await io.delete(listPath).catch(() => undefined);
       throw e;
     }
     // Manifest lists belong to one snapshot each; expired ones are unreachable now.
@@ -209,7 +259,7 @@ class IcebergSpanTable implements SpanTable {
     return { snapshots, files, lastSequenceNumber: Math.max(sequenceNumber, current['sequence-number']) };
   }
 
-  read(file: DataFileEntry, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
+  read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
     return readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds);
   }
 }

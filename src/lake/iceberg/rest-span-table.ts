@@ -1,0 +1,70 @@
+import type { StorageConfig } from '../../config/schema.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { Metrics } from '../../telemetry/metrics.ts';
+import { LocalFileIO } from '../file-io.ts';
+import { RoutingFileIO } from '../file-io-router.ts';
+import { S3FileIO, s3OptionsFromConfig, s3OptionsFromProperties } from '../s3-file-io.ts';
+import type { SpanTable } from '../table.ts';
+import { openIcebergSpanTable } from './iceberg-table.ts';
+import { RestCatalog } from './rest-catalog.ts';
+import type { RestCatalogConfig } from './rest-config.ts';
+
+/**
+ * The span table through an Iceberg REST catalog. The catalog places the table (no location is sent);
+ * its files are read and written with a FileIO built from `storage.s3`, overlaid with what the catalog
+ * hands out: its config properties, the table's load-table `config` and `storage-credentials`
+ * (vended credentials). The S3 client is made on first use, after the table was loaded or created.
+ */
+export async function createRestSpanTable(
+  config: StorageConfig,
+  catalogConfig: RestCatalogConfig,
+  deps: { logger: Logger; metrics?: Metrics },
+): Promise<{ table: SpanTable; close(): Promise<void> }> {
+  const logger = deps.logger.child({ component: 'iceberg' });
+  const catalog = await RestCatalog.open({
+    uri: catalogConfig.uri,
+    warehouse: catalogConfig.warehouse ?? undefined,
+    prefix: catalogConfig.prefix ?? undefined,
+    token: catalogConfig.token ?? undefined,
+    credential: catalogConfig.credential ?? undefined,
+    oauth2ServerUri: catalogConfig.oauth2_server_uri ?? undefined,
+    scope: catalogConfig.scope,
+    headers: catalogConfig.headers,
+    vendedCredentials: catalogConfig.vended_credentials,
+    requestTimeoutMs: catalogConfig.request_timeout_ms,
+    logger,
+  });
+  const { namespace, name } = config.table;
+  const id = { namespace, name };
+  const s3Defaults = s3OptionsFromConfig(config.s3);
+  const io = new RoutingFileIO({
+    local: new LocalFileIO(),
+    s3: () =>
+      new S3FileIO(
+        s3OptionsFromProperties(catalog.fileIOProperties(id), s3Defaults),
+        deps.metrics ? { metrics: deps.metrics } : {},
+      ),
+  });
+  try {
+    const table = await openIcebergSpanTable({
+      catalog,
+      io,
+      id,
+      location: '',
+      maxSnapshots: config.max_snapshots,
+      rowGroupSize: config.row_group_size,
+      logger,
+    });
+    return {
+      table,
+      close: async () => {
+        await catalog.close();
+        io.close();
+      },
+    };
+  } catch (e) {
+    await catalog.close();
+    io.close();
+    throw e;
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** host:port, as the Collector writes broker addresses. */
+const brokerAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. kafka-0:9092');
+
+/** Kafka's own rule for topic names (legal characters, at most 249, not "." or ".."). */
+const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: 1–249 of a-z A-Z 0-9 . _ -')
+  .refine((t) => t !== '.' && t !== '..', 'a Kafka topic name cannot be "." or ".."');
+
+/** Kafka client and group ids travel as protocol strings; the client refuses whitespace in them. */
+const kafkaId = z.string().regex(/^\S{1,255}$/, 'non-empty, without whitespace');
+
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+const saslSchema = z
+  .object({
+    mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+    username: z.string().min(1),
+    /** Never logged. */
+    password: z.string(),
+  })
+  .strict();
+
+/** Named like the Collector's configtls, so a pasted kafkaexporter `tls` block means the same. */
+const tlsSchema = z
+  .object({
+    /** PEM file of the CA(s) that sign the brokers' certificates; absent: the system's roots. */
+    ca_file: z.string().min(1).optional(),
+    /** Client certificate and key (PEM) for mutual TLS; both or neither. */
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    /** Accept any broker certificate (tests only). */
+    insecure_skip_verify: z.boolean().default(false),
+    /** Name checked against the brokers' certificates instead of the host they were dialled by. */
+    server_name_override: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), {
+    message: 'cert_file and key_file go together',
+    path: ['key_file'],
+  });
+
+/**
+ * `spool.kafka`: the spool as a Kafka topic. Receivers produce one message per trace (otelcol
+ * kafkaexporter `otlp_proto` with `partition_traces_by_id`); the materializer reads the topic as a
+ * consumer group member and commits offsets once the table holds the spans.
+ */
+export const kafkaSpoolSchema = z
+  .object({
+    brokers: z.array(brokerAddress).min(1).default(['localhost:9092']),
+    topic: topicName.default('otel-traces-raw'),
+    client_id: kafkaId.default('tailsampler'),
+    group_id: kafkaId.default('tailsampler'),
+    /** Partitions of the topic when the spool creates it (an existing topic is used as it is). */
+    partitions: z.number().int().min(1).max(100_000).default(16),
+    compression: z.enum(KAFKA_COMPRESSIONS).default('none'),
+    /**
+     * Largest message and largest batch per partition in one produce request (the broker's
+     * `max.message.bytes` must be at least this). A trace bigger than this is split into several
+     * messages with the same key.
+     */
+    max_message_bytes: z.number().int().min(1024).default(1_000_000),
+    /** An append not acknowledged by Kafka within this time fails as retryable (503/UNAVAILABLE). */
+    timeout_ms: z.number().int().min(100).default(10_000),
+    sasl: saslSchema.nullable().default(null),
+    tls: tlsSchema.nullable().default(null),
+  })
+  .strict()
+  .prefault({});
+
+export type KafkaSpoolConfig = z.infer<typeof kafkaSpoolSchema>;

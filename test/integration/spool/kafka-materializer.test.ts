@@ -1,0 +1,107 @@
+/**
+ * The Kafka spool under the real materializer and Iceberg table: the table's snapshot summary holds
+ * the whole topic's position, and it (not the consumer group) decides where reading resumes.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Admin } from '@platformatic/kafka';
+import { parseConfig } from '../../../src/config/load.ts';
+import { createSpanTable } from '../../../src/lake/factory.ts';
+import { Materializer, SPOOL_POSITION_KEY } from '../../../src/materialize/materializer.ts';
+import { createSpool } from '../../../src/spool/factory.ts';
+import { KafkaSpool } from '../../../src/spool/kafka/kafka-spool.ts';
+import { parsePosition } from '../../../src/spool/kafka/position.ts';
+import type { Spool } from '../../../src/spool/spool.ts';
+import { silentLogger } from '../../../src/telemetry/logger.ts';
+import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { infraEnv } from '../../support/infra.ts';
+import { makeTrace, toProtobuf } from '../../support/traces.ts';
+
+const request = (traces: number) =>
+  toProtobuf([{ service: 'svc', scope: { name: 's' }, spans: Array.from({ length: traces }, () => makeTrace({ n: 3, startMs: 1_700_000_000_000, durationMs: 5 })).flat() }]);
+
+async function committedSpans(metrics: Metrics): Promise<number> {
+  return (await metrics.committedSpans.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
+const sum = (m: ReadonlyMap<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+test('the table records the topic position; after a crash before the group commit nothing is materialized twice', async () => {
+  const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
+  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-mat-'));
+  const id = randomBytes(4).toString('hex');
+  const config = parseConfig(
+    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: mat-${id}, group_id: mat-${id}, partitions: 3 } }
+storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
+    'test',
+    {},
+  );
+  const logger = silentLogger();
+  const { table, close } = await createSpanTable(config.storage, { logger });
+  const opts = { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 };
+  const spools: Spool[] = [];
+  const materializers: Materializer[] = [];
+  try {
+    // First life: the table commit lands, then the process "dies" before the offsets reach the group.
+    const metrics1 = new Metrics();
+    const spool1 = createSpool(config.spool, { metrics: metrics1, logger });
+    assert.ok(spool1 instanceof KafkaSpool);
+    spools.push(spool1);
+    await spool1.start();
+    const crashing: Spool = {
+      start: () => spool1.start(),
+      shutdown: () => spool1.shutdown(),
+      append: (p) => spool1.append(p),
+      read: (from, max) => spool1.read(from, max),
+      pendingBytes: () => spool1.pendingBytes(),
+      release: async () => {
+        throw new Error('crashed before committing offsets to the group');
+      },
+    };
+    // Not started: start() schedules a background commit that would race the explicit one below.
+    const m1 = new Materializer(crashing, table, opts, { metrics: metrics1, logger });
+    await spool1.append([request(4)]);
+    await spool1.append([request(3)]);
+    await assert.rejects(m1.commitOnce(), /crashed before committing/);
+    const first = (await table.currentSnapshot())!;
+    assert.equal(first.summary['total-records'], '21');
+    const position = first.summary[SPOOL_POSITION_KEY]!;
+    const p = parsePosition(position, `mat-${id}`);
+    assert.deepEqual([...p.offsets.keys()], [0, 1, 2], 'one snapshot summary holds every partition');
+    assert.equal(sum(p.offsets), 7, 'seven messages, one per trace');
+    await spool1.shutdown();
+
+    // Second life, same group: the group has no offsets, the table has the position.
+    const metrics2 = new Metrics();
+    const spool2 = createSpool(config.spool, { metrics: metrics2, logger });
+    spools.push(spool2);
+    await spool2.start();
+    const m2 = new Materializer(spool2, table, opts, { metrics: metrics2, logger });
+    materializers.push(m2);
+    await m2.start(); // takes the position from the table and releases it to the group
+    // Stopping waits for the commit start() scheduled (and drains): afterwards nothing runs in the
+    // background, so the explicit drains below are the only readers.
+    await m2.shutdown();
+    assert.equal(await committedSpans(metrics2), 0, 'nothing the table already holds is read again');
+    assert.equal(spool2.pendingBytes(), 0);
+    await spool2.append([request(2)]);
+    await m2.drain();
+    assert.equal(await committedSpans(metrics2), 6, 'only the new spans');
+    const last = (await table.currentSnapshot())!;
+    assert.equal(last.summary['total-records'], '27');
+    assert.equal(sum(parsePosition(last.summary[SPOOL_POSITION_KEY]!).offsets), 9);
+    await spool2.shutdown();
+  } finally {
+    for (const m of materializers) await m.shutdown().catch(() => undefined);
+    for (const s of spools) await s.shutdown().catch(() => undefined);
+    await close();
+    await rm(dir, { recursive: true, force: true });
+    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
+    await admin.deleteTopics({ topics: [`mat-${id}`] }).catch(() => undefined);
+    await admin.close();
+  }
+});

@@ -1,0 +1,224 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from '../../../src/config/load.ts';
+import type { FileIO } from '../../../src/lake/file-io.ts';
+import { FileNotFoundError, InvalidFileUriError, ObjectStoreRequestError } from '../../../src/lake/file-io-errors.ts';
+import { warehouseUri } from '../../../src/lake/file-io-factory.ts';
+import { RoutingFileIO } from '../../../src/lake/file-io-router.ts';
+import {
+  DEFAULT_S3_OPTIONS,
+  parseS3Uri,
+  S3FileIO,
+  s3ClientConfig,
+  s3OperationLabel,
+  s3OptionsFromConfig,
+  s3OptionsFromProperties,
+  toFileIOError,
+} from '../../../src/lake/s3-file-io.ts';
+
+const MIB = 1024 * 1024;
+
+test('s3:// and s3a:// URIs split into bucket and literal key', () => {
+  assert.deepEqual(parseS3Uri('s3://tailsampler/wh/observability.db/otel_spans/data/x=1/a.parquet'), {
+    bucket: 'tailsampler',
+    key: 'wh/observability.db/otel_spans/data/x=1/a.parquet',
+  });
+  assert.deepEqual(parseS3Uri('s3a://my.bucket-1/k'), { bucket: 'my.bucket-1', key: 'k' });
+  // Keys are taken as written (Iceberg paths are not URL-encoded).
+  assert.deepEqual(parseS3Uri('s3://b12/a%20b/c d'), { bucket: 'b12', key: 'a%20b/c d' });
+});
+
+test('URIs that address no object are a typed error', () => {
+  for (const bad of ['http://h/b/k', 'file:///tmp/x', 's3://bucket', 's3://bucket/', 's3:///key', 's3://Bad_Bucket/k', 's3://ab/k', 's3://b12/dir/', 'S3://b12/k']) {
+    assert.throws(
+      () => parseS3Uri(bad),
+      (e: unknown) => e instanceof InvalidFileUriError && e.code === 'TS_FILEIO_INVALID_URI' && e.uri === bad,
+      bad,
+    );
+  }
+});
+
+test('storage.s3 defaults keep the embedded mode and mean AWS with the default credential chain', () => {
+  const s3 = parseConfig('', 'inline', {}).storage.s3;
+  assert.deepEqual(s3, {
+    endpoint: null,
+    region: 'us-east-1',
+    path_style: true,
+    access_key_id: null,
+    secret_access_key: null,
+    session_token: null,
+    multipart_threshold_mib: 16,
+    part_size_mib: 8,
+    max_attempts: 3,
+  });
+  const client = s3ClientConfig(s3OptionsFromConfig(s3));
+  assert.equal(client.endpoint, undefined);
+  assert.equal(client.credentials, undefined, 'no static credentials: the SDK default chain');
+  assert.equal(client.forcePathStyle, true);
+});
+
+test('storage.s3 with ${VAR} secrets → client options for an S3-compatible store', () => {
+  const yaml = `
+storage:
+  catalog: { warehouse: s3://tailsampler/wh }
+  s3:
+    endpoint: \${S3_ENDPOINT}
+    region: garage
+    access_key_id: \${S3_KEY}
+    secret_access_key: \${S3_SECRET}
+    session_token: \${S3_TOKEN:-}
+    multipart_threshold_mib: 32
+    part_size_mib: 0.5
+    max_attempts: 5
+`;
+  const s3 = parseConfig(yaml, 'inline', { S3_ENDPOINT: 'http://127.0.0.1:3900', S3_KEY: 'GKabc123', S3_SECRET: 'c2VjcmV0c2VjcmV0' }).storage.s3;
+  assert.equal(s3.session_token, null, 'an empty ${VAR:-} is "not set"');
+  const options = s3OptionsFromConfig(s3);
+  assert.equal(options.multipartThresholdBytes, 32 * MIB);
+  assert.equal(options.partSizeBytes, MIB / 2);
+  assert.deepEqual(s3ClientConfig(options), {
+    endpoint: 'http://127.0.0.1:3900',
+    region: 'garage',
+    forcePathStyle: true,
+    maxAttempts: 5,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    credentials: { accessKeyId: 'GKabc123', secretAccessKey: 'c2VjcmV0c2VjcmV0' },
+  });
+  const withToken = parseConfig(yaml, 'inline', { S3_ENDPOINT: 'https://s3.example', S3_KEY: 'k', S3_SECRET: 's', S3_TOKEN: 'tok' }).storage.s3;
+  assert.deepEqual(s3ClientConfig(s3OptionsFromConfig(withToken)).credentials, { accessKeyId: 'k', secretAccessKey: 's', sessionToken: 'tok' });
+});
+
+test('storage.s3 is validated with paths', () => {
+  const issues = (yaml: string) => {
+    try {
+      parseConfig(yaml, 'inline', {});
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.issues.map((i) => i.path);
+    }
+    assert.fail('expected a ConfigError');
+  };
+  assert.deepEqual(issues('storage: { s3: { access_key_id: GK1 } }'), ['storage.s3.secret_access_key']);
+  assert.deepEqual(issues('storage: { s3: { session_token: t } }'), ['storage.s3.session_token']);
+  assert.deepEqual(issues('storage: { s3: { endpoint: "ftp://h:1" } }'), ['storage.s3.endpoint']);
+  assert.deepEqual(issues('storage: { s3: { part_size_mib: 0, max_attempts: 0, surprise: 1 } }').sort(), [
+    'storage.s3',
+    'storage.s3.max_attempts',
+    'storage.s3.part_size_mib',
+  ]);
+});
+
+test('catalog properties (vended credentials) override the defaults, credentials as a whole', () => {
+  const defaults = {
+    ...DEFAULT_S3_OPTIONS,
+    endpoint: 'http://127.0.0.1:3900',
+    region: 'garage',
+    credentials: { accessKeyId: 'static', secretAccessKey: 'static-secret', sessionToken: 'static-token' },
+  };
+  const vended = s3OptionsFromProperties(
+    {
+      's3.endpoint': 'http://127.0.0.1:9000',
+      's3.region': 'eu-west-1',
+      's3.path-style-access': 'false',
+      's3.access-key-id': 'vended',
+      's3.secret-access-key': 'vended-secret',
+      'other.property': 'x',
+    },
+    defaults,
+  );
+  assert.equal(vended.endpoint, 'http://127.0.0.1:9000');
+  assert.equal(vended.region, 'eu-west-1');
+  assert.equal(vended.pathStyle, false);
+  assert.deepEqual(vended.credentials, { accessKeyId: 'vended', secretAccessKey: 'vended-secret' }, 'no stale session token mixed in');
+  assert.deepEqual(defaults.credentials.sessionToken, 'static-token', 'defaults untouched');
+
+  const withToken = s3OptionsFromProperties({ 's3.access-key-id': 'a', 's3.secret-access-key': 'b', 's3.session-token': 'c', 'client.region': 'us-west-2' }, defaults);
+  assert.deepEqual(withToken.credentials, { accessKeyId: 'a', secretAccessKey: 'b', sessionToken: 'c' });
+  assert.equal(withToken.region, 'us-west-2');
+  assert.equal(withToken.endpoint, 'http://127.0.0.1:3900', 'endpoint from defaults');
+
+  const none = s3OptionsFromProperties({ 's3.path-style-access': 'maybe' }, defaults);
+  assert.deepEqual(none, defaults, 'nothing usable in the properties: the defaults');
+
+  const io = S3FileIO.fromProperties({ 's3.endpoint': 'http://127.0.0.1:1', 's3.region': 'garage', 's3.access-key-id': 'a', 's3.secret-access-key': 'b' });
+  assert.equal(io.options.endpoint, 'http://127.0.0.1:1');
+  assert.deepEqual(io.options.credentials, { accessKeyId: 'a', secretAccessKey: 'b' });
+  assert.equal(io.options.maxAttempts, DEFAULT_S3_OPTIONS.maxAttempts);
+  io.close();
+});
+
+test('SDK errors map to typed errors: missing object, retryable, permanent', () => {
+  const sdkError = (name: string, status: number | undefined) =>
+    Object.assign(new Error(name), { name, $metadata: status === undefined ? {} : { httpStatusCode: status } });
+  const uri = 's3://b12/k';
+
+  const noSuchKey = toFileIOError(sdkError('NoSuchKey', 404), 'get_object', uri);
+  assert.ok(noSuchKey instanceof FileNotFoundError);
+  assert.equal(noSuchKey.code, 'TS_FILEIO_NOT_FOUND');
+  const headMissing = toFileIOError(sdkError('UnknownError', 404), 'head_object', uri);
+  assert.ok(headMissing instanceof FileNotFoundError, 'a bare 404 on HEAD is a missing object');
+
+  const noBucket = toFileIOError(sdkError('NoSuchBucket', 404), 'get_object', uri);
+  assert.ok(noBucket instanceof ObjectStoreRequestError && !noBucket.retryable);
+
+  const slow = sdkError('SlowDown', 503);
+  const mapped = toFileIOError(slow, 'put_object', uri);
+  assert.ok(mapped instanceof ObjectStoreRequestError);
+  assert.equal(mapped.code, 'TS_FILEIO_REQUEST_FAILED');
+  assert.equal(mapped.retryable, true);
+  assert.equal(mapped.status, 503);
+  assert.equal(mapped.storeCode, 'SlowDown');
+  assert.equal(mapped.cause, slow, 'the SDK error is kept as cause');
+
+  const denied = toFileIOError(sdkError('AccessDenied', 403), 'put_object', uri);
+  assert.ok(denied instanceof ObjectStoreRequestError && !denied.retryable);
+  const refused = toFileIOError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'get_object', uri);
+  assert.ok(refused instanceof ObjectStoreRequestError && refused.retryable && refused.status === undefined);
+  const noCreds = toFileIOError(sdkError('CredentialsProviderError', undefined), 'get_object', uri);
+  assert.ok(noCreds instanceof ObjectStoreRequestError && !noCreds.retryable);
+});
+
+test('operation labels for metrics', () => {
+  assert.equal(s3OperationLabel('PutObjectCommand'), 'put_object');
+  assert.equal(s3OperationLabel('CreateMultipartUploadCommand'), 'create_multipart_upload');
+  assert.equal(s3OperationLabel(undefined), 'unknown');
+});
+
+test('the routing FileIO picks by scheme and builds the S3 side only when needed', async () => {
+  const calls: string[] = [];
+  const fake = (tag: string): FileIO => ({
+    write: async (uri) => void calls.push(`${tag} write ${uri}`),
+    read: async (uri) => (calls.push(`${tag} read ${uri}`), new Uint8Array([1])),
+    readRange: async (uri, o, l) => (calls.push(`${tag} range ${uri} ${o} ${l}`), new Uint8Array(l)),
+    size: async (uri) => (calls.push(`${tag} size ${uri}`), 7),
+    delete: async (uri) => void calls.push(`${tag} delete ${uri}`),
+  });
+  let built = 0;
+  const io = new RoutingFileIO({ local: fake('local'), s3: () => (built++, fake('s3')) });
+  await io.write('file:///tmp/a', new Uint8Array(1));
+  await io.read('/tmp/plain/path');
+  assert.equal(built, 0, 'no S3 client for local paths');
+  await io.readRange('s3://b12/k', 4, 2);
+  assert.equal(await io.size('s3a://b12/k'), 7);
+  await io.delete('s3://b12/k');
+  assert.equal(built, 1, 'one S3 FileIO, made lazily and reused');
+  assert.deepEqual(calls, ['local write file:///tmp/a', 'local read /tmp/plain/path', 's3 range s3://b12/k 4 2', 's3 size s3a://b12/k', 's3 delete s3://b12/k']);
+
+  await assert.rejects(io.read('gs://bucket/k'), (e: unknown) => e instanceof InvalidFileUriError);
+  // A routing error is a rejection, so `io.delete(x).catch(...)` in callers swallows it as intended.
+  await io.delete('gs://bucket/k').catch(() => undefined);
+  const localOnly = new RoutingFileIO({ local: fake('local') });
+  await assert.rejects(localOnly.write('s3://b12/k', new Uint8Array(1)), (e: unknown) => e instanceof InvalidFileUriError && /storage\.s3/.test(e.message));
+});
+
+test('warehouse URIs: s3 kept as written, paths made absolute file URIs', () => {
+  assert.equal(warehouseUri('s3://tailsampler/wh/'), 's3://tailsampler/wh');
+  assert.equal(warehouseUri('s3a://tailsampler/wh'), 's3a://tailsampler/wh');
+  assert.equal(warehouseUri('file:///var/wh/'), 'file:///var/wh');
+  assert.match(warehouseUri('./data/warehouse'), /^file:\/\/\/.+\/data\/warehouse$/);
+});
+
+test('S3FileIO refuses nonsense sizes', () => {
+  assert.throws(() => new S3FileIO({ ...DEFAULT_S3_OPTIONS, partSizeBytes: 0 }), (e: unknown) => (e as { code?: string }).code === 'TS_FILEIO_INVALID_OPTIONS');
+});
