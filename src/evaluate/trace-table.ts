@@ -6,7 +6,7 @@ import { TailsamplerError } from '../errors.ts';
  * Entries are dense (0..size-1) in parallel typed arrays, each on a resizable ArrayBuffer that grows
  * and shrinks in place, so memory follows the number of live traces (73 bytes each) without the
  * doubling-and-copy spikes of reallocated arrays. A separate open-addressing index (linear probing,
- * backward-shift deletion, at most half full) maps a trace id to its entry for 4 bytes a slot.
+ * backward-shift deletion, at most 3/4 full) maps a trace id to its entry for 4 bytes a slot.
  * Deleting moves the last entry into the hole, so an entry number is only valid until the next delete.
  */
 
@@ -64,7 +64,7 @@ export class TraceTable {
   private count = 0;
   /** Entries the arrays have room for. */
   private capacity = 0;
-  /** Slot → entry + 1 (0: empty). Length a power of two, at most half full. */
+  /** Slot → entry + 1 (0: empty). Length a power of two, at most 3/4 full. */
   private index: Int32Array;
   private mask: number;
   private readonly buffers = {} as Record<TraceField, ArrayBuffer>;
@@ -208,7 +208,7 @@ export class TraceTable {
     this.keys[o + 2] = w2;
     this.keys[o + 3] = w3;
     this.state[e] = USED;
-    if (this.count * 2 > this.index.length) this.rebuildIndex(this.index.length * 2);
+    if (this.count * 4 > this.index.length * 3) this.rebuildIndex(this.index.length * 2);
     else this.index[this.freeSlot(e)] = e + 1;
     return e;
   }
@@ -274,6 +274,6 @@ export class TraceTable {
 
 function indexSlotsFor(entries: number): number {
   let n = 16;
-  while (n < entries * 2) n *= 2;
+  while (n * 3 < entries * 4) n *= 2;
   return n;
 }
