@@ -3,7 +3,7 @@ import type { StorageConfig } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { createFileIO, warehouseUri } from './file-io-factory.ts';
-import { openIcebergSpanTable } from './iceberg/iceberg-table.ts';
+import { openOwnedSpanTable } from './iceberg/iceberg-table.ts';
 import { createRestSpanTable } from './iceberg/rest-span-table.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
 import type { SpanTable } from './table.ts';
@@ -30,26 +30,13 @@ export async function createSpanTable(
   const catalog = new SqlCatalog({ path: sqlitePath(config.catalog.uri), name: config.catalog.name, io, logger });
   const warehouse = warehouseUri(config.catalog.warehouse);
   const { namespace, name } = config.table;
-  try {
-    const table = await openIcebergSpanTable({
-      catalog,
-      io,
-      id: { namespace, name },
-      location: `${warehouse}/${namespace}.db/${name}`,
-      maxSnapshots: config.max_snapshots,
-      rowGroupSize: config.row_group_size,
-      logger,
-    });
-    return {
-      table,
-      close: async () => {
-        await catalog.close();
-        io.close();
-      },
-    };
-  } catch (e) {
-    await catalog.close();
-    io.close();
-    throw e;
-  }
+  return openOwnedSpanTable({
+    catalog,
+    io,
+    id: { namespace, name },
+    location: `${warehouse}/${namespace}.db/${name}`,
+    maxSnapshots: config.max_snapshots,
+    rowGroupSize: config.row_group_size,
+    logger,
+  });
 }

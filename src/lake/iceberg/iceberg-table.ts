@@ -264,6 +264,25 @@ class IcebergSpanTable implements SpanTable {
   }
 }
 
+/**
+ * Opens the span table with a catalog and FileIO it then owns: they are closed with the table, or at
+ * once if opening fails.
+ */
+export async function openOwnedSpanTable(
+  options: IcebergSpanTableOptions & { io: FileIO & { close(): void } },
+): Promise<{ table: SpanTable; close(): Promise<void> }> {
+  const close = async (): Promise<void> => {
+    await options.catalog.close();
+    options.io.close();
+  };
+  try {
+    return { table: await openIcebergSpanTable(options), close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 /** Opens the span table, creating it (and its namespace) when the catalog has none. */
 export async function openIcebergSpanTable(options: IcebergSpanTableOptions): Promise<SpanTable> {
   const { catalog, id } = options;

@@ -5,7 +5,7 @@ import { LocalFileIO } from '../file-io.ts';
 import { RoutingFileIO } from '../file-io-router.ts';
 import { S3FileIO, s3OptionsFromConfig, s3OptionsFromProperties } from '../s3-file-io.ts';
 import type { SpanTable } from '../table.ts';
-import { openIcebergSpanTable } from './iceberg-table.ts';
+import { openOwnedSpanTable } from './iceberg-table.ts';
 import { RestCatalog } from './rest-catalog.ts';
 import type { RestCatalogConfig } from './rest-config.ts';
 
@@ -45,26 +45,13 @@ export async function createRestSpanTable(
         deps.metrics ? { metrics: deps.metrics } : {},
       ),
   });
-  try {
-    const table = await openIcebergSpanTable({
-      catalog,
-      io,
-      id,
-      location: '',
-      maxSnapshots: config.max_snapshots,
-      rowGroupSize: config.row_group_size,
-      logger,
-    });
-    return {
-      table,
-      close: async () => {
-        await catalog.close();
-        io.close();
-      },
-    };
-  } catch (e) {
-    await catalog.close();
-    io.close();
-    throw e;
-  }
+  return openOwnedSpanTable({
+    catalog,
+    io,
+    id,
+    location: '',
+    maxSnapshots: config.max_snapshots,
+    rowGroupSize: config.row_group_size,
+    logger,
+  });
 }
