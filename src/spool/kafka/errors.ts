@@ -1,4 +1,6 @@
-import { TailsamplerError } from '../../errors.ts';
+import { findErrorBy } from '@platformatic/kafka';
+import { PipelineBusyError, TailsamplerError } from '../../errors.ts';
+import { SpoolClosedError } from '../local/errors.ts';
 
 /**
  * Kafka did not answer in time or could not be reached (brokers down, network, leader elections that
@@ -27,4 +29,40 @@ export class KafkaPositionError extends TailsamplerError {
     super('TS_SPOOL_KAFKA_POSITION', message);
     this.name = 'KafkaPositionError';
   }
+}
+
+/** A Kafka call outlasted its deadline (mapped to KafkaUnavailableError by kafkaError). */
+class DeadlineError extends Error {}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError(`${what} took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A Kafka client failure as our error: unreachable brokers, timeouts and retryable broker errors
+ * become the retryable KafkaUnavailableError; authentication and other refusals KafkaSpoolError.
+ * Our own errors pass through.
+ */
+export function kafkaError(e: unknown, context: string): Error {
+  if (e instanceof KafkaUnavailableError || e instanceof KafkaSpoolError || e instanceof KafkaPositionError) return e;
+  if (e instanceof SpoolClosedError || e instanceof PipelineBusyError) return e;
+  const message = `${context}: ${e instanceof Error ? e.message : String(e)}`;
+  if (e instanceof DeadlineError) return new KafkaUnavailableError(message, e);
+  if (!(e instanceof Error)) return new KafkaSpoolError(message, e);
+  if (findErrorBy(e, 'code', 'PLT_KFK_AUTHENTICATION') !== null) return new KafkaSpoolError(message, e);
+  if (findErrorBy(e, 'code', 'PLT_KFK_NETWORK') !== null) return new KafkaUnavailableError(message, e);
+  if (findErrorBy(e, 'code', 'PLT_KFK_PROTOCOL') !== null && findErrorBy(e, 'canRetry', false) === null) {
+    return new KafkaUnavailableError(message, e);
+  }
+  return new KafkaSpoolError(message, e);
 }

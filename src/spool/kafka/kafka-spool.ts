@@ -2,34 +2,22 @@ import {
   Admin,
   Consumer,
   FetchIsolationLevels,
-  IS_CONTROL,
   ListOffsetTimestamps,
   ProduceAcks,
   Producer,
-  findErrorBy,
   type ConsumerGroupJoinPayload,
-  type MessageToProduce,
 } from '@platformatic/kafka';
-import { PipelineBusyError } from '../../errors.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { SpoolClosedError } from '../local/errors.ts';
 import type { Spool, SpoolPosition, SpoolRecord } from '../spool.ts';
 import { kafkaClientOptions, type KafkaClientOptions } from './client-options.ts';
 import type { KafkaSpoolConfig } from './config.ts';
-import { KafkaPositionError, KafkaSpoolError, KafkaUnavailableError } from './errors.ts';
-import { partitionForKey } from './partitioner.ts';
+import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender } from './appender.ts';
+import { kafkaError, withTimeout } from './errors.ts';
+import { EMPTY, fetchPartitions } from './fetch.ts';
 import { formatPosition, parsePosition } from './position.ts';
-import { splitByTrace, type TraceMessage } from './split.ts';
 
-const MIB = 1024 * 1024;
-/** Bytes of appends waiting for Kafka; beyond this appends are refused (busy) so memory stays flat. */
-export const DEFAULT_MAX_QUEUED_BYTES = 64 * MIB;
-/** Suggested client retry delay when the send queue is full. */
-const BUSY_QUEUE_RETRY_MS = 1_000;
-/** Room left in a message and in a produce batch for the record and batch headers. */
-const RECORD_OVERHEAD = 64;
-const BATCH_OVERHEAD = 128;
 /** Average message size assumed by pendingBytes() before any message was seen. */
 const DEFAULT_MESSAGE_BYTES = 1024;
 /** Group membership: a dead replica's partitions move after this long without heartbeats. */
@@ -43,7 +31,6 @@ const REBALANCE_TIMEOUT_MS = 60_000;
  */
 const MEMBERSHIP_CHECK_MS = 5_000;
 const MEMBERSHIP_LOST_CHECKS = Math.ceil((REBALANCE_TIMEOUT_MS + SESSION_TIMEOUT_MS) / MEMBERSHIP_CHECK_MS);
-const EMPTY = Buffer.alloc(0);
 
 export interface KafkaSpoolDeps {
   metrics: Metrics;
@@ -58,28 +45,6 @@ export interface KafkaAssignment {
   partitions: readonly number[];
   assigned: readonly number[];
   revoked: readonly number[];
-}
-
-interface PendingAppend {
-  messages: TraceMessage[];
-  bytes: number;
-  queued: boolean;
-  settled: boolean;
-  timer: NodeJS.Timeout;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-interface FetchedRecord {
-  offset: number;
-  payload: Uint8Array;
-}
-
-/** Per partition: what one read fetched, and where reading it may continue when all of it is taken. */
-interface FetchedPartition {
-  records: FetchedRecord[];
-  /** Offset just past the last batch returned (control and aborted batches included). */
-  end: number;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -109,6 +74,7 @@ export class KafkaSpool implements Spool {
 
   #state: State = 'new';
   #producer: Producer | null = null;
+  #appender: KafkaAppender | null = null;
   #consumer: Consumer | null = null;
 
   // group membership
@@ -126,10 +92,7 @@ export class KafkaSpool implements Spool {
   #sizeSum = 0;
   #sizeCount = 0;
 
-  // appends
-  #queue: PendingAppend[] = [];
-  #queuedBytes = 0;
-  #sending: Promise<void> | null = null;
+  /** Which owned partition a read starts with, rotated so none starves. */
   #rotation = 0;
 
   #watchdog: NodeJS.Timeout | null = null;
@@ -161,6 +124,13 @@ export class KafkaSpool implements Spool {
       this.#producer = producer;
       producer.on('error', (err: unknown) => this.#logger.warn({ err }, 'kafka producer error'));
       await producer.initIdempotentProducer({});
+      this.#appender = new KafkaAppender(producer, this.#config, {
+        metrics: this.#metrics,
+        logger: this.#logger,
+        maxQueuedBytes: this.#maxQueuedBytes,
+        onProduced: (partition, offset) => this.#noteHighWatermark(partition, offset),
+        onMessage: (bytes) => this.#noteSize(bytes),
+      });
       const consumer = new Consumer({
         ...options,
         groupId: this.#config.group_id,
@@ -200,7 +170,7 @@ export class KafkaSpool implements Spool {
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     this.#watchdog = null;
     // Appends already accepted finish (each is bounded by timeout_ms); new ones are refused.
-    while (this.#sending !== null) await this.#sending;
+    await this.#appender?.drain();
     await this.#closeClients();
     this.#state = 'stopped';
   }
@@ -341,125 +311,12 @@ export class KafkaSpool implements Spool {
     this.#updateGauge();
   }
 
-  // --- append ------------------------------------------------------------------------------------
+  // --- append / read / release -------------------------------------------------------------------
 
   append(payloads: readonly Uint8Array[]): Promise<void> {
-    if (this.#state !== 'running') return Promise.reject(new SpoolClosedError('append'));
-    let messages: TraceMessage[];
-    try {
-      const maxValue = this.#config.max_message_bytes - BATCH_OVERHEAD - RECORD_OVERHEAD;
-      messages = payloads.length === 1 ? splitByTrace(payloads[0]!, maxValue) : payloads.flatMap((p) => splitByTrace(p, maxValue));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (messages.length === 0) return Promise.resolve();
-    let bytes = 0;
-    for (const m of messages) bytes += m.value.length + m.key.length + RECORD_OVERHEAD;
-    // An empty queue always takes one request, so a single large request cannot be refused forever.
-    if (this.#queuedBytes > 0 && this.#queuedBytes + bytes > this.#maxQueuedBytes) {
-      return Promise.reject(
-        new PipelineBusyError(`kafka spool send queue is full (${this.#queuedBytes} bytes waiting for Kafka)`, BUSY_QUEUE_RETRY_MS),
-      );
-    }
-    return new Promise<void>((resolve, reject) => {
-      const item: PendingAppend = {
-        messages,
-        bytes,
-        queued: true,
-        settled: false,
-        resolve,
-        reject,
-        timer: setTimeout(() => this.#expire(item), this.#config.timeout_ms),
-      };
-      this.#queue.push(item);
-      this.#queuedBytes += bytes;
-      this.#pump();
-    });
+    if (this.#state !== 'running' || this.#appender === null) return Promise.reject(new SpoolClosedError('append'));
+    return this.#appender.append(payloads);
   }
-
-  #expire(item: PendingAppend): void {
-    if (item.queued) {
-      this.#queue = this.#queue.filter((i) => i !== item);
-      item.queued = false;
-      this.#queuedBytes -= item.bytes;
-    }
-    settle(
-      item,
-      new KafkaUnavailableError(
-        `Kafka did not acknowledge the spans within ${this.#config.timeout_ms} ms (brokers ${this.#config.brokers.join(',')})`,
-      ),
-    );
-  }
-
-  #pump(): void {
-    if (this.#sending !== null || this.#queue.length === 0) return;
-    this.#sending = this.#sendLoop().finally(() => {
-      this.#sending = null;
-      this.#pump();
-    });
-  }
-
-  async #sendLoop(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      for (const item of batch) {
-        item.queued = false;
-        this.#queuedBytes -= item.bytes;
-      }
-      try {
-        await this.#produce(batch);
-      } catch (e) {
-        const err = kafkaError(e, 'Kafka did not take the spans');
-        this.#logger.warn({ err, appends: batch.length }, 'kafka produce failed; appends refused');
-        for (const item of batch) settle(item, err);
-        continue;
-      }
-      for (const item of batch) settle(item, null);
-    }
-  }
-
-  /** Produces every message of `batch`, in requests of at most max_message_bytes, one at a time (idempotence wants order). */
-  async #produce(batch: readonly PendingAppend[]): Promise<void> {
-    const producer = this.#producer;
-    if (producer === null) throw new SpoolClosedError('append');
-    const metadata = await producer.metadata({ topics: [this.#topic] });
-    const partitions = metadata.topics.get(this.#topic)?.partitionsCount;
-    if (partitions === undefined || partitions < 1) throw new KafkaSpoolError(`kafka topic ${this.#topic} has no partitions`);
-    const budget = this.#config.max_message_bytes - BATCH_OVERHEAD;
-    let chunk: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = [];
-    let chunkBytes = 0;
-    const send = async (): Promise<void> => {
-      const messages = chunk;
-      chunk = [];
-      chunkBytes = 0;
-      const result = await producer.send({ messages });
-      const counts = new Map<number, number>();
-      for (const m of messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
-      for (const o of result.offsets ?? []) {
-        if (o.topic === this.#topic) this.#noteHighWatermark(o.partition, Number(o.offset) + (counts.get(o.partition) ?? 0));
-      }
-      this.#metrics.spoolKafkaProducedMessages.inc(messages.length);
-    };
-    for (const item of batch) {
-      if (item.settled) continue; // timed out while waiting: the client was already told to retry
-      for (const m of item.messages) {
-        const cost = m.value.length + m.key.length + RECORD_OVERHEAD;
-        if (chunk.length > 0 && chunkBytes + cost > budget) await send();
-        chunk.push({
-          topic: this.#topic,
-          key: m.key === '' ? undefined : Buffer.from(m.key, 'latin1'),
-          value: m.value,
-          partition: partitionForKey(m.key, partitions),
-        });
-        chunkBytes += cost;
-        this.#noteSize(m.value.length);
-      }
-    }
-    if (chunk.length > 0) await send();
-  }
-
-  // --- read / release ----------------------------------------------------------------------------
 
   async read(from: SpoolPosition | null, maxBytes: number): Promise<SpoolRecord[]> {
     if (this.#state !== 'running' && this.#state !== 'stopping') throw new SpoolClosedError('read');
@@ -474,7 +331,12 @@ export class KafkaSpool implements Spool {
       const start = base?.offsets.get(p) ?? this.#groupStarts.get(p);
       if (start !== undefined) starts.set(p, start);
     }
-    const fetched = await this.#call(() => this.#fetch(starts, maxBytes), 'fetching from Kafka');
+    const consumer = this.#consumer;
+    if (consumer === null) throw new SpoolClosedError('read');
+    const fetched = await this.#call(
+      () => fetchPartitions(consumer, this.#topic, starts, maxBytes, { logger: this.#logger, onHighWatermark: (p, o) => this.#noteHighWatermark(p, o) }),
+      'fetching from Kafka',
+    );
     // A rebalance during the fetch: what was fetched for partitions now owned by another member is dropped.
     const owned = epoch === this.#assignmentEpoch ? null : new Set(this.#assigned);
 
@@ -503,127 +365,6 @@ export class KafkaSpool implements Spool {
     }
     this.#updateGauge();
     return out;
-  }
-
-  /**
-   * Fetches from every partition in `starts` (grouped by leader), following offsets that retention
-   * already deleted up to the earliest retained one. Returns partitions in request order.
-   */
-  async #fetch(starts: Map<number, number>, maxBytes: number): Promise<Map<number, FetchedPartition>> {
-    const consumer = this.#consumer;
-    if (consumer === null) throw new SpoolClosedError('read');
-    for (let attempt = 0; ; attempt++) {
-      const metadata = await consumer.metadata({ topics: [this.#topic] });
-      const topic = metadata.topics.get(this.#topic);
-      if (topic === undefined) throw new KafkaSpoolError(`kafka topic ${this.#topic} is gone`);
-      const byLeader = new Map<number, number[]>();
-      for (const p of starts.keys()) {
-        const leader = topic.partitions[p]?.leader ?? -1;
-        if (leader < 0) continue; // no leader right now: read it next time
-        let list = byLeader.get(leader);
-        if (list === undefined) byLeader.set(leader, (list = []));
-        list.push(p);
-      }
-      const result = new Map<number, FetchedPartition>();
-      const outOfRange: number[] = [];
-      await Promise.all(
-        [...byLeader].map(async ([node, list]) => {
-          try {
-            const response = await consumer.fetch({
-              node,
-              minBytes: 1,
-              maxWaitTime: 0,
-              maxBytes,
-              isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-              topics: [
-                {
-                  topicId: topic.id,
-                  partitions: list.map((p) => ({
-                    partition: p,
-                    fetchOffset: BigInt(starts.get(p)!),
-                    partitionMaxBytes: maxBytes,
-                    currentLeaderEpoch: -1,
-                    lastFetchedEpoch: -1,
-                  })),
-                },
-              ],
-            });
-            this.#collect(response.responses, topic.id, starts, result);
-          } catch (e) {
-            const response = (e as { response?: FetchResponseLike }).response;
-            if (findErrorBy(e as Error, 'apiId', 'OFFSET_OUT_OF_RANGE') === null || response?.responses === undefined) throw e;
-            for (const t of response.responses) {
-              for (const part of t.partitions) if (part.errorCode === 1) outOfRange.push(part.partitionIndex);
-            }
-            if (outOfRange.length === 0) throw e;
-          }
-        }),
-      );
-      if (outOfRange.length === 0) {
-        // Request order, so the caller's rotation walks partitions fairly.
-        const ordered = new Map<number, FetchedPartition>();
-        for (const p of starts.keys()) {
-          const f = result.get(p);
-          if (f !== undefined) ordered.set(p, f);
-        }
-        return ordered;
-      }
-      if (attempt > 0) throw new KafkaSpoolError(`offsets of partitions ${outOfRange.join(',')} stay out of range`);
-      await this.#clampOutOfRange(outOfRange, starts);
-    }
-  }
-
-  #collect(responses: readonly FetchTopicLike[], topicId: string, starts: Map<number, number>, into: Map<number, FetchedPartition>): void {
-    for (const t of responses) {
-      if (t.topicId !== topicId) continue;
-      for (const part of t.partitions) {
-        const p = part.partitionIndex;
-        const start = starts.get(p);
-        if (start === undefined) continue; // lingering in the fetch session, not asked for
-        if (part.highWatermark >= 0n) this.#noteHighWatermark(p, Number(part.highWatermark));
-        const records: FetchedRecord[] = [];
-        let end = start;
-        for (const batch of part.records ?? []) {
-          const batchEnd = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
-          if (batchEnd > end) end = batchEnd;
-          if ((batch.attributes & IS_CONTROL) !== 0) continue;
-          const first = Number(batch.firstOffset);
-          for (const r of batch.records) {
-            const offset = first + r.offsetDelta;
-            if (offset < start) continue; // a batch starts before the asked offset
-            records.push({ offset, payload: r.value ?? EMPTY });
-          }
-        }
-        into.set(p, { records, end });
-      }
-    }
-  }
-
-  /** Moves starts that retention deleted to the earliest retained offset; a start past the end is an error. */
-  async #clampOutOfRange(partitions: readonly number[], starts: Map<number, number>): Promise<void> {
-    const consumer = this.#consumer!;
-    const topic = this.#topic;
-    const list = { topics: [topic], partitions: { [topic]: [...partitions] } };
-    const earliest = (await consumer.listOffsets({ ...list, timestamp: ListOffsetTimestamps.EARLIEST })).get(topic) ?? [];
-    const latest = (await consumer.listOffsets(list)).get(topic) ?? [];
-    for (const p of partitions) {
-      const start = starts.get(p)!;
-      const first = Number(earliest[p] ?? 0n);
-      const end = Number(latest[p] ?? 0n);
-      if (start > end) {
-        throw new KafkaPositionError(
-          `position offset ${start} of ${topic}/${p} is past the end of the partition (${end}); ` +
-            'the topic was recreated or the table was filled from another cluster',
-        );
-      }
-      if (start < first) {
-        this.#logger.error(
-          { partition: p, position: start, earliest: first, lost: first - start },
-          'kafka retention deleted messages before they reached the table; continuing at the earliest retained offset',
-        );
-        starts.set(p, first);
-      }
-    }
   }
 
   async release(upTo: SpoolPosition): Promise<void> {
@@ -692,64 +433,4 @@ export class KafkaSpool implements Spool {
     this.#metrics.spoolPendingBytes.set(this.pendingBytes());
     this.#metrics.spoolKafkaAssignedPartitions.set(this.#assigned.length);
   }
-}
-
-/** The parts of the client's fetch response the spool reads. */
-interface FetchBatchLike {
-  firstOffset: bigint;
-  lastOffsetDelta: number;
-  attributes: number;
-  records: { offsetDelta: number; value: Buffer | null }[];
-}
-
-interface FetchTopicLike {
-  topicId: string;
-  partitions: { partitionIndex: number; errorCode: number; highWatermark: bigint; records?: FetchBatchLike[] | null }[];
-}
-
-interface FetchResponseLike {
-  responses?: FetchTopicLike[];
-}
-
-function settle(item: PendingAppend, err: unknown): void {
-  if (item.settled) return;
-  item.settled = true;
-  clearTimeout(item.timer);
-  if (err === null) item.resolve();
-  else item.reject(err);
-}
-
-class DeadlineError extends Error {}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DeadlineError(`${what} took longer than ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A Kafka client failure as our error: unreachable brokers, timeouts and retryable broker errors
- * become the retryable KafkaUnavailableError; authentication and other refusals KafkaSpoolError.
- * Our own errors pass through.
- */
-export function kafkaError(e: unknown, context: string): Error {
-  if (e instanceof KafkaUnavailableError || e instanceof KafkaSpoolError || e instanceof KafkaPositionError) return e;
-  if (e instanceof SpoolClosedError || e instanceof PipelineBusyError) return e;
-  const message = `${context}: ${e instanceof Error ? e.message : String(e)}`;
-  if (e instanceof DeadlineError) return new KafkaUnavailableError(message, e);
-  if (!(e instanceof Error)) return new KafkaSpoolError(message, e);
-  if (findErrorBy(e, 'code', 'PLT_KFK_AUTHENTICATION') !== null) return new KafkaSpoolError(message, e);
-  if (findErrorBy(e, 'code', 'PLT_KFK_NETWORK') !== null) return new KafkaUnavailableError(message, e);
-  if (findErrorBy(e, 'code', 'PLT_KFK_PROTOCOL') !== null && findErrorBy(e, 'canRetry', false) === null) {
-    return new KafkaUnavailableError(message, e);
-  }
-  return new KafkaSpoolError(message, e);
 }
