@@ -148,17 +148,7 @@ EOF
 }
 
 down() {
-  infra_stop "$PIDFILE"
-  local p i
-  for p in "$S3_PORT" "$RPC_PORT" "$ADMIN_PORT"; do
-    for ((i = 0; i < 40; i++)); do infra_port_free "$p" && break; sleep 0.25; done
-    infra_port_free "$p" || infra_log "warning: port $p still in use after stop"
-  done
-  rm -rf "$STATE"
+  infra_down "$PIDFILE" "$STATE" "$S3_PORT" "$RPC_PORT" "$ADMIN_PORT"
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  *) echo "usage: bash scripts/infra/garage.sh up|down" >&2; exit 2 ;;
-esac
+infra_main "$@"

@@ -219,15 +219,7 @@ up() {
 }
 
 down() {
-  infra_stop "$PIDFILE"
-  local i
-  for ((i = 0; i < 40; i++)); do infra_port_free "$PORT" && break; sleep 0.25; done
-  infra_port_free "$PORT" || infra_log "warning: port $PORT still in use after stop"
-  rm -rf "$STATE"
+  infra_down "$PIDFILE" "$STATE" "$PORT"
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  *) echo "usage: bash scripts/infra/iceberg-rest.sh up|down" >&2; exit 2 ;;
-esac
+infra_main "$@"

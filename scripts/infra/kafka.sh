@@ -164,13 +164,7 @@ EOF
 }
 
 down() {
-  infra_stop "$PIDFILE"
-  rm -rf "$STATE"
-  infra_log "stopped"
+  infra_down "$PIDFILE" "$STATE" "$PORT" "$CONTROLLER_PORT"
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  *) echo "usage: bash scripts/infra/kafka.sh up|down" >&2; exit 2 ;;
-esac
+infra_main "$@"

@@ -58,3 +58,25 @@ infra_stop() {
   fi
   rm -f "$pidfile"
 }
+
+# infra_down PIDFILE STATE PORT... → stops the component, waits (up to 10 s) for its ports to be free,
+# and removes its state.
+infra_down() {
+  local pidfile=$1 state=$2 p i; shift 2
+  infra_stop "$pidfile"
+  for p in "$@"; do
+    for ((i = 0; i < 40; i++)); do infra_port_free "$p" && break; sleep 0.25; done
+    infra_port_free "$p" || infra_log "warning: port $p still in use after stop"
+  done
+  rm -rf "$state"
+  infra_log "stopped"
+}
+
+# infra_main "$@" → runs the calling script's `up` or `down` function.
+infra_main() {
+  case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    *) echo "usage: bash scripts/infra/${INFRA_COMPONENT:-<component>}.sh up|down" >&2; exit 2 ;;
+  esac
+}

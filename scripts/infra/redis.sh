@@ -106,13 +106,7 @@ up() {
 }
 
 down() {
-  infra_stop "$PIDFILE"
-  rm -rf "$STATE"
-  infra_log "stopped"
+  infra_down "$PIDFILE" "$STATE" "$PORT"
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  *) echo "usage: bash scripts/infra/redis.sh up|down" >&2; exit 2 ;;
-esac
+infra_main "$@"
