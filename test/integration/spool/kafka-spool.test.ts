@@ -210,7 +210,11 @@ test('append → read → release: every span comes back byte for byte, each tra
   const consumer = new Consumer({ clientId: 'tailsampler-test', groupId: c.group_id, bootstrapBrokers: brokers });
   try {
     const committed = (await consumer.listCommittedOffsets({ topics: [{ topic: c.topic, partitions: [0, 1, 2, 3] }] })).get(c.topic)!;
-    assert.deepEqual(committed.map(Number), [0, 1, 2, 3].map((p) => parsePosition(last).offsets.get(p)));
+    // A partition no trace hashed to (random ids) has nothing to commit: no committed offset (-1) means the same as 0.
+    assert.deepEqual(
+      committed.map((o) => Math.max(0, Number(o))),
+      [0, 1, 2, 3].map((p) => parsePosition(last).offsets.get(p)),
+    );
   } finally {
     await consumer.close();
   }
