@@ -66,6 +66,13 @@ export interface TableChanges {
 }
 
 /**
+ * Summary properties for a commit: fixed, or computed from the snapshot the commit goes on top of
+ * (asked again whenever a conflict makes the commit retry on a newer snapshot). A function that
+ * throws refuses the commit: nothing is committed and the error is the append's.
+ */
+export type CommitSummary = Record<string, string> | ((parent: SnapshotRef | null) => Record<string, string>);
+
+/**
  * The span table as the pipeline sees it: the materializer appends, the evaluator and exporter read.
  * Implemented on the Iceberg format (src/lake/iceberg) over any catalog and FileIO.
  */
@@ -74,7 +81,7 @@ export interface SpanTable {
    * Writes the batch as Parquet data files (split by partition, each sorted by trace_id) and commits
    * them as one append snapshot carrying `summary` in its summary properties. Resolves once committed.
    */
-  append(batch: SpanColumns, summary: Record<string, string>): Promise<SnapshotRef>;
+  append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef>;
   /** The current snapshot, or null for a table with none. Reloads from the catalog. */
   currentSnapshot(): Promise<SnapshotRef | null>;
   /** What was committed after `sequenceNumber` (0 for everything). */

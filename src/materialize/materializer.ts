@@ -1,7 +1,7 @@
 import type { Component } from '../component.ts';
 import type { SpanTable } from '../lake/table.ts';
 import { requestsToColumns } from '../otlp/to-columns.ts';
-import type { Spool, SpoolPosition } from '../spool/spool.ts';
+import { SpoolPositionConflictError, type Spool, type SpoolPosition } from '../spool/spool.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -77,16 +77,27 @@ export class Materializer implements Component {
   /** Reads one batch from the spool and commits it; false when there was nothing to do. */
   async commitOnce(): Promise<boolean> {
     if (this.resync) await this.resume();
-    const records = await this.spool.read(this.position, this.opts.maxCommitBytes);
+    const from = this.position;
+    const records = await this.spool.read(from, this.opts.maxCommitBytes);
     if (records.length === 0) return false;
     const end = this.metrics.commitDuration.startTimer();
     const batch = requestsToColumns(records.map((r) => r.payload));
-    const next = records[records.length - 1]!.next;
+    let next = records[records.length - 1]!.next;
     if (batch.length > 0) {
       try {
-        await this.table.append(batch, { [SPOOL_POSITION_KEY]: next, 'tailsampler.spool-records': String(records.length) });
+        // Computed on the snapshot the commit lands on: other replicas may have committed meanwhile.
+        const committed = await this.table.append(batch, (parent) => ({
+          [SPOOL_POSITION_KEY]: this.spool.commitPosition(parent?.summary[SPOOL_POSITION_KEY] ?? null, from, next),
+          'tailsampler.spool-records': String(records.length),
+        }));
+        next = committed.summary[SPOOL_POSITION_KEY]!;
       } catch (e) {
         this.resync = true;
+        if (e instanceof SpoolPositionConflictError) {
+          this.metrics.materializerConflicts.inc();
+          this.logger.info({ err: e.message }, 'another replica committed part of this batch first; re-reading from the table position');
+          return true;
+        }
         throw e;
       }
     }

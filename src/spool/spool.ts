@@ -1,4 +1,5 @@
 import type { Component } from '../component.ts';
+import { TailsamplerError } from '../errors.ts';
 
 /**
  * A position in the spool, opaque to everyone but the spool (for the local spool a segment and byte
@@ -26,8 +27,24 @@ export interface Spool extends Component {
    * Returns an empty list when there is nothing new.
    */
   read(from: SpoolPosition | null, maxBytes: number): Promise<SpoolRecord[]>;
+  /**
+   * The position a table commit of the records read from `from` up to `to` records, given
+   * `committed`, the position of the snapshot it is committed on top of. Several writers (replicas)
+   * may commit to one table: each advances only what it read. Throws SpoolPositionConflictError when
+   * `committed` shows another writer already committed part of that range (its rows would be
+   * duplicates): the commit is refused and the reader starts again from the table's position.
+   */
+  commitPosition(committed: SpoolPosition | null, from: SpoolPosition | null, to: SpoolPosition): SpoolPosition;
   /** Everything up to `upTo` is committed to the table; the spool may delete it. */
   release(upTo: SpoolPosition): Promise<void>;
   /** Bytes appended but not yet released (what the materializer still has to do). */
   pendingBytes(): number;
+}
+
+/** Another writer committed records this one read (it took over their partitions): re-read from the table. */
+export class SpoolPositionConflictError extends TailsamplerError {
+  constructor(message: string) {
+    super('TS_SPOOL_POSITION_CONFLICT', message, { retryable: true });
+    this.name = 'SpoolPositionConflictError';
+  }
 }

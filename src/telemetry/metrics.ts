@@ -15,6 +15,7 @@ export class Metrics {
   readonly spoolKafkaAssignedPartitions: Gauge;
   readonly committedSpans: Counter;
   readonly commitDuration: Histogram;
+  readonly materializerConflicts: Counter;
   readonly scanDuration: Histogram;
   readonly liveTraces: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
@@ -60,6 +61,11 @@ export class Metrics {
     this.committedSpans = new Counter({
       name: 'tailsampler_materializer_committed_spans_total',
       help: 'Spans committed to the Iceberg table',
+      registers: r,
+    });
+    this.materializerConflicts = new Counter({
+      name: 'tailsampler_materializer_position_conflicts_total',
+      help: 'Batches not committed because another replica had committed part of their spool range (read again from the table)',
       registers: r,
     });
     this.commitDuration = new Histogram({

@@ -3,7 +3,7 @@ import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
 import { PARTITION_FIELDS } from '../span-schema.ts';
-import type { DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { CommitSummary, DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { addedManifestFile, writeAddedManifest, writeBatchFiles, type PendingManifest } from './append-files.ts';
 import type { Catalog, LoadedTable, TableIdentifier, TableUpdate } from './catalog.ts';
@@ -95,18 +95,32 @@ class IcebergSpanTable implements SpanTable {
     return t;
   }
 
-  async append(batch: SpanColumns, summary: Record<string, string>): Promise<SnapshotRef> {
-    const { io, logger } = this.options;
+  async append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
+    const { io } = this.options;
     const metadata = this.loaded.metadata;
     const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id'])!;
     const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id'])!;
     const files = await writeBatchFiles(io, this.location, batch, this.options.rowGroupSize);
     const pending = files.length > 0 ? await writeAddedManifest(io, this.location, files, schema, spec) : null;
+    try {
+      return await this.commitWithRetries(pending, spec['spec-id'], summary);
+    } catch (e) {
+      // Refused for good (not of unknown outcome): nothing references the new files, so remove them.
+      if (!(e instanceof CommitStateUnknownError)) {
+        const paths = [...files.map((f) => f.path), ...(pending ? [pending.path] : [])];
+        await Promise.all(paths.map((p) => io.delete(p).catch(() => undefined)));
+      }
+      throw e;
+    }
+  }
+
+  private async commitWithRetries(pending: PendingManifest | null, specId: number, summary: CommitSummary): Promise<SnapshotRef> {
+    const { logger } = this.options;
     const snapshotId = newSnapshotId();
     let lastConflict: unknown;
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       try {
-        return await this.commitAppend(snapshotId, attempt, pending, spec['spec-id'], summary);
+        return await this.commitAppend(snapshotId, attempt, pending, specId, summary);
       } catch (e) {
         if (e instanceof CommitStateUnknownError) {
           // The catalog may have applied it: look before committing again, never re-send blindly.
@@ -157,11 +171,12 @@ class IcebergSpanTable implements SpanTable {
     attempt: number,
     pending: PendingManifest | null,
     specId: number,
-    callerSummary: Record<string, string>,
+    summary: CommitSummary,
   ): Promise<SnapshotRef> {
     const { io, catalog, id, logger } = this.options;
     const base = this.loaded.metadata;
     const parent = currentSnapshot(base);
+    const callerSummary = typeof summary === 'function' ? summary(parent ? toRef(parent) : null) : summary;
     const sequenceNumber = base['last-sequence-number'] + 1;
     const parentManifests = parent ? await this.cache.manifestList(parent['manifest-list']) : [];
     const manifests: ManifestFile[] = pending

@@ -16,7 +16,7 @@ import type { KafkaSpoolConfig } from './config.ts';
 import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender } from './appender.ts';
 import { kafkaError, withTimeout } from './errors.ts';
 import { EMPTY, fetchPartitions } from './fetch.ts';
-import { formatPosition, parsePosition } from './position.ts';
+import { commitRange, formatPosition, parsePosition } from './position.ts';
 
 /** Average message size assumed by pendingBytes() before any message was seen. */
 const DEFAULT_MESSAGE_BYTES = 1024;
@@ -365,6 +365,11 @@ export class KafkaSpool implements Spool {
     }
     this.#updateGauge();
     return out;
+  }
+
+  commitPosition(committed: SpoolPosition | null, from: SpoolPosition | null, to: SpoolPosition): SpoolPosition {
+    const parse = (p: SpoolPosition | null) => (p === null ? null : parsePosition(p, this.#topic));
+    return formatPosition(commitRange(parse(committed), parse(from), parsePosition(to, this.#topic)));
   }
 
   async release(upTo: SpoolPosition): Promise<void> {

@@ -1,4 +1,5 @@
 import type { SpoolPosition } from '../spool.ts';
+import { SpoolPositionConflictError } from '../spool.ts';
 import { KafkaPositionError } from './errors.ts';
 
 /**
@@ -9,10 +10,8 @@ import { KafkaPositionError } from './errors.ts';
  *   {"topic":"otel-traces-raw","offsets":{"0":1042,"1":987,"5":12}}
  *
  * A partition that is absent has not been read by anyone yet (start: the group's committed offset,
- * else the earliest retained). Offsets only grow, and each partition is advanced by exactly one
- * consumer (its owner in the group), so positions from several replicas merge by taking, per
- * partition, the larger offset (`mergePositions`): commutative, associative and idempotent, so the
- * order in which replicas' commits land does not matter.
+ * else the earliest retained). Several replicas commit to one table, each advancing the partitions
+ * it read (`commitRange`).
  */
 export interface KafkaPosition {
   topic: string;
@@ -65,29 +64,27 @@ export function parsePosition(s: SpoolPosition, topic?: string): KafkaPosition {
   return { topic: t, offsets };
 }
 
-/** Per partition, the larger offset of the two (see the module comment). Both must be of one topic. */
-export function mergePositions(a: KafkaPosition, b: KafkaPosition): KafkaPosition {
-  if (a.topic !== b.topic) throw new KafkaPositionError(`cannot merge positions of topics ${a.topic} and ${b.topic}`);
-  const offsets = new Map(a.offsets);
-  for (const [p, o] of b.offsets) {
-    const mine = offsets.get(p);
-    if (mine === undefined || o > mine) offsets.set(p, o);
-  }
-  return { topic: a.topic, offsets };
-}
-
 /**
- * What a replica owning `partitions` commits on top of the table's current position `base`: its
- * own partitions advanced to `mine`, every other partition exactly as `base` has it (a replica never
- * moves a partition it does not own, even one it owned before a rebalance).
+ * The position a table commit records for a batch read from `start` up to `end`, on top of the
+ * table's current position `base` (null: none yet). Only the partitions the batch moved are taken
+ * from `end`; every other partition keeps the table's offset. Fencing between replicas: a moved
+ * partition whose table offset is already past where the read started (or known at all when the read
+ * started from the group's offset) was committed by another replica, so committing would duplicate
+ * rows: SpoolPositionConflictError. A replica that lost a partition in a rebalance and commits late,
+ * and a new owner that started from an older table position, are both refused this way.
  */
-export function advanceOwned(base: KafkaPosition, mine: KafkaPosition, partitions: Iterable<number>): KafkaPosition {
-  if (base.topic !== mine.topic) throw new KafkaPositionError(`cannot merge positions of topics ${base.topic} and ${mine.topic}`);
-  const offsets = new Map(base.offsets);
-  for (const p of partitions) {
-    const o = mine.offsets.get(p);
-    const b = offsets.get(p);
-    if (o !== undefined && (b === undefined || o > b)) offsets.set(p, o);
+export function commitRange(base: KafkaPosition | null, start: KafkaPosition | null, end: KafkaPosition): KafkaPosition {
+  const offsets = new Map(base?.offsets ?? []);
+  for (const [p, o] of end.offsets) {
+    const s = start?.offsets.get(p);
+    if (s === o) continue;
+    const b = base?.offsets.get(p);
+    if (b !== undefined && (s === undefined || b > s)) {
+      throw new SpoolPositionConflictError(
+        `partition ${p} of ${end.topic} was read from offset ${s ?? 'of the group'} but the table is already at ${b}: another replica committed it`,
+      );
+    }
+    offsets.set(p, o);
   }
-  return { topic: base.topic, offsets };
+  return { topic: end.topic, offsets };
 }

@@ -171,6 +171,11 @@ export class LocalSpool implements Spool {
     return out;
   }
 
+  /** The directory lock makes this process the spool's only reader, so the table holds no one else's records. */
+  commitPosition(_committed: SpoolPosition | null, _from: SpoolPosition | null, to: SpoolPosition): SpoolPosition {
+    return to;
+  }
+
   async release(upTo: SpoolPosition): Promise<void> {
     if (this.#state === 'new' || this.#state === 'stopped') throw new SpoolClosedError('release');
     const p = parsePosition(upTo);

@@ -58,6 +58,7 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
       append: (p) => spool1.append(p),
       read: (from, max) => spool1.read(from, max),
       pendingBytes: () => spool1.pendingBytes(),
+      commitPosition: (committed, from, to) => spool1.commitPosition(committed, from, to),
       release: async () => {
         throw new Error('crashed before committing offsets to the group');
       },
@@ -102,6 +103,66 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
     await rm(dir, { recursive: true, force: true });
     const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
     await admin.deleteTopics({ topics: [`mat-${id}`] }).catch(() => undefined);
+    await admin.close();
+  }
+});
+
+test('two replicas that read the same records: the table takes one commit and refuses the other', async () => {
+  const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
+  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-fence-'));
+  const id = randomBytes(4).toString('hex');
+  const config = parseConfig(
+    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: fence-${id}, group_id: fence-${id}, partitions: 2 } }
+storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
+    'test',
+    {},
+  );
+  const logger = silentLogger();
+  const { table, close } = await createSpanTable(config.storage, { logger });
+  const metrics = new Metrics();
+  const spool = createSpool(config.spool, { metrics, logger });
+  try {
+    await spool.start();
+    await spool.append([request(5)]);
+    // Both reads finish before either returns, as when a rebalance hands partitions over mid-batch.
+    let reads = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((r) => (bothRead = r));
+    const racing: Spool = {
+      start: () => spool.start(),
+      shutdown: () => spool.shutdown(),
+      append: (p) => spool.append(p),
+      pendingBytes: () => spool.pendingBytes(),
+      commitPosition: (committed, from, to) => spool.commitPosition(committed, from, to),
+      release: (upTo) => spool.release(upTo),
+      read: async (from, max) => {
+        const records = await spool.read(from, max);
+        if (++reads === 2) bothRead();
+        await barrier;
+        return records;
+      },
+    };
+    const opts = { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 };
+    const a = new Materializer(racing, table, opts, { metrics, logger });
+    const b = new Materializer(racing, table, opts, { metrics, logger });
+    await Promise.all([a.commitOnce(), b.commitOnce()]);
+    const snapshot = (await table.currentSnapshot())!;
+    assert.equal(snapshot.summary['total-records'], '15', 'five traces of three spans, once');
+    assert.equal(snapshot.sequenceNumber, 1, 'one commit');
+    assert.equal((await metrics.materializerConflicts.get()).values[0]!.value, 1);
+    assert.equal(await committedSpans(metrics), 15);
+    // The refused one takes the table's position and carries on from there.
+    await spool.append([request(1)]);
+    await a.drain();
+    await b.drain();
+    assert.equal((await table.currentSnapshot())!.summary['total-records'], '18');
+    assert.equal(await committedSpans(metrics), 18, 'the new spans once, and nothing read again');
+  } finally {
+    await spool.shutdown().catch(() => undefined);
+    await close();
+    await rm(dir, { recursive: true, force: true });
+    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
+    await admin.deleteTopics({ topics: [`fence-${id}`] }).catch(() => undefined);
     await admin.close();
   }
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaPositionError } from '../../../src/spool/kafka/errors.ts';
-import { advanceOwned, formatPosition, mergePositions, parsePosition, type KafkaPosition } from '../../../src/spool/kafka/position.ts';
+import { commitRange, formatPosition, parsePosition, type KafkaPosition } from '../../../src/spool/kafka/position.ts';
+import { SpoolPositionConflictError } from '../../../src/spool/spool.ts';
 
 const pos = (offsets: Record<number, number>, topic = 'otel-traces-raw'): KafkaPosition => ({
   topic,
@@ -47,22 +48,26 @@ test('malformed positions, other topics and local-spool positions are refused wi
   assert.equal(parsePosition('{"topic":"t","offsets":{"2147483647":3}}').offsets.get(2147483647), 3);
 });
 
-test('merging takes the larger offset per partition, in any order, and keeps partitions only one side has', () => {
-  const a = pos({ 0: 10, 1: 5, 2: 7 });
-  const b = pos({ 1: 9, 2: 3, 3: 1 });
-  const c = pos({ 0: 12, 4: 2 });
-  const expected = { topic: 'otel-traces-raw', offsets: { 0: 12, 1: 9, 2: 7, 3: 1, 4: 2 } };
-  assert.deepEqual(plain(mergePositions(mergePositions(a, b), c)), expected);
-  assert.deepEqual(plain(mergePositions(c, mergePositions(b, a))), expected, 'commutative and associative');
-  assert.deepEqual(plain(mergePositions(a, a)), plain(a), 'idempotent');
-  assert.throws(() => mergePositions(a, pos({ 0: 1 }, 'other')), KafkaPositionError);
+test('a commit moves only the partitions the batch read, on top of the table position', () => {
+  const table = pos({ 0: 100, 1: 200, 2: 300 });
+  // Read from an older view of the table (2 at 250 is stale), moving 1 and the new partition 3.
+  const start = pos({ 0: 100, 1: 200, 2: 250 });
+  const end = pos({ 0: 100, 1: 260, 2: 250, 3: 40 });
+  assert.deepEqual(plain(commitRange(table, pos({ ...Object.fromEntries(start.offsets), 3: 0 }), end)), {
+    topic: 'otel-traces-raw',
+    offsets: { 0: 100, 1: 260, 2: 300, 3: 40 },
+  });
+  assert.deepEqual(plain(commitRange(null, null, pos({ 4: 9 }))), plain(pos({ 4: 9 })), 'first commit to an empty table');
+  // Behind the table is fine: this reader moved past offsets without committing rows (control batches).
+  assert.deepEqual(plain(commitRange(pos({ 0: 5 }), pos({ 0: 8 }), pos({ 0: 12 }))), plain(pos({ 0: 12 })));
 });
 
-test('a replica advances only the partitions it owns on top of the table position', () => {
-  const table = pos({ 0: 100, 1: 200, 2: 300 });
-  // Replica owns 1 and 3 now; it used to own 0 and still carries an older offset for it, and a newer one for 2 it must not push.
-  const mine = pos({ 0: 90, 1: 250, 2: 999, 3: 40 });
-  assert.deepEqual(plain(advanceOwned(table, mine, [1, 3])), { topic: 'otel-traces-raw', offsets: { 0: 100, 1: 250, 2: 300, 3: 40 } });
-  // Owned but behind the table (another replica got further before the rebalance): the table's offset stands.
-  assert.deepEqual(plain(advanceOwned(table, pos({ 1: 150 }), [1])), plain(table));
+test('a batch whose range another replica already committed is refused', () => {
+  const refused = (e: unknown) => e instanceof SpoolPositionConflictError && e.code === 'TS_SPOOL_POSITION_CONFLICT';
+  // The old owner of partition 1 committed up to 220 meanwhile; this batch started at 200.
+  assert.throws(() => commitRange(pos({ 1: 220 }), pos({ 1: 200 }), pos({ 1: 260 })), refused);
+  // Read from the group's offset (no start in the position) while the table knows the partition.
+  assert.throws(() => commitRange(pos({ 1: 220 }), pos({}), pos({ 1: 260 })), refused);
+  // A partition the batch did not move never conflicts, however far the table is.
+  assert.deepEqual(plain(commitRange(pos({ 1: 999 }), pos({ 1: 200, 2: 0 }), pos({ 1: 200, 2: 5 }))), plain(pos({ 1: 999, 2: 5 })));
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +136,33 @@ test('a writer whose view is stale reloads and retries; both appends survive', a
   const all = await table.changesSince(0);
   assert.equal(all.files.reduce((n, f) => n + f.recordCount, 0), 20);
   assert.deepEqual(all.snapshots.map((s) => s.summary.writer), ['a', 'b']);
+  await other.close();
+  await catalog.close();
+});
+
+test('a summary computed from the parent is asked again on the snapshot a retry lands on, and can refuse the commit', async () => {
+  const { table, catalog, dbPath, io, open, dir } = await setup();
+  const other = new SqlCatalog({ path: dbPath, name: 'default', io, logger: silentLogger() });
+  const tableB = await open(other); // stale: does not see a's commit before its first attempt
+  await table.append(spanBatch({ traces: 2, spansPerTrace: 2, seed: 1 }), { n: '1' });
+  const parents: (string | null)[] = [];
+  const b = await tableB.append(spanBatch({ traces: 2, spansPerTrace: 2, seed: 2 }), (parent) => {
+    parents.push(parent?.summary.n ?? null);
+    return { n: String(Number(parent?.summary.n ?? 0) + 1) };
+  });
+  assert.deepEqual(parents, [null, '1'], 'first on the stale view, then on the snapshot the retry commits on');
+  assert.equal(b.summary.n, '2');
+
+  const dataFiles = () => readdirSync(join(dir, 'warehouse'), { recursive: true }).filter((f) => String(f).endsWith('.parquet')).length;
+  const before = dataFiles();
+  await assert.rejects(
+    table.append(spanBatch({ traces: 3, spansPerTrace: 2, seed: 3 }), () => {
+      throw new Error('fenced');
+    }),
+    /fenced/,
+  );
+  assert.equal((await table.currentSnapshot())!.summary.n, '2', 'nothing committed');
+  assert.equal(dataFiles(), before, 'the refused commit left no data files behind');
   await other.close();
   await catalog.close();
 });
