@@ -47,6 +47,7 @@ function fromRow(r: Row): StoredDecision {
 export class DecisionStore {
   private readonly db: DatabaseSync;
   private readonly insert: StatementSync;
+  private readonly replace: StatementSync;
   private readonly markExported: StatementSync;
   private readonly pending: StatementSync;
   private readonly expire: StatementSync;
@@ -75,6 +76,10 @@ export class DecisionStore {
       `INSERT OR IGNORE INTO decisions (trace_id, keep, policy, threshold, decided_at, first_seq, last_seq, exported)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.replace = this.db.prepare(
+      `INSERT OR REPLACE INTO decisions (trace_id, keep, policy, threshold, decided_at, first_seq, last_seq, exported)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.markExported = this.db.prepare('UPDATE decisions SET exported = 1 WHERE trace_id = ?');
     this.pending = this.db.prepare('SELECT * FROM decisions WHERE exported = 0 ORDER BY decided_at');
     this.expire = this.db.prepare('DELETE FROM decisions WHERE decided_at < ?');
@@ -92,9 +97,18 @@ export class DecisionStore {
 
   /** Records decisions in one transaction. A trace decided before keeps its first decision. */
   record(decisions: readonly StoredDecision[]): void {
+    this.write(this.insert, decisions);
+  }
+
+  /** Takes decisions as they are (restored from another replica's record), replacing what is here. */
+  restore(decisions: readonly StoredDecision[]): void {
+    this.write(this.replace, decisions);
+  }
+
+  private write(statement: StatementSync, decisions: readonly StoredDecision[]): void {
     this.transaction(() => {
       for (const d of decisions) {
-        this.insert.run(d.traceId, d.keep ? 1 : 0, d.policy, d.threshold, d.decidedAtMs, d.firstSeq, d.lastSeq, d.exported ? 1 : 0);
+        statement.run(d.traceId, d.keep ? 1 : 0, d.policy, d.threshold, d.decidedAtMs, d.firstSeq, d.lastSeq, d.exported ? 1 : 0);
       }
     });
   }

@@ -12,8 +12,9 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { DecisionStore, type StoredDecision } from './decision-store.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { TraceReader, type TraceLocation } from './trace-reader.ts';
+import { TraceReader } from './trace-reader.ts';
 import { TraceTable } from './trace-table.ts';
+import type { EvaluatorShard } from './shard.ts';
 
 export interface EvaluatorOptions {
   scanIntervalMs: number;
@@ -32,14 +33,18 @@ export interface EvaluatorDeps {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
+  /** Evaluate only this replica's share of the traces (several replicas); absent: all traces. */
+  shard?: EvaluatorShard;
+}
+
+/** Which rows of a file a fold takes, and whether rows of traces decided to keep are exported as late spans. */
+interface RowFilter {
+  fold(traceId: string): boolean;
+  exportLate(traceId: string): boolean;
 }
 
 const STATUS_ERROR = 2;
 const ALL_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.map((c) => c.name);
-
-interface KeptTrace extends TraceLocation {
-  threshold: string | null;
-}
 
 interface ReadyTrace {
   summary: TraceSummary;
@@ -69,6 +74,13 @@ export class Evaluator implements Component {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private readonly shard: EvaluatorShard | null;
+  /** Partitions owned (with a shard): null while the evaluator has not started. */
+  private owned: ReadonlySet<number> | null = null;
+  /** Owned partitions whose state is still to be restored from the shard's record. */
+  private readonly takeOver = new Set<number>();
+  private revoked = false;
+  private unsubscribe: (() => void) | null = null;
 
   constructor(table: SpanTable, sampler: Sampler, exporters: readonly TraceExporter[], opts: EvaluatorOptions, deps: EvaluatorDeps) {
     this.table = table;
@@ -78,6 +90,7 @@ export class Evaluator implements Component {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.shard = deps.shard ?? null;
     this.reader = new TraceReader(table);
     this.checkpointPath = join(opts.stateDir, 'live-traces.ckpt');
   }
@@ -93,6 +106,10 @@ export class Evaluator implements Component {
 
   async start(): Promise<void> {
     this.decisions = new DecisionStore(this.opts.stateDir);
+    if (this.shard !== null) {
+      this.startSharded(this.shard, (await this.table.currentSnapshot())?.sequenceNumber ?? 0);
+      return;
+    }
     const ckpt = await readCheckpoint(this.checkpointPath);
     if (ckpt !== null) {
       this.traces = ckpt.traces;
@@ -118,16 +135,89 @@ export class Evaluator implements Component {
       { liveTraces: this.traces.size, sequenceNumber: this.seq, unexported: unexported.length, indexedFiles: this.reader.fileCount() },
       'evaluator resumed',
     );
-    if (unexported.length > 0) await this.exportKept(unexported.map(keptOf));
+    if (unexported.length > 0) await this.exportKept(unexported);
     this.schedule();
+  }
+
+  /**
+   * With a shard, the state of each owned partition comes from the shard's record (restored at the
+   * next scan), not from this process's own checkpoint: another replica may have owned it since.
+   */
+  private startSharded(shard: EvaluatorShard, currentSeq: number): void {
+    this.seq = currentSeq;
+    this.owned = shard.owned();
+    for (const p of this.owned) this.takeOver.add(p);
+    this.unsubscribe = shard.onChange((change) => {
+      this.owned = shard.owned();
+      for (const p of change.assigned) this.takeOver.add(p);
+      for (const p of change.revoked) this.takeOver.delete(p);
+      if (change.revoked.length > 0) this.revoked = true;
+    });
+    this.logger.info({ partitions: [...this.owned], sequenceNumber: this.seq }, 'evaluator started on its shard');
+    this.schedule();
+  }
+
+  /**
+   * Applies ownership changes at the start of a scan: summaries of partitions given away are dropped,
+   * and partitions taken over are restored from the shard's record (decisions known, kept traces not
+   * yet exported) and re-read from the table from their last owner's low mark, rows of those
+   * partitions only. Rows the last owner had read (up to its recorded sequence number) of traces it
+   * decided are not late spans.
+   */
+  private async syncShard(shard: EvaluatorShard, store: DecisionStore): Promise<void> {
+    const owned = this.owned!;
+    const taking = [...this.takeOver].filter((p) => owned.has(p));
+    if (!this.revoked && taking.length === 0) return;
+    const stale = new Set(taking);
+    this.revoked = false;
+    for (let e = this.traces.size - 1; e >= 0; e--) {
+      const p = shard.partitionOf(this.traces.traceId(e));
+      if (!owned.has(p) || stale.has(p)) this.traces.delete(e);
+    }
+    if (taking.length === 0) return;
+    const restored = await shard.restore(taking);
+    const lowOf = new Map<number, number>();
+    const readThrough = new Map<number, number>();
+    const unexported: StoredDecision[] = [];
+    let from = this.seq;
+    for (const [p, r] of restored) {
+      store.restore(r.decisions);
+      lowOf.set(p, r.progress?.low ?? 0);
+      readThrough.set(p, r.progress?.seq ?? 0);
+      from = Math.min(from, r.progress?.low ?? 0);
+      for (const d of r.decisions) {
+        if (!d.keep || d.exported) continue;
+        unexported.push(d);
+        from = Math.min(from, d.firstSeq - 1);
+      }
+    }
+    const files = (await this.table.changesSince(Math.max(0, from))).files.filter((f) => f.sequenceNumber <= this.seq);
+    this.reader.add(files);
+    for (const file of files) {
+      const filter: RowFilter = {
+        fold: (id) => {
+          const low = lowOf.get(shard.partitionOf(id));
+          return low !== undefined && file.sequenceNumber > low;
+        },
+        exportLate: (id) => file.sequenceNumber > readThrough.get(shard.partitionOf(id))!,
+      };
+      await this.foldFiles([file], filter, this.now(), store);
+    }
+    if (unexported.length > 0) await this.exportKept(unexported);
+    for (const p of taking) this.takeOver.delete(p);
+    this.logger.info(
+      { partitions: taking, decisions: [...restored.values()].reduce((n, r) => n + r.decisions.length, 0), files: files.length, liveTraces: this.traces.size },
+      'evaluator took partitions over',
+    );
   }
 
   async shutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     await this.running;
+    this.unsubscribe?.();
     if (this.decisions !== null) {
-      await writeCheckpoint(this.checkpointPath, this.seq, this.traces);
+      if (this.shard === null) await writeCheckpoint(this.checkpointPath, this.seq, this.traces);
       this.decisions.close();
       this.decisions = null;
     }
@@ -137,43 +227,68 @@ export class Evaluator implements Component {
   async scan(): Promise<void> {
     const store = this.decisions!;
     const end = this.metrics.scanDuration.startTimer();
+    if (this.shard !== null) await this.syncShard(this.shard, store);
     const changes = await this.table.changesSince(this.seq);
     // Spans count as seen when the evaluator first reads them (at most a scan interval after their
     // commit), on the evaluator's own clock, which also decides inactivity.
     const seenMs = this.now();
     this.reader.add(changes.files);
-    const late = new Map<DataFileRef, Map<string, StoredDecision>>();
-    for (const file of changes.files) {
-      const cols = await this.table.read(file, HOT_COLUMNS);
-      this.fold(file, cols, seenMs, store, late);
-    }
+    const shard = this.shard;
+    const filter: RowFilter | null =
+      shard === null ? null : { fold: (id) => this.owned!.has(shard.partitionOf(id)), exportLate: () => true };
+    await this.foldFiles(changes.files, filter, seenMs, store);
     this.seq = Math.max(this.seq, changes.lastSequenceNumber);
-    for (const [file, kept] of late) await this.exportFile(file, kept);
 
     const now = this.now();
-    await this.decideReady(now, store);
+    const low = (await this.decideReady(now, store)) - 1;
     store.expireBefore(now - this.opts.decisionTtlMs);
-    await writeCheckpoint(this.checkpointPath, this.seq, this.traces);
+    if (shard === null) await writeCheckpoint(this.checkpointPath, this.seq, this.traces);
+    else await shard.recordProgress([...this.owned!].filter((p) => !this.takeOver.has(p)), { seq: this.seq, low });
     this.metrics.liveTraces.set(this.traces.size);
     end();
   }
 
-  /** Folds a file's hot columns into the summaries; rows of already decided traces are late spans. */
-  private fold(file: DataFileRef, cols: PartialSpanColumns, seenMs: number, store: DecisionStore, late: Map<DataFileRef, Map<string, StoredDecision>>): void {
+  /** Reads the hot columns of `files` and folds them in, then exports the late spans of kept traces. */
+  private async foldFiles(files: readonly DataFileRef[], filter: RowFilter | null, seenMs: number, store: DecisionStore): Promise<void> {
+    const late = new Map<DataFileRef, Map<string, StoredDecision>>();
+    for (const file of files) {
+      const cols = await this.table.read(file, HOT_COLUMNS);
+      this.fold(file, cols, filter, seenMs, store, late);
+    }
+    for (const [file, kept] of late) await this.exportFile(file, kept);
+  }
+
+  /**
+   * Folds a file's hot columns (the rows `filter` takes) into the summaries; rows of already decided
+   * traces are late spans.
+   */
+  private fold(
+    file: DataFileRef,
+    cols: PartialSpanColumns,
+    filter: RowFilter | null,
+    seenMs: number,
+    store: DecisionStore,
+    late: Map<DataFileRef, Map<string, StoredDecision>>,
+  ): void {
     const ids = cols.trace_id!;
+    // Rows are sorted by trace id: the filter is asked once per trace, not per row.
+    const take = new Uint8Array(cols.length);
+    for (let i = 0; i < cols.length; i++) take[i] = i > 0 && ids[i] === ids[i - 1] ? take[i - 1]! : filter === null || filter.fold(ids[i]!) ? 1 : 0;
     const parent = cols.parent_span_id!;
     const status = cols.status_code!;
     const start = cols.start_time_unix_nano!;
     const endNs = cols.end_time_unix_nano!;
     const size = cols.span_size!;
     const unknown = new Set<string>();
-    for (let i = 0; i < cols.length; i++) if (this.traces.find(ids[i]!) < 0) unknown.add(ids[i]!);
+    for (let i = 0; i < cols.length; i++) if (take[i] === 1 && this.traces.find(ids[i]!) < 0) unknown.add(ids[i]!);
     const decided = unknown.size > 0 ? store.lookup([...unknown]) : new Map<string, StoredDecision>();
     const seq = file.sequenceNumber;
     for (let i = 0; i < cols.length; i++) {
+      if (take[i] === 0) continue;
       const id = ids[i]!;
       const d = decided.get(id);
       if (d !== undefined) {
+        if (filter !== null && !filter.exportLate(id)) continue;
         this.metrics.lateSpans.inc({ outcome: d.keep ? 'exported' : 'dropped' });
         if (d.keep) {
           let m = late.get(file);
@@ -213,10 +328,10 @@ export class Evaluator implements Component {
 
   /**
    * Decides ready traces in batches as it finds them, so memory holds one batch of summaries however
-   * many traces are ready. Entries are visited from the last down: deciding a batch deletes visited
+   * many traces are ready. Returns the lowest first sequence number of the traces left undecided. Entries are visited from the last down: deciding a batch deletes visited
    * entries only, and a delete moves the last entry (also visited) into the hole.
    */
-  private async decideReady(now: number, store: DecisionStore): Promise<void> {
+  private async decideReady(now: number, store: DecisionStore): Promise<number> {
     const t = this.traces;
     let batch: ReadyTrace[] = [];
     let minSeq = this.seq + 1;
@@ -228,18 +343,21 @@ export class Evaluator implements Component {
       batch.push({ summary: this.summary(e), firstSeq: t.firstSeq[e]!, lastSeq: t.lastSeq[e]! });
       if (batch.length === this.opts.batchSize) {
         await this.decideBatch(batch, now, store);
-        if (this.stopped) return;
+        if (this.stopped) return minSeq;
         batch = [];
       }
     }
     if (batch.length > 0) await this.decideBatch(batch, now, store);
     this.reader.prune(minSeq);
+    return minSeq;
   }
 
   private async decideBatch(batch: ReadyTrace[], now: number, store: DecisionStore): Promise<void> {
     // A decision already stored (a crash between deciding and checkpointing) stands.
     const earlier = store.lookup(batch.map((b) => b.summary.traceId));
-    const undecided = batch.filter((b) => !earlier.has(b.summary.traceId));
+    // A trace whose partition moved to another replica during this scan is that replica's to decide.
+    const shard = this.shard;
+    const undecided = batch.filter((b) => !earlier.has(b.summary.traceId) && (shard === null || this.owned!.has(shard.partitionOf(b.summary.traceId))));
     const rows = await this.rowsForPolicies(undecided);
     const fresh: StoredDecision[] = [];
     for (const b of undecided) {
@@ -258,12 +376,14 @@ export class Evaluator implements Component {
       this.metrics.tracesDecided.inc({ policy: decision.policy, outcome: decision.keep ? 'sampled' : 'not_sampled' });
       this.metrics.decisionLag.observe(Math.max(0, now - b.summary.lastSeenMs) / 1000);
     }
+    // Recorded before they count: the next owner of a partition must know what was decided.
+    await shard?.recordDecisions(fresh);
     store.record(fresh);
     for (const b of batch) {
       const slot = this.traces.find(b.summary.traceId);
       if (slot >= 0) this.traces.delete(slot);
     }
-    const kept = [...fresh, ...earlier.values()].filter((d) => d.keep && !d.exported).map(keptOf);
+    const kept = [...fresh, ...earlier.values()].filter((d) => d.keep && !d.exported);
     if (kept.length > 0) await this.exportKept(kept);
   }
 
@@ -292,7 +412,7 @@ export class Evaluator implements Component {
   }
 
   /** Exports kept traces from their files, then marks them exported. */
-  private async exportKept(kept: readonly KeptTrace[]): Promise<void> {
+  private async exportKept(kept: readonly StoredDecision[]): Promise<void> {
     const byId = new Map(kept.map((k) => [k.traceId, k]));
     for (const [file, ids] of this.reader.plan(kept)) {
       const decisions = new Map<string, { threshold: string | null }>();
@@ -300,6 +420,7 @@ export class Evaluator implements Component {
       await this.exportFile(file, decisions);
     }
     this.decisions!.markAsExported(kept.map((k) => k.traceId));
+    await this.shard?.recordDecisions(kept.map((k) => ({ ...k, exported: true })));
   }
 
   /** Sends the rows of `traces` found in one file, with the effective sampling threshold in tracestate. */
@@ -332,8 +453,4 @@ export class Evaluator implements Component {
         });
     }, this.opts.scanIntervalMs);
   }
-}
-
-function keptOf(d: StoredDecision): KeptTrace {
-  return { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold };
 }

@@ -18,19 +18,26 @@ export interface TraceLocation {
 export class TraceReader {
   private readonly table: SpanTable;
   private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS }, () => []);
+  private readonly paths = new Set<string>();
 
   constructor(table: SpanTable) {
     this.table = table;
   }
 
   /**
-   * Adds newly committed files (call with files in sequence order). Keeps a slim copy, not the
+   * Adds committed files; a file already indexed is skipped. Keeps a slim copy, not the
    * entry with its column statistics: the index lives as long as the oldest undecided trace.
    */
   add(files: readonly DataFileRef[]): void {
     for (const f of files) {
       const { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax } = f;
-      this.byBucket[partition.trace_id_bucket]!.push({ path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax });
+      if (this.paths.has(path)) continue;
+      this.paths.add(path);
+      const list = this.byBucket[partition.trace_id_bucket]!;
+      // Files already indexed may be newer (a shard taken over adds older history): keep sequence order.
+      let at = list.length;
+      while (at > 0 && list[at - 1]!.sequenceNumber > sequenceNumber) at--;
+      list.splice(at, 0, { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax });
     }
   }
 
@@ -39,7 +46,7 @@ export class TraceReader {
     for (let b = 0; b < TRACE_ID_BUCKETS; b++) {
       const files = this.byBucket[b]!;
       let drop = 0;
-      while (drop < files.length && files[drop]!.sequenceNumber < minSeq) drop++;
+      while (drop < files.length && files[drop]!.sequenceNumber < minSeq) this.paths.delete(files[drop++]!.path);
       if (drop > 0) files.splice(0, drop);
     }
   }

@@ -6,7 +6,7 @@ import { createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
 import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
 import { buildSampler } from '../sample/build-sampler.ts';
-import { createSpool } from '../spool/factory.ts';
+import { createEvaluatorShard, createSpool } from '../spool/factory.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import { createTelemetryServer } from '../telemetry/server.ts';
@@ -59,9 +59,11 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     closeTable = close;
     const spool = createSpool(config.spool, deps);
     await startStep(spool);
+    const q = config.query;
+    const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
+    if (shard !== null) await startStep(shard);
     const exporters = createExporters(config.exporters, deps);
     for (const e of exporters) await startStep(e);
-    const q = config.query;
     const evaluator = new Evaluator(
       table,
       buildSampler(config.sampling),
@@ -77,7 +79,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         stateDir: q.state_dir,
         maxExportSpans: config.exporters.otlp?.max_batch_spans ?? 8192,
       },
-      deps,
+      { ...deps, ...(shard !== null ? { shard } : {}) },
     );
     await startStep(evaluator);
     const materializer = new Materializer(

@@ -53,6 +53,12 @@ export const kafkaSpoolSchema = z
   .object({
     brokers: z.array(brokerAddress).min(1).default(['localhost:9092']),
     topic: topicName.default('otel-traces-raw'),
+    /**
+     * Changelog of the evaluators' decisions and progress, one partition per spool partition, so a
+     * replica taking partitions over in a rebalance carries on where their last owner stopped.
+     * Default: `<topic>-decisions`.
+     */
+    decisions_topic: topicName.nullable().default(null),
     client_id: kafkaId.default('tailsampler'),
     group_id: kafkaId.default('tailsampler'),
     /** Partitions of the topic when the spool creates it (an existing topic is used as it is). */

@@ -8,6 +8,7 @@ export const EMPTY = Buffer.alloc(0);
 
 export interface FetchedRecord {
   offset: number;
+  key: Uint8Array | null;
   payload: Uint8Array;
 }
 
@@ -120,7 +121,7 @@ function collect(
         for (const r of batch.records) {
           const offset = first + r.offsetDelta;
           if (offset < start) continue; // a batch starts before the asked offset
-          records.push({ offset, payload: r.value ?? EMPTY });
+          records.push({ offset, key: r.key, payload: r.value ?? EMPTY });
         }
       }
       into.set(p, { records, end });
@@ -158,7 +159,7 @@ interface FetchBatchLike {
   firstOffset: bigint;
   lastOffsetDelta: number;
   attributes: number;
-  records: { offsetDelta: number; value: Buffer | null }[];
+  records: { offsetDelta: number; key: Buffer | null; value: Buffer | null }[];
 }
 
 interface FetchTopicLike {

@@ -1,5 +1,4 @@
 import {
-  Admin,
   Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
@@ -11,11 +10,12 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { SpoolClosedError } from '../local/errors.ts';
 import type { Spool, SpoolPosition, SpoolRecord } from '../spool.ts';
-import { kafkaClientOptions, type KafkaClientOptions } from './client-options.ts';
+import { kafkaClientOptions } from './client-options.ts';
 import type { KafkaSpoolConfig } from './config.ts';
 import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender } from './appender.ts';
 import { kafkaError, withTimeout } from './errors.ts';
 import { EMPTY, fetchPartitions } from './fetch.ts';
+import { ensureTopic } from './topics.ts';
 import { commitRange, formatPosition, parsePosition } from './position.ts';
 
 /** Average message size assumed by pendingBytes() before any message was seen. */
@@ -73,6 +73,7 @@ export class KafkaSpool implements Spool {
   readonly #maxQueuedBytes: number;
 
   #state: State = 'new';
+  #partitionCount = 0;
   #producer: Producer | null = null;
   #appender: KafkaAppender | null = null;
   #consumer: Consumer | null = null;
@@ -114,7 +115,7 @@ export class KafkaSpool implements Spool {
     this.#state = 'starting';
     try {
       const options = await kafkaClientOptions(this.#config);
-      await this.#ensureTopic(options);
+      this.#partitionCount = await ensureTopic(options, this.#topic, this.#config.partitions, {}, this.#logger);
       const producer = new Producer({
         ...options,
         idempotent: true,
@@ -190,25 +191,12 @@ export class KafkaSpool implements Spool {
     }
   }
 
-  /** Creates the topic with `partitions` partitions unless it exists. */
-  async #ensureTopic(options: KafkaClientOptions): Promise<void> {
-    const admin = new Admin(options);
-    try {
-      const topics = await admin.listTopics();
-      if (topics.includes(this.#topic)) return;
-      try {
-        await admin.createTopics({ topics: [this.#topic], partitions: this.#config.partitions, replicas: -1 });
-        this.#logger.info({ partitions: this.#config.partitions }, 'created kafka topic');
-      } catch (e) {
-        // Another replica may have created it meanwhile (TOPIC_ALREADY_EXISTS): fine if it is there now.
-        if (!(await admin.listTopics()).includes(this.#topic)) throw e;
-      }
-    } finally {
-      await admin.close().catch(() => undefined);
-    }
-  }
-
   // --- group membership --------------------------------------------------------------------------
+
+  /** Partitions of the topic (known once started). */
+  get partitionCount(): number {
+    return this.#partitionCount;
+  }
 
   /** The partitions of the topic this replica currently owns (empty while the group rebalances). */
   get assignedPartitions(): readonly number[] {

@@ -28,6 +28,7 @@ test('spool.type kafka with nothing else runs on the documented defaults', () =>
   assert.deepEqual(c.spool.kafka, {
     brokers: ['localhost:9092'],
     topic: 'otel-traces-raw',
+    decisions_topic: null,
     client_id: 'tailsampler',
     group_id: 'tailsampler',
     partitions: 16,
