@@ -1,10 +1,16 @@
 /**
- * Benchmarks of the embedded path, printed (never asserted):
+ * Benchmarks, printed (never asserted), on two paths:
+ *  - embedded: local spool, SQLite catalog, table files on the local disk;
+ *  - kafka: Kafka spool (a fresh topic and group per run), Iceberg REST catalog, table files on
+ *    Garage S3 (the components of scripts/infra.sh, started when not running: see bench/infra.ts).
+ * On each path:
  *  1. spans/s from OTLP receive to committed in the Iceberg table;
  *  2. decision lag: from a trace's last span being received to its decision, beyond the inactivity wait;
+ * and for every service run its RSS (peak and at the end) and, on S3, requests and bytes per million
+ * spans. On the embedded path also:
  *  3. RSS of the service while N spans are pending (undecided), sampled as they pile up, to show
  *     memory does not grow with pending spans.
- * usage: npm run bench [-- --spans 5000000 --throughput-spans 500000]
+ * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,15 +18,18 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startService, waitFor, type ServiceProcess } from '../test/support/service.ts';
+import { startKafkaGarage, type KafkaGarage } from './infra.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tailsampler.js', import.meta.url));
 const { values } = parseArgs({
   options: {
+    path: { type: 'string', default: 'all' },
     spans: { type: 'string', default: '5000000' },
     'throughput-spans': { type: 'string', default: '500000' },
     'lag-traces': { type: 'string', default: '2000' },
   },
 });
+if (!['embedded', 'kafka', 'all'].includes(values.path)) throw new Error(`--path must be embedded, kafka or all (got ${values.path})`);
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -36,33 +45,72 @@ function loadgen(endpoint: string, traces: number, spansPerTrace: number, extra:
   });
 }
 
-async function throughput(spans: number): Promise<void> {
+/** Samples of a metric by label set (`svc.metric` sums them, and misses names with digits such as `s3`). */
+async function samples(svc: ServiceProcess, name: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${svc.telemetry}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^(\w+)(?:\{[^}]*="([^"]*)"\})? (\S+)$/gm)) if (m[1] === name) out.set(m[2] ?? '', Number(m[3]));
+  return out;
+}
+
+const committed = (svc: ServiceProcess) => svc.metric('tailsampler_materializer_committed_spans_total');
+
+/** Where a service run keeps its spool and table. */
+interface BenchPath {
+  name: string;
+  /** Config sections for one service run. */
+  config(): { spool?: Record<string, unknown>; storage?: Record<string, unknown> };
+}
+
+/**
+ * Starts the service on `path` with these intervals, runs `body` (which returns the spans it sent),
+ * samples RSS all along and prints its peak and final value, and what went to and from S3.
+ */
+async function withService(path: BenchPath, tuning: { commit: number; scan: number; inactivity: number; maxAge: number }, body: (svc: ServiceProcess) => Promise<number>): Promise<void> {
+  const { spool, storage } = path.config();
   const svc = await startService({
     config: {
-      storage: { commit_interval_secs: 2 },
-      query: { scan_interval_secs: 5, inactivity_threshold_secs: 3600, max_trace_age_secs: 7200 },
+      ...(spool ? { spool } : {}),
+      storage: { ...storage, commit_interval_secs: tuning.commit },
+      query: { scan_interval_secs: tuning.scan, inactivity_threshold_secs: tuning.inactivity, max_trace_age_secs: tuning.maxAge },
     },
   });
+  let peak = rssMiB(svc.pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(svc.pid))), 200);
   try {
-    const started = performance.now();
-    const sent = await loadgen(svc.http, spans / 10, 10, ['--error-ratio', '0.05', '--slow-ratio', '0']);
-    await waitFor('all spans committed', async () => (await svc.metric('tailsampler_materializer_committed_spans_total')) >= spans, 600_000, 200);
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`receive → committed: ${spans} spans in ${seconds.toFixed(1)} s = ${Math.round(spans / seconds)} spans/s (loadgen sent at ${sent.spansPerSecond} spans/s)`);
+    const spans = await body(svc);
+    console.log(`  [${path.name}] service RSS: peak ${peak.toFixed(0)} MiB, at the end ${rssMiB(svc.pid).toFixed(0)} MiB`);
+    const requests = await samples(svc, 'tailsampler_s3_requests_total');
+    if (requests.size > 0) {
+      const perM = (n: number) => (n * 1e6) / spans;
+      const bytes = await samples(svc, 'tailsampler_s3_bytes_total');
+      const total = [...requests.values()].reduce((a, b) => a + b, 0);
+      const ops = [...requests].map(([op, n]) => `${op} ${perM(n).toFixed(0)}`).join(', ');
+      const mb = (direction: string) => (perM(bytes.get(direction) ?? 0) / 1e6).toFixed(1);
+      console.log(`  [${path.name}] S3 per million spans: ${perM(total).toFixed(0)} requests (${ops}), ${mb('upload')} MB up, ${mb('download')} MB down`);
+    }
   } finally {
+    clearInterval(sampler);
     await svc.stop();
   }
 }
 
-async function decisionLag(traces: number): Promise<void> {
-  const inactivity = 5;
-  const svc = await startService({
-    config: {
-      storage: { commit_interval_secs: 2 },
-      query: { scan_interval_secs: 1, inactivity_threshold_secs: inactivity, max_trace_age_secs: 600 },
-    },
+async function throughput(path: BenchPath, spans: number): Promise<void> {
+  await withService(path, { commit: 2, scan: 5, inactivity: 3600, maxAge: 7200 }, async (svc) => {
+    const started = performance.now();
+    const sent = await loadgen(svc.http, spans / 10, 10, ['--error-ratio', '0.05', '--slow-ratio', '0']);
+    await waitFor('all spans committed', async () => (await committed(svc)) >= spans, 600_000, 200);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`[${path.name}] receive → committed: ${spans} spans in ${seconds.toFixed(1)} s = ${Math.round(spans / seconds)} spans/s (loadgen sent at ${sent.spansPerSecond} spans/s)`);
+    // The S3 figures then cover the commits and the evaluator's reads of every new file.
+    await waitFor('evaluated', async () => (await svc.metric('tailsampler_evaluator_live_traces')) >= spans / 10, 300_000, 500);
+    return spans;
   });
-  try {
+}
+
+async function decisionLag(path: BenchPath, traces: number): Promise<void> {
+  const inactivity = 5;
+  await withService(path, { commit: 2, scan: 1, inactivity, maxAge: 600 }, async (svc) => {
     await loadgen(svc.http, traces, 10, ['--error-ratio', '0.1', '--slow-ratio', '0']);
     const sentAt = performance.now();
     await waitFor('all traces decided', async () => (await svc.metric('tailsampler_traces_decided_total')) >= traces, 300_000, 100);
@@ -70,42 +118,47 @@ async function decisionLag(traces: number): Promise<void> {
     const sum = await svc.metric('tailsampler_decision_lag_seconds_sum');
     const count = await svc.metric('tailsampler_decision_lag_seconds_count');
     console.log(
-      `decision lag: ${traces} traces decided ${lag.toFixed(1)} s after the last was sent (inactivity threshold ${inactivity} s, commit 2 s, scan 1 s); ` +
+      `[${path.name}] decision lag: ${traces} traces decided ${lag.toFixed(1)} s after the last was sent (inactivity threshold ${inactivity} s, commit 2 s, scan 1 s); ` +
         `mean last-span-committed → decision ${(sum / count).toFixed(2)} s`,
     );
-  } finally {
-    await svc.stop();
-  }
+    return traces * 10;
+  });
 }
 
-async function pendingMemory(spans: number): Promise<void> {
-  const svc: ServiceProcess = await startService({
-    config: {
-      storage: { commit_interval_secs: 5 },
-      query: { scan_interval_secs: 5, inactivity_threshold_secs: 86_400, max_trace_age_secs: 172_800 },
-    },
-  });
-  try {
-    let peak = rssMiB(svc.pid);
-    const samples: string[] = [];
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(svc.pid))), 200);
+async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
+  await withService(path, { commit: 5, scan: 5, inactivity: 86_400, maxAge: 172_800 }, async (svc) => {
+    const lines: string[] = [];
     const step = spans / 5;
     for (let sent = step; sent <= spans; sent += step) {
       await loadgen(svc.http, step / 10, 10, ['--error-ratio', '0.01', '--slow-ratio', '0']);
-      await waitFor('committed', async () => (await svc.metric('tailsampler_materializer_committed_spans_total')) >= sent, 600_000, 500);
+      await waitFor('committed', async () => (await committed(svc)) >= sent, 600_000, 500);
       await waitFor('evaluated', async () => (await svc.metric('tailsampler_evaluator_live_traces')) >= sent / 10, 120_000, 500);
-      samples.push(`${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB`);
+      lines.push(`${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB`);
     }
-    clearInterval(sampler);
     const live = await svc.metric('tailsampler_evaluator_live_traces');
-    console.log(`pending spans vs memory (${live} live traces of 10 spans, none decided):\n  ${samples.join('\n  ')}`);
-    console.log(`peak RSS with ${spans} spans pending: ${peak.toFixed(0)} MiB`);
-  } finally {
-    await svc.stop();
-  }
+    console.log(`[${path.name}] pending spans vs memory (${live} live traces of 10 spans, none decided):\n  ${lines.join('\n  ')}`);
+    return spans;
+  });
 }
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-await throughput(Number(values['throughput-spans']));
-await decisionLag(Number(values['lag-traces']));
-await pendingMemory(Number(values.spans));
+if (values.path !== 'kafka') {
+  const embedded: BenchPath = { name: 'embedded', config: () => ({}) };
+  await throughput(embedded, Number(values['throughput-spans']));
+  await decisionLag(embedded, Number(values['lag-traces']));
+  await pendingMemory(embedded, Number(values.spans));
+}
+if (values.path !== 'embedded') {
+  let infra: KafkaGarage | undefined;
+  // The REST fixture (and Kafka/Garage when started here) run in their own process groups: stop them on ^C too.
+  process.once('SIGINT', () => void (infra?.close() ?? Promise.resolve()).finally(() => process.exit(130)));
+  try {
+    infra = await startKafkaGarage();
+    const kafka: BenchPath = { name: 'kafka', config: () => infra!.serviceConfig() };
+    await throughput(kafka, Number(values['throughput-spans']));
+    await infra.deleteTopics();
+    await decisionLag(kafka, Number(values['lag-traces']));
+  } finally {
+    await infra?.close();
+  }
+}
