@@ -13,7 +13,7 @@
  * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -92,6 +92,7 @@ async function withService(path: BenchPath, tuning: { commit: number; scan: numb
   } finally {
     clearInterval(sampler);
     await svc.stop();
+    rmSync(svc.dir, { recursive: true, force: true });
   }
 }
 
