@@ -134,8 +134,24 @@ const storageSchema = z
     max_commit_mib: positive.default(8),
     /** Parquet row group size, rows. */
     row_group_size: positiveInt.default(100_000),
-    /** Snapshots kept in table metadata; older ones are expired (their data files stay live). */
+    /**
+     * Snapshots kept in table metadata; older ones are expired, with the manifests and data files no
+     * kept snapshot references any more.
+     */
     max_snapshots: positiveInt.default(200),
+    /** Day partitions are dropped once the whole day is older than this; 0 keeps everything. */
+    retention_days: z.number().int().min(0).default(7),
+    /** Merging small manifests at commit (Java's commit.manifest-merge.enabled, …min-count-to-merge, …target-size-bytes). */
+    manifest_merge: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Merge when a commit would leave more manifests smaller than target_size_kib than this. */
+        min_count_to_merge: z.number().int().min(2).default(100),
+        /** Manifests this large are left alone; merged ones grow to about this (a parse holds ~70× it in memory). */
+        target_size_kib: positiveInt.default(512),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});

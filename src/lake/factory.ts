@@ -3,7 +3,7 @@ import type { StorageConfig } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { createFileIO, warehouseUri } from './file-io-factory.ts';
-import { openOwnedSpanTable } from './iceberg/iceberg-table.ts';
+import { openOwnedSpanTable, tableOptionsFromConfig } from './iceberg/iceberg-table.ts';
 import { createRestSpanTable } from './iceberg/rest-span-table.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
 import type { SpanTable } from './table.ts';
@@ -35,8 +35,7 @@ export async function createSpanTable(
     io,
     id: { namespace, name },
     location: `${warehouse}/${namespace}.db/${name}`,
-    maxSnapshots: config.max_snapshots,
-    rowGroupSize: config.row_group_size,
+    ...tableOptionsFromConfig(config),
     logger,
   });
 }

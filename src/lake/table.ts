@@ -43,7 +43,10 @@ export interface DataFileRef {
 
 /** A data file as read back from the table's manifests. */
 export interface DataFileEntry extends DataFile, DataFileRef {
+  /** The snapshot that added the file. */
   snapshotId: number;
+  /** File sequence number: the sequence number of the snapshot that added the file (never changes). */
+  fileSequenceNumber: number;
 }
 
 export interface SnapshotRef {
@@ -84,6 +87,12 @@ export interface SpanTable {
   append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef>;
   /** The current snapshot, or null for a table with none. Reloads from the catalog. */
   currentSnapshot(): Promise<SnapshotRef | null>;
+  /**
+   * Drops every day partition whose whole day ended more than the table's retention before `nowMs`:
+   * one `delete` snapshot carrying `summary` (computed as for append), or null when nothing is that
+   * old or retention is off. Data files are deleted once no kept snapshot references them.
+   */
+  expireDays(nowMs: number, summary: CommitSummary): Promise<SnapshotRef | null>;
   /** What was committed after `sequenceNumber` (0 for everything). */
   changesSince(sequenceNumber: number): Promise<TableChanges>;
   /**

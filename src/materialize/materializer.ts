@@ -8,6 +8,9 @@ import type { Logger } from '../telemetry/logger.ts';
 /** Snapshot summary key holding the spool position a commit reached: the table is the source of truth. */
 export const SPOOL_POSITION_KEY = 'tailsampler.spool-position';
 
+/** How often the materializer asks the table to drop day partitions past retention. */
+const RETENTION_CHECK_MS = 5 * 60_000;
+
 export interface MaterializerOptions {
   commitIntervalMs: number;
   /** Payload bytes read from the spool into one commit at most; more waiting → commit again at once. */
@@ -32,6 +35,7 @@ export class Materializer implements Component {
   private started = false;
   /** A commit failed: its outcome may be unknown, so take the position back from the table first. */
   private resync = false;
+  private retentionCheckedMs = -Infinity;
 
   constructor(spool: Spool, table: SpanTable, opts: MaterializerOptions, deps: { metrics: Metrics; logger: Logger }) {
     this.spool = spool;
@@ -126,6 +130,23 @@ export class Materializer implements Component {
     } catch (err) {
       this.logger.error({ err }, 'materializer commit failed; the spool keeps the spans and the next interval retries');
     }
+    await this.expireDays();
     this.schedule(more ? 0 : this.opts.commitIntervalMs);
+  }
+
+  /** Table upkeep by the process that appends: a `delete` snapshot for day partitions past retention. */
+  private async expireDays(): Promise<void> {
+    const now = Date.now();
+    if (now - this.retentionCheckedMs < RETENTION_CHECK_MS) return;
+    this.retentionCheckedMs = now;
+    try {
+      // The delete snapshot moves no spool position: it carries its parent's on.
+      await this.table.expireDays(now, (parent): Record<string, string> => {
+        const position = parent?.summary[SPOOL_POSITION_KEY];
+        return position === undefined ? {} : { [SPOOL_POSITION_KEY]: position };
+      });
+    } catch (err) {
+      this.logger.error({ err }, 'dropping day partitions past retention failed; the next check retries');
+    }
   }
 }

@@ -42,6 +42,11 @@ export async function writeBatchFiles(io: FileIO, location: string, batch: SpanC
   });
 }
 
+/** Distinct partitions among `files` (the summary's changed-partition-count). */
+function countPartitions(files: readonly DataFile[]): number {
+  return new Set(files.map((f) => `${f.partition.timestamp_day}/${f.partition.trace_id_bucket}`)).size;
+}
+
 /** A manifest written but not yet in any manifest list; the list record's sequence fields come at commit. */
 export interface PendingManifest {
   path: string;
@@ -54,7 +59,8 @@ export interface PendingManifest {
   partitions: FieldSummary[];
 }
 
-function partitionSummaries(spec: PartitionSpec, files: readonly DataFile[]): FieldSummary[] {
+/** Per partition field, the range of values `files` cover (the manifest list's field summaries). */
+export function partitionSummaries(spec: PartitionSpec, files: readonly DataFile[]): FieldSummary[] {
   return spec.fields.map((f) => {
     let lo = Infinity;
     let hi = -Infinity;
@@ -63,6 +69,7 @@ function partitionSummaries(spec: PartitionSpec, files: readonly DataFile[]): Fi
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
+    if (files.length === 0) return { containsNull: false, containsNan: false, lowerBound: null, upperBound: null };
     // Day values are Iceberg dates and buckets ints: both serialize as 4-byte little-endian ints.
     return { containsNull: false, containsNan: false, lowerBound: serializeBound('int', lo), upperBound: serializeBound('int', hi) };
   });
@@ -92,7 +99,7 @@ export async function writeAddedManifest(
     files: files.length,
     rows: files.reduce((n, f) => n + f.recordCount, 0),
     bytes: files.reduce((n, f) => n + f.fileSizeInBytes, 0),
-    partitionCount: new Set(files.map((f) => `${f.partition.timestamp_day}/${f.partition.trace_id_bucket}`)).size,
+    partitionCount: countPartitions(files),
     partitions: partitionSummaries(spec, files),
   };
 }

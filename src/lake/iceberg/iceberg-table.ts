@@ -4,8 +4,9 @@ import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
 import { PARTITION_FIELDS } from '../span-schema.ts';
 import type { CommitSummary, DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { StorageConfig } from '../../config/schema.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import { addedManifestFile, writeAddedManifest, writeBatchFiles, type PendingManifest } from './append-files.ts';
+import { addedManifestFile, dayPath, writeAddedManifest, writeBatchFiles } from './append-files.ts';
 import type { Catalog, LoadedTable, TableIdentifier, TableUpdate } from './catalog.ts';
 import {
   CommitConflictError,
@@ -16,7 +17,11 @@ import {
   TableAlreadyExistsError,
 } from './errors.ts';
 import { ManifestCache } from './manifest-cache.ts';
-import { writeManifestList, type ManifestFile } from './manifest-list.ts';
+import { writeManifestList } from './manifest-list.ts';
+import { DEFAULT_MANIFEST_MERGE, mergeManifests, type ManifestMergePolicy, type ManifestWriteContext } from './manifest-rewrite.ts';
+import { expireDayPartitions, firstKeptDay } from './retention.ts';
+import { deleteExpiredFiles, snapshotsToExpire } from './snapshot-expiry.ts';
+import { NO_FILES, snapshotSummary, type ChangeBuilder } from './snapshot-change.ts';
 import { currentSnapshot, MAIN_BRANCH, newSnapshotId, spanTableDefinition, type Snapshot, type TableMetadata } from './metadata.ts';
 
 export interface IcebergSpanTableOptions {
@@ -25,8 +30,15 @@ export interface IcebergSpanTableOptions {
   id: TableIdentifier;
   /** Table root URI, used when the table has to be created. */
   location: string;
-  /** Snapshots kept in metadata; older ones are expired at commit (their data files stay live). */
+  /**
+   * Snapshots kept in metadata; older ones are expired at commit, with the manifests and data files
+   * no kept snapshot references any more.
+   */
   maxSnapshots: number;
+  /** Day partitions older than this many days are dropped by expireDays; 0 (default) keeps all. */
+  retentionDays?: number;
+  /** When commits merge small manifests (default: DEFAULT_MANIFEST_MERGE). */
+  manifestMerge?: ManifestMergePolicy;
   rowGroupSize: number;
   logger: Logger;
 }
@@ -49,11 +61,6 @@ function toRef(s: Snapshot): SnapshotRef {
     parentId: s['parent-snapshot-id'] ?? null,
     summary: { ...s.summary },
   };
-}
-
-function num(summary: Record<string, string> | undefined, key: string): number {
-  const v = Number(summary?.[key] ?? 0);
-  return Number.isFinite(v) ? v : 0;
 }
 
 /** The table must be partitioned the way the writer partitions files, or readers would prune wrongly. */
@@ -95,6 +102,10 @@ class IcebergSpanTable implements SpanTable {
     return t;
   }
 
+  private get merge(): ManifestMergePolicy {
+    return this.options.manifestMerge ?? DEFAULT_MANIFEST_MERGE;
+  }
+
   async append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
     const { io } = this.options;
     const metadata = this.loaded.metadata;
@@ -102,8 +113,18 @@ class IcebergSpanTable implements SpanTable {
     const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id'])!;
     const files = await writeBatchFiles(io, this.location, batch, this.options.rowGroupSize);
     const pending = files.length > 0 ? await writeAddedManifest(io, this.location, files, schema, spec) : null;
+    const change: ChangeBuilder = async (ctx, carried) => ({
+      operation: 'append',
+      manifests: pending ? [addedManifestFile(pending, spec['spec-id'], ctx.snapshotId, ctx.sequenceNumber)] : [],
+      carried,
+      attemptFiles: [],
+      added: { files: pending?.files ?? 0, records: pending?.rows ?? 0, bytes: pending?.bytes ?? 0 },
+      deleted: NO_FILES,
+      changedPartitions: pending?.partitionCount ?? 0,
+    });
     try {
-      return await this.commitWithRetries(pending, spec['spec-id'], summary);
+      // An append always has a change to commit, so a snapshot comes back.
+      return (await this.commitWithRetries(change, summary))!;
     } catch (e) {
       // Refused for good (not of unknown outcome): nothing references the new files, so remove them.
       if (!(e instanceof CommitStateUnknownError)) {
@@ -114,13 +135,41 @@ class IcebergSpanTable implements SpanTable {
     }
   }
 
-  private async commitWithRetries(pending: PendingManifest | null, specId: number, summary: CommitSummary): Promise<SnapshotRef> {
+  async expireDays(nowMs: number, summary: CommitSummary): Promise<SnapshotRef | null> {
+    const retentionDays = this.options.retentionDays ?? 0;
+    if (retentionDays <= 0) return null;
+    const firstKept = firstKeptDay(nowMs, retentionDays);
+    const change: ChangeBuilder = async (ctx, carried) => {
+      const expiry = await expireDayPartitions(ctx, this.cache, carried, firstKept);
+      if (expiry === null) return null;
+      const rewritten = new Set(expiry.written.map((m) => m.path));
+      return {
+        operation: 'delete',
+        manifests: expiry.written,
+        carried: expiry.manifests.filter((m) => !rewritten.has(m.path)),
+        attemptFiles: [...rewritten],
+        added: NO_FILES,
+        deleted: expiry.deleted,
+        changedPartitions: expiry.changedPartitions,
+      };
+    };
+    const ref = await this.commitWithRetries(change, summary);
+    if (ref !== null) {
+      this.options.logger.info(
+        { snapshotId: ref.snapshotId, firstKeptDay: dayPath(firstKept), files: ref.summary['deleted-data-files'], records: ref.summary['deleted-records'] },
+        'dropped day partitions past retention',
+      );
+    }
+    return ref;
+  }
+
+  private async commitWithRetries(change: ChangeBuilder, summary: CommitSummary): Promise<SnapshotRef | null> {
     const { logger } = this.options;
     const snapshotId = newSnapshotId();
     let lastConflict: unknown;
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       try {
-        return await this.commitAppend(snapshotId, attempt, pending, specId, summary);
+        return await this.commitAttempt(snapshotId, attempt, change, summary);
       } catch (e) {
         if (e instanceof CommitStateUnknownError) {
           // The catalog may have applied it: look before committing again, never re-send blindly.
@@ -139,7 +188,7 @@ class IcebergSpanTable implements SpanTable {
         await sleep(Math.min(1000, 10 * 2 ** attempt * Math.random()));
       }
     }
-    throw new CommitRetriesExhaustedError(`append lost ${MAX_COMMIT_ATTEMPTS} commit races in a row`, { cause: lastConflict });
+    throw new CommitRetriesExhaustedError(`commit lost ${MAX_COMMIT_ATTEMPTS} races in a row`, { cause: lastConflict });
   }
 
   /**
@@ -166,64 +215,59 @@ class IcebergSpanTable implements SpanTable {
     );
   }
 
-  private async commitAppend(
-    snapshotId: number,
-    attempt: number,
-    pending: PendingManifest | null,
-    specId: number,
-    summary: CommitSummary,
-  ): Promise<SnapshotRef> {
+  /**
+   * One commit attempt on the table state last seen: the change is built on its current snapshot,
+   * small manifests are merged, snapshots beyond maxSnapshots expire in the same commit, and once it
+   * landed the files only expired snapshots referenced are deleted. Null: nothing to commit.
+   */
+  private async commitAttempt(snapshotId: number, attempt: number, build: ChangeBuilder, summary: CommitSummary): Promise<SnapshotRef | null> {
     const { io, catalog, id, logger } = this.options;
     const base = this.loaded.metadata;
     const parent = currentSnapshot(base);
     const callerSummary = typeof summary === 'function' ? summary(parent ? toRef(parent) : null) : summary;
     const sequenceNumber = base['last-sequence-number'] + 1;
-    const parentManifests = parent ? await this.cache.manifestList(parent['manifest-list']) : [];
-    const manifests: ManifestFile[] = pending
-      ? [addedManifestFile(pending, specId, snapshotId, sequenceNumber), ...parentManifests]
-      : [...parentManifests];
-    const listPath = `${this.location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
-    await io.write(
-      listPath,
-      writeManifestList(manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'] ?? null, sequenceNumber }),
-    );
-
-    const addedFiles = pending?.files ?? 0;
-    const addedRecords = pending?.rows ?? 0;
-    const addedSize = pending?.bytes ?? 0;
-    const snapshot: Snapshot = {
-      'snapshot-id': snapshotId,
-      ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
-      'sequence-number': sequenceNumber,
-      'timestamp-ms': Math.max(Date.now(), base['last-updated-ms']),
-      'manifest-list': listPath,
-      summary: {
-        ...callerSummary,
-        operation: 'append',
-        'added-data-files': String(addedFiles),
-        'added-records': String(addedRecords),
-        'changed-partition-count': String(pending?.partitionCount ?? 0),
-        'total-records': String(num(parent?.summary, 'total-records') + addedRecords),
-        'total-data-files': String(num(parent?.summary, 'total-data-files') + addedFiles),
-        'total-delete-files': '0',
-        'total-position-deletes': '0',
-        'total-equality-deletes': '0',
-        'added-files-size': String(addedSize),
-        'total-files-size': String(num(parent?.summary, 'total-files-size') + addedSize),
-      },
-      'schema-id': base['current-schema-id'],
+    const ctx: ManifestWriteContext = {
+      io,
+      location: this.location,
+      schema: base.schemas.find((s) => s['schema-id'] === base['current-schema-id'])!,
+      spec: base['partition-specs'].find((s) => s['spec-id'] === base['default-spec-id'])!,
+      snapshotId,
+      sequenceNumber,
     };
-    // Expire in the same commit: keep the newest maxSnapshots including this one.
-    const kept = [...(base.snapshots ?? [])].sort((a, b) => a['sequence-number'] - b['sequence-number']);
-    const excess = kept.length + 1 - this.options.maxSnapshots;
-    const expired = excess > 0 ? kept.slice(0, excess) : [];
-    const updates: TableUpdate[] = [
-      { action: 'add-snapshot', snapshot },
-      { action: 'set-snapshot-ref', 'ref-name': MAIN_BRANCH, type: 'branch', 'snapshot-id': snapshotId },
-    ];
-    if (expired.length > 0) updates.push({ action: 'remove-snapshots', 'snapshot-ids': expired.map((s) => s['snapshot-id']) });
+    const parentManifests = parent ? await this.cache.manifestList(parent['manifest-list']) : [];
+    // A manifest left with no live file (all deleted by an earlier snapshot) is not carried on.
+    const change = await build(ctx, parentManifests.filter((m) => m.addedFilesCount + m.existingFilesCount > 0));
+    if (change === null) return null;
+    const written = [...change.attemptFiles];
+    const listPath = `${this.location}/metadata/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
+    const expired = snapshotsToExpire(base, this.options.maxSnapshots);
+    let snapshot: Snapshot;
+    let committed: LoadedTable;
     try {
-      this.loaded = await catalog.commitTable(
+      const merged = await mergeManifests(ctx, this.cache, change.carried, change.manifests.length, this.merge);
+      written.push(...merged.written.map((m) => m.path));
+      const manifests = [...change.manifests, ...merged.manifests];
+      const kept = merged.manifests.length - merged.written.length;
+      await io.write(listPath, writeManifestList(manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'] ?? null, sequenceNumber }));
+      snapshot = {
+        'snapshot-id': snapshotId,
+        ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
+        'sequence-number': sequenceNumber,
+        'timestamp-ms': Math.max(Date.now(), base['last-updated-ms']),
+        'manifest-list': listPath,
+        summary: snapshotSummary(parent, callerSummary, change, {
+          created: change.manifests.length + merged.written.length,
+          replaced: parentManifests.length - kept,
+          kept,
+        }),
+        'schema-id': base['current-schema-id'],
+      };
+      const updates: TableUpdate[] = [
+        { action: 'add-snapshot', snapshot },
+        { action: 'set-snapshot-ref', 'ref-name': MAIN_BRANCH, type: 'branch', 'snapshot-id': snapshotId },
+      ];
+      if (expired.length > 0) updates.push({ action: 'remove-snapshots', 'snapshot-ids': expired.map((s) => s['snapshot-id']) });
+      committed = await catalog.commitTable(
         id,
         [
           { type: 'assert-table-uuid', uuid: base['table-uuid'] },
@@ -232,17 +276,18 @@ class IcebergSpanTable implements SpanTable {
         updates,
       );
     } catch (e) {
-      // Rejected: nothing references this list; the data files and manifest are reused by the retry.
-      // State unknown: the catalog may have committed it, so the list must stay.
-      if (!(e instanceof CommitStateUnknownError)) await io.delete(listPath).catch(() => undefined);
+      // Rejected: nothing references this attempt's list and manifests (the added manifest and data
+      // files are reused by the retry). State unknown: the catalog may have committed them, so they stay.
+      if (!(e instanceof CommitStateUnknownError)) await Promise.all([...written, listPath].map((p) => io.delete(p).catch(() => undefined)));
       throw e;
     }
-    // Manifest lists belong to one snapshot each; expired ones are unreachable now.
-    for (const s of expired) {
-      this.cache.forget(s['manifest-list']);
-      await io.delete(s['manifest-list']).catch((err: unknown) => logger.warn({ err }, 'could not delete expired manifest list'));
-    }
-    logger.debug({ snapshotId, sequenceNumber, files: addedFiles, records: addedRecords, expired: expired.length }, 'iceberg append committed');
+    this.loaded = committed;
+    const freed = await deleteExpiredFiles({ io, cache: this.cache, logger }, committed.metadata, expired);
+    if (freed.dataFiles > 0) logger.info({ snapshotId, expiredSnapshots: expired.length, ...freed }, 'deleted data files no kept snapshot references');
+    logger.debug(
+      { snapshotId, sequenceNumber, operation: change.operation, summary: snapshot.summary, expiredSnapshots: expired.length, freed },
+      'iceberg commit landed',
+    );
     return toRef(snapshot);
   }
 
@@ -263,10 +308,13 @@ class IcebergSpanTable implements SpanTable {
     const manifests = await this.cache.manifestList(current['manifest-list']);
     const files: DataFileEntry[] = [];
     // A manifest's sequence number bounds the data sequence numbers of its entries from above,
-    // so older manifests cannot hold anything new and are not even opened.
+    // so older manifests cannot hold anything new and are not even opened. One that added no file
+    // (merged or rewritten) holds only files of earlier snapshots: the bound is one lower. Those are
+    // large and read once, so they stay out of the cache.
     for (const m of manifests) {
-      if (m.content !== 0 || m.sequenceNumber <= sequenceNumber) continue;
-      for (const f of await this.cache.dataFiles(m)) {
+      const added = m.addedFilesCount > 0;
+      if (m.content !== 0 || m.sequenceNumber - (added ? 0 : 1) <= sequenceNumber) continue;
+      for (const f of await this.cache.dataFiles(m, { cache: added })) {
         if (f.sequenceNumber > sequenceNumber) files.push(f);
       }
     }
@@ -277,6 +325,22 @@ class IcebergSpanTable implements SpanTable {
   read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
     return readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds);
   }
+}
+
+/** The table options `storage` config sets: file layout, snapshot expiry, retention, manifest merging. */
+export function tableOptionsFromConfig(
+  config: StorageConfig,
+): Pick<IcebergSpanTableOptions, 'maxSnapshots' | 'rowGroupSize' | 'retentionDays' | 'manifestMerge'> {
+  return {
+    maxSnapshots: config.max_snapshots,
+    rowGroupSize: config.row_group_size,
+    retentionDays: config.retention_days,
+    manifestMerge: {
+      enabled: config.manifest_merge.enabled,
+      minCountToMerge: config.manifest_merge.min_count_to_merge,
+      targetSizeBytes: config.manifest_merge.target_size_kib * 1024,
+    },
+  };
 }
 
 /**

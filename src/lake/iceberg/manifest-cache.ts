@@ -24,32 +24,44 @@ export class ManifestCache {
     this.maxEntries = maxEntries;
   }
 
-  manifestList(path: string): Promise<ManifestFile[]> {
-    return this.cached(this.lists, path, async () => readManifestList(await this.io.read(path), path));
+  /** A manifest list; `cache: false` uses a parse already cached but keeps a new one out. */
+  manifestList(path: string, options: { cache?: boolean } = {}): Promise<ManifestFile[]> {
+    const load = async () => readManifestList(await this.io.read(path), path);
+    if (options.cache === false) return this.lists.get(path) ?? load();
+    return this.cached(this.lists, path, load);
   }
 
   /**
    * Live data files of a data manifest with sequence numbers and snapshot ids resolved (inherited
    * from the manifest list record where the entry leaves them null, per the v2 spec).
-   * The returned objects are shared: callers must not modify them.
+   * The returned objects are shared: callers must not modify them. `cache: false` uses a parse
+   * already cached but keeps a new one out (large rewritten manifests read once).
    */
-  dataFiles(manifest: ManifestFile): Promise<DataFileEntry[]> {
-    return this.cached(this.files, manifest.path, async () => {
-      const entries = readManifest(await this.io.read(manifest.path), manifest.path);
-      const out: DataFileEntry[] = [];
-      for (const e of entries) {
-        if (e.status === ENTRY_DELETED) continue;
-        const lower = e.dataFile.lowerBounds.get(TRACE_ID_FIELD_ID);
-        const upper = e.dataFile.upperBounds.get(TRACE_ID_FIELD_ID);
-        out.push({
-          ...e.dataFile,
-          sequenceNumber: e.sequenceNumber ?? manifest.sequenceNumber,
-          snapshotId: e.snapshotId ?? manifest.addedSnapshotId,
-          traceIdMin: lower === undefined ? null : (deserializeBound('string', lower) as string),
-          traceIdMax: upper === undefined ? null : (deserializeBound('string', upper) as string),
-        });
-      }
-      return out;
+  dataFiles(manifest: ManifestFile, options: { cache?: boolean } = {}): Promise<DataFileEntry[]> {
+    const load = async () => (await this.entries(manifest)).filter((e) => e.status !== ENTRY_DELETED).map((e) => e.file);
+    if (options.cache === false) return this.files.get(manifest.path) ?? load();
+    return this.cached(this.files, manifest.path, load);
+  }
+
+  /** Files a manifest marks deleted, resolved as dataFiles resolves live ones; never cached. */
+  async deletedFiles(manifest: ManifestFile): Promise<DataFileEntry[]> {
+    return (await this.entries(manifest)).filter((e) => e.status === ENTRY_DELETED).map((e) => e.file);
+  }
+
+  private async entries(manifest: ManifestFile): Promise<{ status: number; file: DataFileEntry }[]> {
+    const entries = readManifest(await this.io.read(manifest.path), manifest.path);
+    return entries.map((e) => {
+      const lower = e.dataFile.lowerBounds.get(TRACE_ID_FIELD_ID);
+      const upper = e.dataFile.upperBounds.get(TRACE_ID_FIELD_ID);
+      const file: DataFileEntry = {
+        ...e.dataFile,
+        sequenceNumber: e.sequenceNumber ?? manifest.sequenceNumber,
+        fileSequenceNumber: e.fileSequenceNumber ?? manifest.sequenceNumber,
+        snapshotId: e.snapshotId ?? manifest.addedSnapshotId,
+        traceIdMin: lower === undefined ? null : (deserializeBound('string', lower) as string),
+        traceIdMax: upper === undefined ? null : (deserializeBound('string', upper) as string),
+      };
+      return { status: e.status, file };
     });
   }
 

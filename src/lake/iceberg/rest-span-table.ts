@@ -5,7 +5,7 @@ import { LocalFileIO } from '../file-io.ts';
 import { RoutingFileIO } from '../file-io-router.ts';
 import { S3FileIO, s3OptionsFromConfig, s3OptionsFromProperties } from '../s3-file-io.ts';
 import type { SpanTable } from '../table.ts';
-import { openOwnedSpanTable } from './iceberg-table.ts';
+import { openOwnedSpanTable, tableOptionsFromConfig } from './iceberg-table.ts';
 import { RestCatalog } from './rest-catalog.ts';
 import type { RestCatalogConfig } from './rest-config.ts';
 
@@ -50,8 +50,7 @@ export async function createRestSpanTable(
     io,
     id,
     location: '',
-    maxSnapshots: config.max_snapshots,
-    rowGroupSize: config.row_group_size,
+    ...tableOptionsFromConfig(config),
     logger,
   });
 }
