@@ -85,7 +85,17 @@ export class Materializer implements Component {
     const records = await this.spool.read(from, this.opts.maxCommitBytes);
     if (records.length === 0) return false;
     const end = this.metrics.commitDuration.startTimer();
-    const batch = requestsToColumns(records.map((r) => r.payload));
+    // Someone else's bytes in a Kafka topic (another encoding, say) must not stop the table for good.
+    const batch = requestsToColumns(
+      records.map((r) => r.payload),
+      (i, err) => {
+        this.metrics.rejectedRecords.inc();
+        this.logger.error(
+          { err, endsAt: records[i]!.next },
+          'spool record is not an OTLP ExportTraceServiceRequest; left out of the table (it stays in the spool until its retention)',
+        );
+      },
+    );
     let next = records[records.length - 1]!.next;
     if (batch.length > 0) {
       try {

@@ -130,6 +130,15 @@ class Builder {
     this.views();
   }
 
+  /** Drops the rows from `n` on (a payload that failed half way). */
+  truncate(n: number): void {
+    this.n = n;
+    for (const key of Object.keys(this) as (keyof this)[]) {
+      const v = this[key];
+      if (Array.isArray(v) && v.length > n) v.length = n;
+    }
+  }
+
   finish(): SpanColumns {
     const n = this.n;
     return {
@@ -185,18 +194,26 @@ function listJson(r: WireReader, start: number, end: number, tag: number): strin
   return json.take(0);
 }
 
-/** Decodes the payloads' spans into one batch of columns, in payload and wire order. */
-export function requestsToColumns(payloads: readonly Uint8Array[]): SpanColumns {
+/**
+ * Decodes the payloads' spans into one batch of columns, in payload and wire order. A payload that is
+ * not a valid ExportTraceServiceRequest throws CorruptPayloadError, unless `onCorrupt` is given: then
+ * it is reported there and left out whole (rows it had yielded before the damage are dropped).
+ */
+export function requestsToColumns(payloads: readonly Uint8Array[], onCorrupt?: (index: number, error: CorruptPayloadError) => void): SpanColumns {
   let estimate = 0;
   for (const p of payloads) estimate += p.byteLength;
   const b = new Builder(Math.max(16, Math.min(1 << 16, Math.ceil(estimate / 512))));
   for (let i = 0; i < payloads.length; i++) {
     const r = new WireReader(payloads[i]!);
+    const rows = b.n;
     try {
       readRequest(r, b);
     } catch (e) {
-      if (e instanceof WireError) throw new CorruptPayloadError(`payload ${i}: ${e.message}`, { cause: e });
-      throw e;
+      if (!(e instanceof WireError)) throw e;
+      const error = new CorruptPayloadError(`payload ${i}: ${e.message}`, { cause: e });
+      if (onCorrupt === undefined) throw error;
+      b.truncate(rows);
+      onCorrupt(i, error);
     }
   }
   return b.finish();

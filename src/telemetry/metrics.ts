@@ -16,6 +16,7 @@ export class Metrics {
   readonly committedSpans: Counter;
   readonly commitDuration: Histogram;
   readonly materializerConflicts: Counter;
+  readonly rejectedRecords: Counter;
   readonly scanDuration: Histogram;
   readonly liveTraces: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
@@ -66,6 +67,11 @@ export class Metrics {
     this.materializerConflicts = new Counter({
       name: 'tailsampler_materializer_position_conflicts_total',
       help: 'Batches not committed because another replica had committed part of their spool range (read again from the table)',
+      registers: r,
+    });
+    this.rejectedRecords = new Counter({
+      name: 'tailsampler_materializer_rejected_records_total',
+      help: 'Spool records that are not OTLP ExportTraceServiceRequests (e.g. a topic written with another encoding), left out of the table',
       registers: r,
     });
     this.commitDuration = new Histogram({

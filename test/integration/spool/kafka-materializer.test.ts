@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Admin } from '@platformatic/kafka';
+import { Admin, Producer } from '@platformatic/kafka';
 import { parseConfig } from '../../../src/config/load.ts';
 import { createSpanTable } from '../../../src/lake/factory.ts';
 import { Materializer, SPOOL_POSITION_KEY } from '../../../src/materialize/materializer.ts';
@@ -163,6 +163,43 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
     await rm(dir, { recursive: true, force: true });
     const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
     await admin.deleteTopics({ topics: [`fence-${id}`] }).catch(() => undefined);
+    await admin.close();
+  }
+});
+
+test('a message that is not OTLP protobuf is logged and left out; the spans around it reach the table', async () => {
+  const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
+  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-poison-'));
+  const id = randomBytes(4).toString('hex');
+  const config = parseConfig(
+    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: poison-${id}, group_id: poison-${id}, partitions: 1 } }
+storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
+    'test',
+    {},
+  );
+  const logger = silentLogger();
+  const { table, close } = await createSpanTable(config.storage, { logger });
+  const metrics = new Metrics();
+  const spool = createSpool(config.spool, { metrics, logger });
+  const producer = new Producer({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
+  try {
+    await spool.start();
+    await spool.append([request(2)]);
+    // What a Collector with `encoding: otlp_json` would write into the topic.
+    await producer.send({ messages: [{ topic: `poison-${id}`, partition: 0, value: Buffer.from('{"resourceSpans":[]}') }] });
+    await spool.append([request(3)]);
+    const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, { metrics, logger });
+    await m.drain();
+    assert.equal((await table.currentSnapshot())!.summary['total-records'], '15', 'five traces of three spans');
+    assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
+    assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad message');
+  } finally {
+    await producer.close();
+    await spool.shutdown().catch(() => undefined);
+    await close();
+    await rm(dir, { recursive: true, force: true });
+    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
+    await admin.deleteTopics({ topics: [`poison-${id}`] }).catch(() => undefined);
     await admin.close();
   }
 });

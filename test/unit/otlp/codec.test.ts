@@ -234,3 +234,21 @@ test('JSON text escapes like JSON.stringify and does not depend on wire field or
   const c2 = requestsToColumns([validateProtobufRequest(req).payload]);
   assert.equal(c2.attributes[0], '[{"key":"k","value":{"intValue":"7"}}]');
 });
+
+test('a corrupt payload throws, or with onCorrupt is left out whole while the others decode', () => {
+  const good = encodeRequest(richRequest());
+  const one = requestsToColumns([good]);
+  // Valid spans first, then bytes that are not protobuf: the spans before the damage must not stay.
+  const damaged = new Uint8Array([...good, 0x7b, 0x22, 0x72]);
+  assert.throws(() => requestsToColumns([good, damaged]), (e: unknown) => (e as { code?: string }).code === 'TS_OTLP_CORRUPT_PAYLOAD');
+  const corrupt: number[] = [];
+  const cols = requestsToColumns([good, damaged, good], (i, err) => {
+    assert.equal(err.code, 'TS_OTLP_CORRUPT_PAYLOAD');
+    corrupt.push(i);
+  });
+  assert.deepEqual(corrupt, [1]);
+  assert.equal(cols.length, 2 * one.length);
+  const twice = <T>(a: ArrayLike<T>) => [...Array.from(a), ...Array.from(a)];
+  assert.deepEqual(Array.from(cols.span_id), twice(one.span_id));
+  assert.deepEqual(Array.from(cols.status_code), twice(one.status_code));
+});
