@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FileNotFoundError, InvalidFileUriError } from './file-io-errors.ts';
 
 /**
  * Where table files live. Paths are absolute URIs as they appear in Iceberg metadata
@@ -21,7 +22,20 @@ export function toFileUri(path: string): string {
 }
 
 function localPath(uri: string): string {
-  return uri.startsWith('file:') ? fileURLToPath(uri) : uri;
+  if (uri.startsWith('file:')) return fileURLToPath(uri);
+  // Another scheme (s3://…) would otherwise become a relative path and be written under the cwd.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new InvalidFileUriError(uri, 'not a local file (LocalFileIO takes file:// URIs and paths)');
+  return uri;
+}
+
+/** A missing file is FileNotFoundError, as from every FileIO. */
+async function local<T>(uri: string, fn: (path: string) => Promise<T>): Promise<T> {
+  try {
+    return await fn(localPath(uri));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FileNotFoundError(uri, { cause: e });
+    throw e;
+  }
 }
 
 /** FileIO on the local filesystem, for the embedded warehouse. */
@@ -41,11 +55,11 @@ export class LocalFileIO implements FileIO {
   }
 
   async read(uri: string): Promise<Uint8Array> {
-    return readFile(localPath(uri));
+    return local(uri, (path) => readFile(path));
   }
 
   async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    const fh = await open(localPath(uri), 'r');
+    const fh = await local(uri, (path) => open(path, 'r'));
     try {
       const buf = Buffer.allocUnsafe(length);
       let done = 0;
@@ -61,7 +75,7 @@ export class LocalFileIO implements FileIO {
   }
 
   async size(uri: string): Promise<number> {
-    return (await stat(localPath(uri))).size;
+    return (await local(uri, (path) => stat(path))).size;
   }
 
   async delete(uri: string): Promise<void> {
