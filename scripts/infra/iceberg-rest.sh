@@ -7,15 +7,16 @@
 #     hadoop-client, iceberg-aws + iceberg-aws-bundle for S3FileIO) with Maven (cached), compiles a
 #     ten-line launcher that binds the fixture's servlet to 127.0.0.1 only (the fixture's own main binds
 #     every interface), starts it and waits until GET /v1/config answers. A second up while it answers
-#     is a no-op.
+#     is a no-op; one asked for another warehouse than the running server's restarts it.
 # down: stops it and removes its state (catalog database, file warehouse).
 # Port: TAILSAMPLER_ICEBERG_REST_PORT (8181).
-# Warehouse: TAILSAMPLER_ICEBERG_REST_WAREHOUSE, default file://<state dir>/warehouse. An s3:// warehouse
-#   switches the server to S3FileIO configured from TAILSAMPLER_S3_ENDPOINT, TAILSAMPLER_S3_REGION,
-#   TAILSAMPLER_S3_ACCESS_KEY_ID and TAILSAMPLER_S3_SECRET_ACCESS_KEY (taken from the environment, else
-#   from Garage's env file when scripts/infra/garage.sh runs), e.g.
-#     TAILSAMPLER_ICEBERG_REST_WAREHOUSE=s3://tailsampler/rest bash scripts/infra/iceberg-rest.sh up
-#   The server then also hands the S3 keys to clients in loadTable's `config` (include-credentials).
+# Warehouse: TAILSAMPLER_ICEBERG_REST_WAREHOUSE, default s3://<Garage bucket>/rest: the production
+#   layout (REST catalog, files on Garage), so start Garage first (scripts/infra.sh up does). An s3://
+#   warehouse switches the server to S3FileIO configured from TAILSAMPLER_S3_ENDPOINT,
+#   TAILSAMPLER_S3_REGION, TAILSAMPLER_S3_ACCESS_KEY_ID and TAILSAMPLER_S3_SECRET_ACCESS_KEY (taken from
+#   the environment, else from Garage's env file), and the server hands the S3 settings and keys to
+#   clients in loadTable's `config` (include-credentials). A file:// warehouse keeps files local:
+#     TAILSAMPLER_ICEBERG_REST_WAREHOUSE=file:///tmp/wh bash scripts/infra/iceberg-rest.sh up
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 INFRA_COMPONENT=iceberg-rest
@@ -143,9 +144,31 @@ EOF
   mv "$STATE/env.tmp" "$STATE/env"
 }
 
+# The warehouse asked for: the env's, else a prefix of Garage's bucket.
+wanted_warehouse() {
+  if [ -n "${TAILSAMPLER_ICEBERG_REST_WAREHOUSE:-}" ]; then
+    echo "$TAILSAMPLER_ICEBERG_REST_WAREHOUSE"
+    return
+  fi
+  load_garage_env
+  [ -n "${TAILSAMPLER_S3_BUCKET:-}" ] || infra_fail "the default warehouse is on Garage, which is not running (bash scripts/infra.sh up garage), or set TAILSAMPLER_ICEBERG_REST_WAREHOUSE=file://…"
+  echo "s3://$TAILSAMPLER_S3_BUCKET/rest"
+}
+
+load_garage_env() {
+  if [ -z "${TAILSAMPLER_S3_ENDPOINT:-}" ] && [ -f "$TAILSAMPLER_INFRA_DIR/garage/env" ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . "$TAILSAMPLER_INFRA_DIR/garage/env"
+    set +a
+  fi
+}
+
 up() {
   install_server
-  if infra_running "$PIDFILE" && [ -f "$STATE/warehouse.uri" ] && config_answers; then
+  local warehouse
+  warehouse=$(wanted_warehouse)
+  if infra_running "$PIDFILE" && [ "$(cat "$STATE/warehouse.uri" 2>/dev/null)" = "$warehouse" ] && config_answers; then
     write_env
     infra_log "already running on $URI"
     return 0
@@ -156,7 +179,6 @@ up() {
   chmod 700 "$STATE"
   infra_port_free "$PORT" || infra_fail "port $PORT on 127.0.0.1 is in use (set TAILSAMPLER_ICEBERG_REST_PORT)"
 
-  local warehouse=${TAILSAMPLER_ICEBERG_REST_WAREHOUSE:-file://$STATE/warehouse}
   local -a env=(
     "CATALOG_WAREHOUSE=$warehouse"
     "CATALOG_URI=jdbc:sqlite:$STATE/catalog.db"
@@ -169,12 +191,7 @@ up() {
   )
   case "$warehouse" in
     s3://*)
-      if [ -z "${TAILSAMPLER_S3_ENDPOINT:-}" ] && [ -f "$TAILSAMPLER_INFRA_DIR/garage/env" ]; then
-        set -a
-        # shellcheck disable=SC1091
-        . "$TAILSAMPLER_INFRA_DIR/garage/env"
-        set +a
-      fi
+      load_garage_env
       local v
       for v in TAILSAMPLER_S3_ENDPOINT TAILSAMPLER_S3_ACCESS_KEY_ID TAILSAMPLER_S3_SECRET_ACCESS_KEY; do
         [ -n "${!v:-}" ] || infra_fail "an s3:// warehouse needs $v (start garage first: bash scripts/infra.sh up garage)"

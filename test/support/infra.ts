@@ -23,3 +23,14 @@ export function infraEnv(component: 'kafka' | 'redis' | 'garage' | 'iceberg-rest
   }
   return env;
 }
+
+/** `storage.s3` for the Garage the harness runs (its endpoint, region and key). */
+export function garageS3Config(): { endpoint: string; region: string; access_key_id: string; secret_access_key: string } {
+  const env = infraEnv('garage');
+  return {
+    endpoint: env.TAILSAMPLER_S3_ENDPOINT!,
+    region: env.TAILSAMPLER_S3_REGION!,
+    access_key_id: env.TAILSAMPLER_S3_ACCESS_KEY_ID!,
+    secret_access_key: env.TAILSAMPLER_S3_SECRET_ACCESS_KEY!,
+  };
+}

@@ -113,7 +113,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
       let sum = 0;
       for (const line of text.split('\n')) {
         if (!line.startsWith(name)) continue;
-        const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+        const m = /^([a-z0-9_]+)(\{[^}]*\})? (\S+)$/.exec(line);
         if (!m || m[1] !== name) continue;
         const l = m[2] ?? '';
         if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += Number(m[3]);
@@ -133,12 +133,12 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): vo
   }
 }
 
-/** Runs the readers' python script and parses its JSON output. */
-export async function runPython(script: string, args: string[]): Promise<unknown> {
+/** Runs the readers' python script (with `env` added to this process's) and parses its JSON output. */
+export async function runPython(script: string, args: string[], env: Record<string, string> = {}): Promise<unknown> {
   const python = process.env.TAILSAMPLER_PYTHON;
   if (!python) throw new Error('TAILSAMPLER_PYTHON is not set: run through `npm test`, or set it to the output of scripts/ensure-python.sh');
   return new Promise((resolve, reject) => {
-    const p = spawn(python, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(python, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));

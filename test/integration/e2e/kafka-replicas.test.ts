@@ -1,6 +1,7 @@
 /**
  * The production path with two replicas: OTLP → Kafka spool (one consumer group) → Iceberg through the
- * REST catalog → sharded evaluators → OTLP out. One replica is killed mid-load; its partitions move to
+ * REST catalog, files on Garage (the harness's REST catalog keeps its warehouse there) → sharded
+ * evaluators → OTLP out. One replica is killed mid-load; its partitions move to
  * the other, which finishes their traces. Every trace is decided exactly once (the decisions
  * changelog holds one decision per trace), kept traces arrive complete with no span twice, and the
  * table (read by pyiceberg through the REST catalog) holds every acknowledged span once.
@@ -10,14 +11,23 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
-import { infraEnv } from '../../support/infra.ts';
+import { garageS3Config, infraEnv } from '../../support/infra.ts';
 import { startOtelcol } from '../../support/otelcol.ts';
 import { runPython, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
-import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
 
 const REST_READER = fileURLToPath(new URL('../lake/rest-catalog-reader.py', import.meta.url));
 const PARTITIONS = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const withoutTraceState = (s: Record<string, unknown>) => {
+  const { traceState: _ignored, ...rest } = s;
+  return canonical(rest);
+};
+
+/** The error-level log lines of a replica (pino level 50+), for failure messages. */
+function errorLines(svc: ServiceProcess): string {
+  return svc.output().split('\n').filter((l) => /"level":(5|6)0/.test(l)).slice(-5).join('\n');
+}
 
 async function post(svc: ServiceProcess, spans: TestSpan[]): Promise<void> {
   const body = toProtobuf([{ service: 'shop', scope: { name: 'replicas' }, spans }]);
@@ -64,9 +74,10 @@ test('two replicas split the partitions; one is killed mid-load and every trace 
     storage: {
       catalog: { type: 'rest', uri: rest.TAILSAMPLER_ICEBERG_REST_URI, warehouse: rest.TAILSAMPLER_ICEBERG_REST_WAREHOUSE },
       table: { namespace, name: 'otel_spans' },
+      s3: garageS3Config(),
       commit_interval_secs: 1,
     },
-    query: { scan_interval_secs: 1, inactivity_threshold_secs: 3, max_trace_age_secs: 300 },
+    query: { scan_interval_secs: 1, inactivity_threshold_secs: 15, max_trace_age_secs: 600 },
     sampling: { sample_errors: false, sample_latency: false, policies: [{ name: 'errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } }] },
     exporters: { otlp: { endpoint: otelcol.httpEndpoint, protocol: 'http/protobuf', retry_on_failure: { initial_interval_ms: 200 } } },
   };
@@ -77,22 +88,21 @@ test('two replicas split the partitions; one is killed mid-load and every trace 
   await waitFor('both replicas own partitions', async () =>
     (await a.metric('tailsampler_spool_kafka_assigned_partitions')) > 0 && (await b.metric('tailsampler_spool_kafka_assigned_partitions')) > 0, 60_000);
 
-  // 12 rounds of 15 traces; each trace's spans go out in two halves a round apart, through either
-  // replica, so traces are half-received, pending or being decided when the kill comes.
-  const traces: TestSpan[][] = [];
+  // Complete traces first, until replica A has decided some: its decisions must carry over too.
+  const traces: TestSpan[][] = Array.from({ length: 20 }, (_, i) => makeTrace({ n: 6, startMs: Date.now(), durationMs: 20, error: i % 4 === 0 }));
+  await post(a, traces.flat());
+  await waitFor('replica A decided traces', async () => (await a.metric('tailsampler_traces_decided_total')) > 0, 60_000);
+  // Then 12 rounds of 15 traces; each trace's spans go out in two halves a round apart (well within
+  // the inactivity threshold), through either replica, so traces are half-received or pending when
+  // replica A is killed.
   let pendingHalves: TestSpan[][] = [];
-  const rounds = 12;
-  for (let round = 0; round < rounds; round++) {
-    const fresh = Array.from({ length: 15 }, (_, i) => makeTrace({ n: 6, startMs: Date.now(), durationMs: 20, error: (round * 15 + i) % 4 === 0 }));
+  for (let round = 0; round < 12; round++) {
+    const fresh = Array.from({ length: 15 }, (_, i) => makeTrace({ n: 6, startMs: Date.now(), durationMs: 20, error: i % 4 === 0 }));
     traces.push(...fresh);
     const alive = round < 6 ? [a, b] : [b];
     await post(alive[round % alive.length]!, [...pendingHalves.flat(), ...fresh.map((s) => s.slice(0, 3)).flat()]);
     pendingHalves = fresh.map((s) => s.slice(3));
-    if (round === 5) {
-      // Let A decide some traces first, so both its decisions and its pending traces must carry over.
-      await waitFor('replica A decided traces', async () => (await a.metric('tailsampler_traces_decided_total')) > 0, 60_000);
-      await a.kill();
-    }
+    if (round === 5) await a.kill();
     await sleep(700);
   }
   await post(b, pendingHalves.flat());
@@ -108,7 +118,10 @@ test('two replicas split the partitions; one is killed mid-load and every trace 
   }, 120_000, 1000);
   await waitFor('kept traces exported', async () => {
     const got = await otelcol.received();
-    return kept.every((s) => (got.find((r) => r.traceId === s[0]!.traceId)?.spans.length ?? 0) >= s.length);
+    const missing = kept.filter((s) => (got.find((r) => r.traceId === s[0]!.traceId)?.spans.length ?? 0) < s.length);
+    if (missing.length === 0) return true;
+    const detail = missing.map((s) => `#${traces.indexOf(s)} got ${got.find((r) => r.traceId === s[0]!.traceId)?.spans.length ?? 0}, decided ${JSON.stringify(decisions.get(s[0]!.traceId))}`);
+    throw new Error(`${missing.length} of ${kept.length} kept traces not complete yet: ${detail.join('; ')}\nreplica B's errors:\n${errorLines(b)}`);
   }, 60_000);
   await sleep(3000); // anything exported twice or wrongly would have arrived by now
 
@@ -124,11 +137,17 @@ test('two replicas split the partitions; one is killed mid-load and every trace 
   for (const s of kept) {
     const got = received.find((r) => r.traceId === s[0]!.traceId)!;
     assert.deepEqual(got.spans.map((x) => x.span.spanId).sort(), s.map((x) => x.spanId).sort(), 'complete, each span once');
+    for (const sent of s) {
+      const span = got.spans.find((x) => x.span.spanId === sent.spanId)!.span as Record<string, unknown>;
+      assert.deepEqual(withoutTraceState(span), withoutTraceState(jsonSpan(sent)), `span ${sent.spanId} identical`);
+      assert.match(String(span.traceState ?? ''), /(^|,)ot=([^,]*;)?th:0(;|,|$)/, 'kept span carries its sampling threshold');
+    }
   }
+  assert.ok((await b.metric('tailsampler_s3_requests_total')) > 0, 'table files go to Garage');
 
   // Every acknowledged span is in the table once, as pyiceberg reads it through the REST catalog.
   await b.stop();
-  const table = (await runPython(REST_READER, [rest.TAILSAMPLER_ICEBERG_REST_URI!, rest.TAILSAMPLER_ICEBERG_REST_WAREHOUSE!, namespace, 'otel_spans', kept[0]![0]!.traceId])) as {
+  const table = (await runPython(REST_READER, [rest.TAILSAMPLER_ICEBERG_REST_URI!, rest.TAILSAMPLER_ICEBERG_REST_WAREHOUSE!, namespace, 'otel_spans', kept[0]![0]!.traceId], infraEnv('garage'))) as {
     count: number;
     span_ids: string[];
     trace_span_ids: string[];

@@ -1,9 +1,12 @@
 """Reads the span table through pyiceberg's REST catalog (an engine that shares no code with tailsampler).
 
 Usage: rest-catalog-reader.py <catalog uri> <warehouse> <namespace> <table> <trace id>
-Prints one JSON object on stdout.
+An s3:// warehouse is read with the S3 settings in the environment (TAILSAMPLER_S3_ENDPOINT,
+TAILSAMPLER_S3_REGION, TAILSAMPLER_S3_ACCESS_KEY_ID, TAILSAMPLER_S3_SECRET_ACCESS_KEY), as a client
+of Garage brings its own. Prints one JSON object on stdout.
 """
 import json
+import os
 import sys
 
 import pyarrow.compute as pc
@@ -11,7 +14,16 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.expressions import EqualTo
 
 uri, warehouse, namespace, name, trace_id = sys.argv[1:6]
-catalog = RestCatalog("rest", uri=uri, warehouse=warehouse)
+s3 = {}
+if "TAILSAMPLER_S3_ENDPOINT" in os.environ:
+    s3 = {
+        "s3.endpoint": os.environ["TAILSAMPLER_S3_ENDPOINT"],
+        "s3.region": os.environ["TAILSAMPLER_S3_REGION"],
+        "s3.access-key-id": os.environ["TAILSAMPLER_S3_ACCESS_KEY_ID"],
+        "s3.secret-access-key": os.environ["TAILSAMPLER_S3_SECRET_ACCESS_KEY"],
+        "s3.path-style-access": "true",
+    }
+catalog = RestCatalog("rest", uri=uri, warehouse=warehouse, **s3)
 table = catalog.load_table((*namespace.split("."), name))
 
 full = table.scan().to_arrow()

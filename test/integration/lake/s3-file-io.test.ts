@@ -14,7 +14,7 @@ import { DEFAULT_S3_OPTIONS, S3FileIO, s3ClientConfig, type S3FileIOOptions } fr
 import type { SpanColumns } from '../../../src/lake/span-schema.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
-import { infraEnv } from '../../support/infra.ts';
+import { garageS3Config, infraEnv } from '../../support/infra.ts';
 import { spanBatch } from '../../unit/lake/iceberg/span-batch-fixture.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -181,12 +181,7 @@ test('the span table lives on S3 with the SQLite catalog, and pyiceberg reads th
   const config = configSchema.parse({
     storage: {
       catalog: { uri: join(dir, 'catalog.db'), warehouse },
-      s3: {
-        endpoint: env.TAILSAMPLER_S3_ENDPOINT,
-        region: env.TAILSAMPLER_S3_REGION,
-        access_key_id: env.TAILSAMPLER_S3_ACCESS_KEY_ID,
-        secret_access_key: env.TAILSAMPLER_S3_SECRET_ACCESS_KEY,
-      },
+      s3: garageS3Config(),
       row_group_size: 64,
     },
   }).storage;
