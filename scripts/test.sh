@@ -16,8 +16,8 @@ echo "== unit tests"
 node --test --test-concurrency=2 'test/unit/**/*.test.ts'
 echo "== installing real components for integration tests (cached)"
 TAILSAMPLER_PYTHON=$(bash scripts/ensure-python.sh)
-TAILSAMPLER_OTELCOL=$(bash scripts/ensure-otelcol.sh)
-export TAILSAMPLER_PYTHON TAILSAMPLER_OTELCOL
+TAILSAMPLER_OTELCOL_BIN=$(bash scripts/ensure-otelcol.sh)
+export TAILSAMPLER_PYTHON TAILSAMPLER_OTELCOL_BIN
 echo "== starting Kafka, Redis, Garage and the Iceberg REST catalog on 127.0.0.1 (scripts/infra.sh)"
 # Stopped (ports freed, state removed) on exit however the tests end, unless TAILSAMPLER_KEEP_INFRA=1
 # (then a later run reuses them, since `up` is a no-op for a component that is running and answers).

@@ -16,7 +16,7 @@ import { SqlCatalog } from '../../../src/lake/iceberg/sql-catalog.ts';
 import type { SpanColumns } from '../../../src/lake/span-schema.ts';
 import type { SnapshotRef } from '../../../src/lake/table.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
-import { infraEnv } from '../../support/infra.ts';
+import { garageS3Config, infraEnv } from '../../support/infra.ts';
 import { spanBatch } from '../../unit/lake/iceberg/span-batch-fixture.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,15 +24,6 @@ const repo = join(here, '../../..');
 const DAY_MS = 86_400_000;
 
 /** `storage.s3` for the harness's Garage (used when the REST catalog's warehouse is on S3). */
-function garageS3() {
-  const env = infraEnv('garage');
-  return {
-    endpoint: env.TAILSAMPLER_S3_ENDPOINT!,
-    region: env.TAILSAMPLER_S3_REGION!,
-    access_key_id: env.TAILSAMPLER_S3_ACCESS_KEY_ID!,
-    secret_access_key: env.TAILSAMPLER_S3_SECRET_ACCESS_KEY!,
-  };
-}
 const DAY_MICROS = 86_400_000_000n;
 
 interface ReaderOutput {
@@ -148,7 +139,7 @@ test('through the REST catalog: merged, pruned, expired, and pyiceberg reads the
     storage: {
       catalog: { type: 'rest', uri, warehouse },
       table: { namespace, name: 'otel_spans' },
-      s3: garageS3(),
+      s3: garageS3Config(),
       row_group_size: 64,
       max_snapshots: 4,
       retention_days: 2,
