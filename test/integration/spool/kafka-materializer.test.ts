@@ -29,20 +29,37 @@ async function committedSpans(metrics: Metrics): Promise<number> {
 }
 
 const sum = (m: ReadonlyMap<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const OPTS = { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 };
 
-test('the table records the topic position; after a crash before the group commit nothing is materialized twice', async () => {
+/**
+ * A fresh topic (and group) of `partitions` partitions and an embedded span table; `cleanup` closes
+ * the table and deletes the directory and the topic.
+ */
+async function setup(name: string, partitions: number) {
   const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
-  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-mat-'));
-  const id = randomBytes(4).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), `tailsampler-kafka-${name}-`));
+  const topic = `${name}-${randomBytes(4).toString('hex')}`;
   const config = parseConfig(
-    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: mat-${id}, group_id: mat-${id}, partitions: 3 } }
+    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: ${topic}, group_id: ${topic}, partitions: ${partitions} } }
 storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
     'test',
     {},
   );
   const logger = silentLogger();
   const { table, close } = await createSpanTable(config.storage, { logger });
-  const opts = { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 };
+  const cleanup = async (): Promise<void> => {
+    await close();
+    await rm(dir, { recursive: true, force: true });
+    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.close();
+  };
+  return { brokers, topic, config, logger, table, cleanup };
+}
+
+test('the table records the topic position; after a crash before the group commit nothing is materialized twice', async () => {
+  const { topic, config, logger, table, cleanup } = await setup('mat', 3);
+  const opts = OPTS;
   const spools: Spool[] = [];
   const materializers: Materializer[] = [];
   try {
@@ -71,7 +88,7 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
     const first = (await table.currentSnapshot())!;
     assert.equal(first.summary['total-records'], '21');
     const position = first.summary[SPOOL_POSITION_KEY]!;
-    const p = parsePosition(position, `mat-${id}`);
+    const p = parsePosition(position, topic);
     assert.deepEqual([...p.offsets.keys()], [0, 1, 2], 'one snapshot summary holds every partition');
     assert.equal(sum(p.offsets), 7, 'seven messages, one per trace');
     await spool1.shutdown();
@@ -99,26 +116,12 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
   } finally {
     for (const m of materializers) await m.shutdown().catch(() => undefined);
     for (const s of spools) await s.shutdown().catch(() => undefined);
-    await close();
-    await rm(dir, { recursive: true, force: true });
-    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
-    await admin.deleteTopics({ topics: [`mat-${id}`] }).catch(() => undefined);
-    await admin.close();
+    await cleanup();
   }
 });
 
 test('two replicas that read the same records: the table takes one commit and refuses the other', async () => {
-  const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
-  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-fence-'));
-  const id = randomBytes(4).toString('hex');
-  const config = parseConfig(
-    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: fence-${id}, group_id: fence-${id}, partitions: 2 } }
-storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
-    'test',
-    {},
-  );
-  const logger = silentLogger();
-  const { table, close } = await createSpanTable(config.storage, { logger });
+  const { config, logger, table, cleanup } = await setup('fence', 2);
   const metrics = new Metrics();
   const spool = createSpool(config.spool, { metrics, logger });
   try {
@@ -142,9 +145,8 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
         return records;
       },
     };
-    const opts = { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 };
-    const a = new Materializer(racing, table, opts, { metrics, logger });
-    const b = new Materializer(racing, table, opts, { metrics, logger });
+    const a = new Materializer(racing, table, OPTS, { metrics, logger });
+    const b = new Materializer(racing, table, OPTS, { metrics, logger });
     await Promise.all([a.commitOnce(), b.commitOnce()]);
     const snapshot = (await table.currentSnapshot())!;
     assert.equal(snapshot.summary['total-records'], '15', 'five traces of three spans, once');
@@ -159,26 +161,12 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
     assert.equal(await committedSpans(metrics), 18, 'the new spans once, and nothing read again');
   } finally {
     await spool.shutdown().catch(() => undefined);
-    await close();
-    await rm(dir, { recursive: true, force: true });
-    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
-    await admin.deleteTopics({ topics: [`fence-${id}`] }).catch(() => undefined);
-    await admin.close();
+    await cleanup();
   }
 });
 
 test('a message that is not OTLP protobuf is logged and left out; the spans around it reach the table', async () => {
-  const brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!;
-  const dir = await mkdtemp(join(tmpdir(), 'tailsampler-kafka-poison-'));
-  const id = randomBytes(4).toString('hex');
-  const config = parseConfig(
-    `spool: { type: kafka, kafka: { brokers: [${brokers}], topic: poison-${id}, group_id: poison-${id}, partitions: 1 } }
-storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`,
-    'test',
-    {},
-  );
-  const logger = silentLogger();
-  const { table, close } = await createSpanTable(config.storage, { logger });
+  const { brokers, topic, config, logger, table, cleanup } = await setup('poison', 1);
   const metrics = new Metrics();
   const spool = createSpool(config.spool, { metrics, logger });
   const producer = new Producer({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
@@ -186,9 +174,9 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
     await spool.start();
     await spool.append([request(2)]);
     // What a Collector with `encoding: otlp_json` would write into the topic.
-    await producer.send({ messages: [{ topic: `poison-${id}`, partition: 0, value: Buffer.from('{"resourceSpans":[]}') }] });
+    await producer.send({ messages: [{ topic, partition: 0, value: Buffer.from('{"resourceSpans":[]}') }] });
     await spool.append([request(3)]);
-    const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, { metrics, logger });
+    const m = new Materializer(spool, table, OPTS, { metrics, logger });
     await m.drain();
     assert.equal((await table.currentSnapshot())!.summary['total-records'], '15', 'five traces of three spans');
     assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
@@ -196,10 +184,6 @@ storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'w
   } finally {
     await producer.close();
     await spool.shutdown().catch(() => undefined);
-    await close();
-    await rm(dir, { recursive: true, force: true });
-    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
-    await admin.deleteTopics({ topics: [`poison-${id}`] }).catch(() => undefined);
-    await admin.close();
+    await cleanup();
   }
 });
