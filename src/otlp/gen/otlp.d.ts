@@ -11,26 +11,6 @@ export namespace opentelemetry {
 
                 namespace v1 {
 
-                    class TraceService extends $protobuf.rpc.Service {
-                        constructor(rpcImpl: $protobuf.RPCImpl, requestDelimited?: boolean, responseDelimited?: boolean);
-                        static create(rpcImpl: $protobuf.RPCImpl, requestDelimited?: boolean, responseDelimited?: boolean): TraceService;
-                        export: opentelemetry.proto.collector.trace.v1.TraceService.Export;
-                    }
-
-                    namespace TraceService {
-                        type ExportCallback = (error: (Error|null), response?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse) => void;
-                        type Export = {
-                          (request: opentelemetry.proto.collector.trace.v1.IExportTraceServiceRequest, callback: opentelemetry.proto.collector.trace.v1.TraceService.ExportCallback): void;
-                          (request: opentelemetry.proto.collector.trace.v1.IExportTraceServiceRequest): Promise<opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse>;
-                          readonly name: "Export";
-                          readonly path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-                          readonly requestType: "ExportTraceServiceRequest";
-                          readonly responseType: "ExportTraceServiceResponse";
-                          readonly requestStream: undefined;
-                          readonly responseStream: undefined;
-                        };
-                    }
-
                     interface IExportTraceServiceRequest extends opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties {
                     }
 
@@ -38,11 +18,8 @@ export namespace opentelemetry {
                         constructor(p?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties);
                         $unknowns?: Uint8Array[];
                         resourceSpans: opentelemetry.proto.trace.v1.ResourceSpans.$Properties[];
-                        static create(properties: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Shape): opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest & opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Shape;
-                        static create(properties?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties): opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
                         static encode(m: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest & opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Shape;
-                        static getTypeUrl(prefix?: string): string;
                     }
 
                     namespace ExportTraceServiceRequest {
@@ -63,11 +40,8 @@ export namespace opentelemetry {
                         constructor(p?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Properties);
                         $unknowns?: Uint8Array[];
                         partialSuccess?: (opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Properties|null);
-                        static create(properties: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Shape): opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse & opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Shape;
-                        static create(properties?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Properties): opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
                         static encode(m: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse & opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Shape;
-                        static getTypeUrl(prefix?: string): string;
                     }
 
                     namespace ExportTraceServiceResponse {
@@ -86,11 +60,8 @@ export namespace opentelemetry {
                         $unknowns?: Uint8Array[];
                         rejectedSpans: Long;
                         errorMessage: string;
-                        static create(properties: opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Shape): opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess & opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Shape;
-                        static create(properties?: opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Properties): opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess;
                         static encode(m: opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess & opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Shape;
-                        static getTypeUrl(prefix?: string): string;
                     }
 
                     namespace ExportTracePartialSuccess {
@@ -116,11 +87,8 @@ export namespace opentelemetry {
                     constructor(p?: opentelemetry.proto.trace.v1.TracesData.$Properties);
                     $unknowns?: Uint8Array[];
                     resourceSpans: opentelemetry.proto.trace.v1.ResourceSpans.$Properties[];
-                    static create(properties: opentelemetry.proto.trace.v1.TracesData.$Shape): opentelemetry.proto.trace.v1.TracesData & opentelemetry.proto.trace.v1.TracesData.$Shape;
-                    static create(properties?: opentelemetry.proto.trace.v1.TracesData.$Properties): opentelemetry.proto.trace.v1.TracesData;
                     static encode(m: opentelemetry.proto.trace.v1.TracesData.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.TracesData & opentelemetry.proto.trace.v1.TracesData.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace TracesData {
@@ -143,11 +111,8 @@ export namespace opentelemetry {
                     resource?: (opentelemetry.proto.resource.v1.Resource.$Properties|null);
                     scopeSpans: opentelemetry.proto.trace.v1.ScopeSpans.$Properties[];
                     schemaUrl: string;
-                    static create(properties: opentelemetry.proto.trace.v1.ResourceSpans.$Shape): opentelemetry.proto.trace.v1.ResourceSpans & opentelemetry.proto.trace.v1.ResourceSpans.$Shape;
-                    static create(properties?: opentelemetry.proto.trace.v1.ResourceSpans.$Properties): opentelemetry.proto.trace.v1.ResourceSpans;
                     static encode(m: opentelemetry.proto.trace.v1.ResourceSpans.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.ResourceSpans & opentelemetry.proto.trace.v1.ResourceSpans.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace ResourceSpans {
@@ -174,11 +139,8 @@ export namespace opentelemetry {
                     scope?: (opentelemetry.proto.common.v1.InstrumentationScope.$Properties|null);
                     spans: opentelemetry.proto.trace.v1.Span.$Properties[];
                     schemaUrl: string;
-                    static create(properties: opentelemetry.proto.trace.v1.ScopeSpans.$Shape): opentelemetry.proto.trace.v1.ScopeSpans & opentelemetry.proto.trace.v1.ScopeSpans.$Shape;
-                    static create(properties?: opentelemetry.proto.trace.v1.ScopeSpans.$Properties): opentelemetry.proto.trace.v1.ScopeSpans;
                     static encode(m: opentelemetry.proto.trace.v1.ScopeSpans.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.ScopeSpans & opentelemetry.proto.trace.v1.ScopeSpans.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace ScopeSpans {
@@ -218,11 +180,8 @@ export namespace opentelemetry {
                     links: opentelemetry.proto.trace.v1.Span.Link.$Properties[];
                     droppedLinksCount: number;
                     status?: (opentelemetry.proto.trace.v1.Status.$Properties|null);
-                    static create(properties: opentelemetry.proto.trace.v1.Span.$Shape): opentelemetry.proto.trace.v1.Span & opentelemetry.proto.trace.v1.Span.$Shape;
-                    static create(properties?: opentelemetry.proto.trace.v1.Span.$Properties): opentelemetry.proto.trace.v1.Span;
                     static encode(m: opentelemetry.proto.trace.v1.Span.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.Span & opentelemetry.proto.trace.v1.Span.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace Span {
@@ -284,11 +243,8 @@ export namespace opentelemetry {
                         name: string;
                         attributes: opentelemetry.proto.common.v1.KeyValue.$Properties[];
                         droppedAttributesCount: number;
-                        static create(properties: opentelemetry.proto.trace.v1.Span.Event.$Shape): opentelemetry.proto.trace.v1.Span.Event & opentelemetry.proto.trace.v1.Span.Event.$Shape;
-                        static create(properties?: opentelemetry.proto.trace.v1.Span.Event.$Properties): opentelemetry.proto.trace.v1.Span.Event;
                         static encode(m: opentelemetry.proto.trace.v1.Span.Event.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.Span.Event & opentelemetry.proto.trace.v1.Span.Event.$Shape;
-                        static getTypeUrl(prefix?: string): string;
                     }
 
                     namespace Event {
@@ -320,11 +276,8 @@ export namespace opentelemetry {
                         attributes: opentelemetry.proto.common.v1.KeyValue.$Properties[];
                         droppedAttributesCount: number;
                         flags: number;
-                        static create(properties: opentelemetry.proto.trace.v1.Span.Link.$Shape): opentelemetry.proto.trace.v1.Span.Link & opentelemetry.proto.trace.v1.Span.Link.$Shape;
-                        static create(properties?: opentelemetry.proto.trace.v1.Span.Link.$Properties): opentelemetry.proto.trace.v1.Span.Link;
                         static encode(m: opentelemetry.proto.trace.v1.Span.Link.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                         static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.Span.Link & opentelemetry.proto.trace.v1.Span.Link.$Shape;
-                        static getTypeUrl(prefix?: string): string;
                     }
 
                     namespace Link {
@@ -357,11 +310,8 @@ export namespace opentelemetry {
                     $unknowns?: Uint8Array[];
                     message: string;
                     code: opentelemetry.proto.trace.v1.Status.StatusCode;
-                    static create(properties: opentelemetry.proto.trace.v1.Status.$Shape): opentelemetry.proto.trace.v1.Status & opentelemetry.proto.trace.v1.Status.$Shape;
-                    static create(properties?: opentelemetry.proto.trace.v1.Status.$Properties): opentelemetry.proto.trace.v1.Status;
                     static encode(m: opentelemetry.proto.trace.v1.Status.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.trace.v1.Status & opentelemetry.proto.trace.v1.Status.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace Status {
@@ -407,11 +357,8 @@ export namespace opentelemetry {
                     bytesValue?: (Uint8Array|null);
                     stringValueStrindex?: (number|null);
                     value?: ("stringValue"|"boolValue"|"intValue"|"doubleValue"|"arrayValue"|"kvlistValue"|"bytesValue"|"stringValueStrindex");
-                    static create(properties: opentelemetry.proto.common.v1.AnyValue.$Shape): opentelemetry.proto.common.v1.AnyValue & opentelemetry.proto.common.v1.AnyValue.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.AnyValue.$Properties): opentelemetry.proto.common.v1.AnyValue;
                     static encode(m: opentelemetry.proto.common.v1.AnyValue.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.AnyValue & opentelemetry.proto.common.v1.AnyValue.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace AnyValue {
@@ -449,11 +396,8 @@ export namespace opentelemetry {
                     constructor(p?: opentelemetry.proto.common.v1.ArrayValue.$Properties);
                     $unknowns?: Uint8Array[];
                     values: opentelemetry.proto.common.v1.AnyValue.$Properties[];
-                    static create(properties: opentelemetry.proto.common.v1.ArrayValue.$Shape): opentelemetry.proto.common.v1.ArrayValue & opentelemetry.proto.common.v1.ArrayValue.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.ArrayValue.$Properties): opentelemetry.proto.common.v1.ArrayValue;
                     static encode(m: opentelemetry.proto.common.v1.ArrayValue.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.ArrayValue & opentelemetry.proto.common.v1.ArrayValue.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace ArrayValue {
@@ -474,11 +418,8 @@ export namespace opentelemetry {
                     constructor(p?: opentelemetry.proto.common.v1.KeyValueList.$Properties);
                     $unknowns?: Uint8Array[];
                     values: opentelemetry.proto.common.v1.KeyValue.$Properties[];
-                    static create(properties: opentelemetry.proto.common.v1.KeyValueList.$Shape): opentelemetry.proto.common.v1.KeyValueList & opentelemetry.proto.common.v1.KeyValueList.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.KeyValueList.$Properties): opentelemetry.proto.common.v1.KeyValueList;
                     static encode(m: opentelemetry.proto.common.v1.KeyValueList.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.KeyValueList & opentelemetry.proto.common.v1.KeyValueList.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace KeyValueList {
@@ -501,11 +442,8 @@ export namespace opentelemetry {
                     key: string;
                     value?: (opentelemetry.proto.common.v1.AnyValue.$Properties|null);
                     keyStrindex: number;
-                    static create(properties: opentelemetry.proto.common.v1.KeyValue.$Shape): opentelemetry.proto.common.v1.KeyValue & opentelemetry.proto.common.v1.KeyValue.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.KeyValue.$Properties): opentelemetry.proto.common.v1.KeyValue;
                     static encode(m: opentelemetry.proto.common.v1.KeyValue.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.KeyValue & opentelemetry.proto.common.v1.KeyValue.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace KeyValue {
@@ -533,11 +471,8 @@ export namespace opentelemetry {
                     version: string;
                     attributes: opentelemetry.proto.common.v1.KeyValue.$Properties[];
                     droppedAttributesCount: number;
-                    static create(properties: opentelemetry.proto.common.v1.InstrumentationScope.$Shape): opentelemetry.proto.common.v1.InstrumentationScope & opentelemetry.proto.common.v1.InstrumentationScope.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.InstrumentationScope.$Properties): opentelemetry.proto.common.v1.InstrumentationScope;
                     static encode(m: opentelemetry.proto.common.v1.InstrumentationScope.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.InstrumentationScope & opentelemetry.proto.common.v1.InstrumentationScope.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace InstrumentationScope {
@@ -567,11 +502,8 @@ export namespace opentelemetry {
                     type: string;
                     idKeys: string[];
                     descriptionKeys: string[];
-                    static create(properties: opentelemetry.proto.common.v1.EntityRef.$Shape): opentelemetry.proto.common.v1.EntityRef & opentelemetry.proto.common.v1.EntityRef.$Shape;
-                    static create(properties?: opentelemetry.proto.common.v1.EntityRef.$Properties): opentelemetry.proto.common.v1.EntityRef;
                     static encode(m: opentelemetry.proto.common.v1.EntityRef.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.common.v1.EntityRef & opentelemetry.proto.common.v1.EntityRef.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace EntityRef {
@@ -600,11 +532,8 @@ export namespace opentelemetry {
                     attributes: opentelemetry.proto.common.v1.KeyValue.$Properties[];
                     droppedAttributesCount: number;
                     entityRefs: opentelemetry.proto.common.v1.EntityRef.$Properties[];
-                    static create(properties: opentelemetry.proto.resource.v1.Resource.$Shape): opentelemetry.proto.resource.v1.Resource & opentelemetry.proto.resource.v1.Resource.$Shape;
-                    static create(properties?: opentelemetry.proto.resource.v1.Resource.$Properties): opentelemetry.proto.resource.v1.Resource;
                     static encode(m: opentelemetry.proto.resource.v1.Resource.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
                     static decode(r: ($protobuf.Reader|Uint8Array), l?: number): opentelemetry.proto.resource.v1.Resource & opentelemetry.proto.resource.v1.Resource.$Shape;
-                    static getTypeUrl(prefix?: string): string;
                 }
 
                 namespace Resource {
@@ -638,11 +567,8 @@ export namespace google {
             $unknowns?: Uint8Array[];
             type_url: string;
             value: Uint8Array;
-            static create(properties: google.protobuf.Any.$Shape): google.protobuf.Any & google.protobuf.Any.$Shape;
-            static create(properties?: google.protobuf.Any.$Properties): google.protobuf.Any;
             static encode(m: google.protobuf.Any.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
             static decode(r: ($protobuf.Reader|Uint8Array), l?: number): google.protobuf.Any & google.protobuf.Any.$Shape;
-            static getTypeUrl(prefix?: string): string;
         }
 
         namespace Any {
@@ -662,11 +588,8 @@ export namespace google {
             $unknowns?: Uint8Array[];
             seconds: Long;
             nanos: number;
-            static create(properties: google.protobuf.Duration.$Shape): google.protobuf.Duration & google.protobuf.Duration.$Shape;
-            static create(properties?: google.protobuf.Duration.$Properties): google.protobuf.Duration;
             static encode(m: google.protobuf.Duration.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
             static decode(r: ($protobuf.Reader|Uint8Array), l?: number): google.protobuf.Duration & google.protobuf.Duration.$Shape;
-            static getTypeUrl(prefix?: string): string;
         }
 
         namespace Duration {
@@ -690,11 +613,8 @@ export namespace google {
             code: number;
             message: string;
             details: google.protobuf.Any.$Properties[];
-            static create(properties: google.rpc.Status.$Shape): google.rpc.Status & google.rpc.Status.$Shape;
-            static create(properties?: google.rpc.Status.$Properties): google.rpc.Status;
             static encode(m: google.rpc.Status.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
             static decode(r: ($protobuf.Reader|Uint8Array), l?: number): google.rpc.Status & google.rpc.Status.$Shape;
-            static getTypeUrl(prefix?: string): string;
         }
 
         namespace Status {
@@ -714,11 +634,8 @@ export namespace google {
             constructor(p?: google.rpc.RetryInfo.$Properties);
             $unknowns?: Uint8Array[];
             retryDelay?: (google.protobuf.Duration.$Properties|null);
-            static create(properties: google.rpc.RetryInfo.$Shape): google.rpc.RetryInfo & google.rpc.RetryInfo.$Shape;
-            static create(properties?: google.rpc.RetryInfo.$Properties): google.rpc.RetryInfo;
             static encode(m: google.rpc.RetryInfo.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
             static decode(r: ($protobuf.Reader|Uint8Array), l?: number): google.rpc.RetryInfo & google.rpc.RetryInfo.$Shape;
-            static getTypeUrl(prefix?: string): string;
         }
 
         namespace RetryInfo {

@@ -53,82 +53,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      */
                     const v1 = {};
 
-                    v1.TraceService = (function() {
-
-                        /**
-                         * Constructs a new TraceService service.
-                         * @memberof opentelemetry.proto.collector.trace.v1
-                         * @classdesc Represents a TraceService
-                         * @extends $protobuf.rpc.Service
-                         * @constructor
-                         * @param {$protobuf.RPCImpl} rpcImpl RPC implementation
-                         * @param {boolean} [requestDelimited=false] Whether requests are length-delimited
-                         * @param {boolean} [responseDelimited=false] Whether responses are length-delimited
-                         */
-                        const TraceService = function(rpcImpl, requestDelimited, responseDelimited) {
-                            $protobuf.rpc.Service.call(this, rpcImpl, requestDelimited, responseDelimited);
-                        };
-
-                        $Object.defineProperty(TraceService.prototype = $Object.create($protobuf.rpc.Service.prototype), "constructor", { value: TraceService, writable: true, enumerable: false, configurable: true });
-
-                        /**
-                         * Creates new TraceService service using the specified rpc implementation.
-                         * @function create
-                         * @memberof opentelemetry.proto.collector.trace.v1.TraceService
-                         * @static
-                         * @param {$protobuf.RPCImpl} rpcImpl RPC implementation
-                         * @param {boolean} [requestDelimited=false] Whether requests are length-delimited
-                         * @param {boolean} [responseDelimited=false] Whether responses are length-delimited
-                         * @returns {TraceService} RPC service. Useful where requests and/or responses are streamed.
-                         */
-                        TraceService.create = function(rpcImpl, requestDelimited, responseDelimited) {
-                            return new this(rpcImpl, requestDelimited, responseDelimited);
-                        };
-
-                        /**
-                         * Callback as used by {@link opentelemetry.proto.collector.trace.v1.TraceService#export_}.
-                         * @memberof opentelemetry.proto.collector.trace.v1.TraceService
-                         * @typedef ExportCallback
-                         * @type {function}
-                         * @param {Error|null} error Error, if any
-                         * @param {opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse} [response] ExportTraceServiceResponse
-                         */
-
-                        /**
-                         * Calls Export.
-                         * @memberof opentelemetry.proto.collector.trace.v1.TraceService
-                         * @typedef Export
-                         * @type {{
-                         *   (request: opentelemetry.proto.collector.trace.v1.IExportTraceServiceRequest, callback: opentelemetry.proto.collector.trace.v1.TraceService.ExportCallback): void;
-                         *   (request: opentelemetry.proto.collector.trace.v1.IExportTraceServiceRequest): Promise<opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse>;
-                         *   readonly name: "Export";
-                         *   readonly path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-                         *   readonly requestType: "ExportTraceServiceRequest";
-                         *   readonly responseType: "ExportTraceServiceResponse";
-                         *   readonly requestStream: undefined;
-                         *   readonly responseStream: undefined;
-                         * }}
-                         */
-
-                        /**
-                         * Calls Export.
-                         * @name opentelemetry.proto.collector.trace.v1.TraceService#export
-                         * @type {opentelemetry.proto.collector.trace.v1.TraceService.Export}
-                         */
-                        $Object.defineProperties(TraceService.prototype["export"] = function(request, callback) {
-                            return $protobuf.rpc.Service.prototype.rpcCall.call(this, TraceService.prototype["export"], $root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, $root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse, request, callback);
-                        }, {
-                            name: { value: "Export" },
-                            path: { value: "/opentelemetry.proto.collector.trace.v1.TraceService/Export" },
-                            requestType: { value: "ExportTraceServiceRequest" },
-                            responseType: { value: "ExportTraceServiceResponse" },
-                            requestStream: { value: $undefined },
-                            responseStream: { value: $undefined }
-                        });
-
-                        return TraceService;
-                    })();
-
                     v1.ExportTraceServiceRequest = (function() {
 
                         /**
@@ -177,22 +101,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                          * @instance
                          */
                         ExportTraceServiceRequest.prototype.resourceSpans = $util.emptyArray;
-
-                        /**
-                         * Creates a new ExportTraceServiceRequest instance using the specified properties.
-                         * @function create
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
-                         * @static
-                         * @param {opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties=} [properties] Properties to set
-                         * @returns {opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest} ExportTraceServiceRequest instance
-                         * @type {{
-                         *   (properties: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Shape): opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest & opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Shape;
-                         *   (properties?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.$Properties): opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-                         * }}
-                         */
-                        ExportTraceServiceRequest.create = function(properties) {
-                            return new ExportTraceServiceRequest(properties);
-                        };
 
                         /**
                          * Encodes the specified ExportTraceServiceRequest message. Does not implicitly {@link opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest.verify|verify} messages.
@@ -283,20 +191,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                             return m;
                         };
 
-                        /**
-                         * Gets the type url for ExportTraceServiceRequest
-                         * @function getTypeUrl
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
-                         * @static
-                         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                         * @returns {string} The type url
-                         */
-                        ExportTraceServiceRequest.getTypeUrl = function(prefix) {
-                            if (prefix === $undefined)
-                                prefix = "type.googleapis.com";
-                            return prefix + "/opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest";
-                        };
-
                         return ExportTraceServiceRequest;
                     })();
 
@@ -344,22 +238,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                          * @instance
                          */
                         ExportTraceServiceResponse.prototype.partialSuccess = null;
-
-                        /**
-                         * Creates a new ExportTraceServiceResponse instance using the specified properties.
-                         * @function create
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
-                         * @static
-                         * @param {opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Properties=} [properties] Properties to set
-                         * @returns {opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse} ExportTraceServiceResponse instance
-                         * @type {{
-                         *   (properties: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Shape): opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse & opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Shape;
-                         *   (properties?: opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.$Properties): opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
-                         * }}
-                         */
-                        ExportTraceServiceResponse.create = function(properties) {
-                            return new ExportTraceServiceResponse(properties);
-                        };
 
                         /**
                          * Encodes the specified ExportTraceServiceResponse message. Does not implicitly {@link opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse.verify|verify} messages.
@@ -446,20 +324,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                             return m;
                         };
 
-                        /**
-                         * Gets the type url for ExportTraceServiceResponse
-                         * @function getTypeUrl
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse
-                         * @static
-                         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                         * @returns {string} The type url
-                         */
-                        ExportTraceServiceResponse.getTypeUrl = function(prefix) {
-                            if (prefix === $undefined)
-                                prefix = "type.googleapis.com";
-                            return prefix + "/opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse";
-                        };
-
                         return ExportTraceServiceResponse;
                     })();
 
@@ -516,22 +380,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                          * @instance
                          */
                         ExportTracePartialSuccess.prototype.errorMessage = "";
-
-                        /**
-                         * Creates a new ExportTracePartialSuccess instance using the specified properties.
-                         * @function create
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess
-                         * @static
-                         * @param {opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Properties=} [properties] Properties to set
-                         * @returns {opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess} ExportTracePartialSuccess instance
-                         * @type {{
-                         *   (properties: opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Shape): opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess & opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Shape;
-                         *   (properties?: opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.$Properties): opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess;
-                         * }}
-                         */
-                        ExportTracePartialSuccess.create = function(properties) {
-                            return new ExportTracePartialSuccess(properties);
-                        };
 
                         /**
                          * Encodes the specified ExportTracePartialSuccess message. Does not implicitly {@link opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess.verify|verify} messages.
@@ -632,20 +480,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                             return m;
                         };
 
-                        /**
-                         * Gets the type url for ExportTracePartialSuccess
-                         * @function getTypeUrl
-                         * @memberof opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess
-                         * @static
-                         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                         * @returns {string} The type url
-                         */
-                        ExportTracePartialSuccess.getTypeUrl = function(prefix) {
-                            if (prefix === $undefined)
-                                prefix = "type.googleapis.com";
-                            return prefix + "/opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess";
-                        };
-
                         return ExportTracePartialSuccess;
                     })();
 
@@ -724,22 +558,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     TracesData.prototype.resourceSpans = $util.emptyArray;
-
-                    /**
-                     * Creates a new TracesData instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.trace.v1.TracesData
-                     * @static
-                     * @param {opentelemetry.proto.trace.v1.TracesData.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.trace.v1.TracesData} TracesData instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.trace.v1.TracesData.$Shape): opentelemetry.proto.trace.v1.TracesData & opentelemetry.proto.trace.v1.TracesData.$Shape;
-                     *   (properties?: opentelemetry.proto.trace.v1.TracesData.$Properties): opentelemetry.proto.trace.v1.TracesData;
-                     * }}
-                     */
-                    TracesData.create = function(properties) {
-                        return new TracesData(properties);
-                    };
 
                     /**
                      * Encodes the specified TracesData message. Does not implicitly {@link opentelemetry.proto.trace.v1.TracesData.verify|verify} messages.
@@ -830,20 +648,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for TracesData
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.trace.v1.TracesData
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    TracesData.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.trace.v1.TracesData";
-                    };
-
                     return TracesData;
                 })();
 
@@ -915,22 +719,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     ResourceSpans.prototype.schemaUrl = "";
-
-                    /**
-                     * Creates a new ResourceSpans instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.trace.v1.ResourceSpans
-                     * @static
-                     * @param {opentelemetry.proto.trace.v1.ResourceSpans.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.trace.v1.ResourceSpans} ResourceSpans instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.trace.v1.ResourceSpans.$Shape): opentelemetry.proto.trace.v1.ResourceSpans & opentelemetry.proto.trace.v1.ResourceSpans.$Shape;
-                     *   (properties?: opentelemetry.proto.trace.v1.ResourceSpans.$Properties): opentelemetry.proto.trace.v1.ResourceSpans;
-                     * }}
-                     */
-                    ResourceSpans.create = function(properties) {
-                        return new ResourceSpans(properties);
-                    };
 
                     /**
                      * Encodes the specified ResourceSpans message. Does not implicitly {@link opentelemetry.proto.trace.v1.ResourceSpans.verify|verify} messages.
@@ -1040,20 +828,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for ResourceSpans
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.trace.v1.ResourceSpans
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    ResourceSpans.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.trace.v1.ResourceSpans";
-                    };
-
                     return ResourceSpans;
                 })();
 
@@ -1125,22 +899,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     ScopeSpans.prototype.schemaUrl = "";
-
-                    /**
-                     * Creates a new ScopeSpans instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.trace.v1.ScopeSpans
-                     * @static
-                     * @param {opentelemetry.proto.trace.v1.ScopeSpans.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.trace.v1.ScopeSpans} ScopeSpans instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.trace.v1.ScopeSpans.$Shape): opentelemetry.proto.trace.v1.ScopeSpans & opentelemetry.proto.trace.v1.ScopeSpans.$Shape;
-                     *   (properties?: opentelemetry.proto.trace.v1.ScopeSpans.$Properties): opentelemetry.proto.trace.v1.ScopeSpans;
-                     * }}
-                     */
-                    ScopeSpans.create = function(properties) {
-                        return new ScopeSpans(properties);
-                    };
 
                     /**
                      * Encodes the specified ScopeSpans message. Does not implicitly {@link opentelemetry.proto.trace.v1.ScopeSpans.verify|verify} messages.
@@ -1248,20 +1006,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         if (z !== $undefined)
                             throw $Error("missing end group");
                         return m;
-                    };
-
-                    /**
-                     * Gets the type url for ScopeSpans
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.trace.v1.ScopeSpans
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    ScopeSpans.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.trace.v1.ScopeSpans";
                     };
 
                     return ScopeSpans;
@@ -1467,22 +1211,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     Span.prototype.status = null;
-
-                    /**
-                     * Creates a new Span instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.trace.v1.Span
-                     * @static
-                     * @param {opentelemetry.proto.trace.v1.Span.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.trace.v1.Span} Span instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.trace.v1.Span.$Shape): opentelemetry.proto.trace.v1.Span & opentelemetry.proto.trace.v1.Span.$Shape;
-                     *   (properties?: opentelemetry.proto.trace.v1.Span.$Properties): opentelemetry.proto.trace.v1.Span;
-                     * }}
-                     */
-                    Span.create = function(properties) {
-                        return new Span(properties);
-                    };
 
                     /**
                      * Encodes the specified Span message. Does not implicitly {@link opentelemetry.proto.trace.v1.Span.verify|verify} messages.
@@ -1738,20 +1466,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                     };
 
                     /**
-                     * Gets the type url for Span
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.trace.v1.Span
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    Span.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.trace.v1.Span";
-                    };
-
-                    /**
                      * SpanKind enum.
                      * @name opentelemetry.proto.trace.v1.Span.SpanKind
                      * @enum {number}
@@ -1851,22 +1565,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                          * @instance
                          */
                         Event.prototype.droppedAttributesCount = 0;
-
-                        /**
-                         * Creates a new Event instance using the specified properties.
-                         * @function create
-                         * @memberof opentelemetry.proto.trace.v1.Span.Event
-                         * @static
-                         * @param {opentelemetry.proto.trace.v1.Span.Event.$Properties=} [properties] Properties to set
-                         * @returns {opentelemetry.proto.trace.v1.Span.Event} Event instance
-                         * @type {{
-                         *   (properties: opentelemetry.proto.trace.v1.Span.Event.$Shape): opentelemetry.proto.trace.v1.Span.Event & opentelemetry.proto.trace.v1.Span.Event.$Shape;
-                         *   (properties?: opentelemetry.proto.trace.v1.Span.Event.$Properties): opentelemetry.proto.trace.v1.Span.Event;
-                         * }}
-                         */
-                        Event.create = function(properties) {
-                            return new Event(properties);
-                        };
 
                         /**
                          * Encodes the specified Event message. Does not implicitly {@link opentelemetry.proto.trace.v1.Span.Event.verify|verify} messages.
@@ -1990,20 +1688,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                             return m;
                         };
 
-                        /**
-                         * Gets the type url for Event
-                         * @function getTypeUrl
-                         * @memberof opentelemetry.proto.trace.v1.Span.Event
-                         * @static
-                         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                         * @returns {string} The type url
-                         */
-                        Event.getTypeUrl = function(prefix) {
-                            if (prefix === $undefined)
-                                prefix = "type.googleapis.com";
-                            return prefix + "/opentelemetry.proto.trace.v1.Span.Event";
-                        };
-
                         return Event;
                     })();
 
@@ -2105,22 +1789,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                          * @instance
                          */
                         Link.prototype.flags = 0;
-
-                        /**
-                         * Creates a new Link instance using the specified properties.
-                         * @function create
-                         * @memberof opentelemetry.proto.trace.v1.Span.Link
-                         * @static
-                         * @param {opentelemetry.proto.trace.v1.Span.Link.$Properties=} [properties] Properties to set
-                         * @returns {opentelemetry.proto.trace.v1.Span.Link} Link instance
-                         * @type {{
-                         *   (properties: opentelemetry.proto.trace.v1.Span.Link.$Shape): opentelemetry.proto.trace.v1.Span.Link & opentelemetry.proto.trace.v1.Span.Link.$Shape;
-                         *   (properties?: opentelemetry.proto.trace.v1.Span.Link.$Properties): opentelemetry.proto.trace.v1.Span.Link;
-                         * }}
-                         */
-                        Link.create = function(properties) {
-                            return new Link(properties);
-                        };
 
                         /**
                          * Encodes the specified Link message. Does not implicitly {@link opentelemetry.proto.trace.v1.Span.Link.verify|verify} messages.
@@ -2266,20 +1934,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                             return m;
                         };
 
-                        /**
-                         * Gets the type url for Link
-                         * @function getTypeUrl
-                         * @memberof opentelemetry.proto.trace.v1.Span.Link
-                         * @static
-                         * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                         * @returns {string} The type url
-                         */
-                        Link.getTypeUrl = function(prefix) {
-                            if (prefix === $undefined)
-                                prefix = "type.googleapis.com";
-                            return prefix + "/opentelemetry.proto.trace.v1.Span.Link";
-                        };
-
                         return Link;
                     })();
 
@@ -2339,22 +1993,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     Status.prototype.code = 0;
-
-                    /**
-                     * Creates a new Status instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.trace.v1.Status
-                     * @static
-                     * @param {opentelemetry.proto.trace.v1.Status.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.trace.v1.Status} Status instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.trace.v1.Status.$Shape): opentelemetry.proto.trace.v1.Status & opentelemetry.proto.trace.v1.Status.$Shape;
-                     *   (properties?: opentelemetry.proto.trace.v1.Status.$Properties): opentelemetry.proto.trace.v1.Status;
-                     * }}
-                     */
-                    Status.create = function(properties) {
-                        return new Status(properties);
-                    };
 
                     /**
                      * Encodes the specified Status message. Does not implicitly {@link opentelemetry.proto.trace.v1.Status.verify|verify} messages.
@@ -2453,20 +2091,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         if (z !== $undefined)
                             throw $Error("missing end group");
                         return m;
-                    };
-
-                    /**
-                     * Gets the type url for Status
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.trace.v1.Status
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    Status.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.trace.v1.Status";
                     };
 
                     /**
@@ -2666,22 +2290,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                     });
 
                     /**
-                     * Creates a new AnyValue instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.AnyValue
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.AnyValue.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.AnyValue} AnyValue instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.AnyValue.$Shape): opentelemetry.proto.common.v1.AnyValue & opentelemetry.proto.common.v1.AnyValue.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.AnyValue.$Properties): opentelemetry.proto.common.v1.AnyValue;
-                     * }}
-                     */
-                    AnyValue.create = function(properties) {
-                        return new AnyValue(properties);
-                    };
-
-                    /**
                      * Encodes the specified AnyValue message. Does not implicitly {@link opentelemetry.proto.common.v1.AnyValue.verify|verify} messages.
                      * @function encode
                      * @memberof opentelemetry.proto.common.v1.AnyValue
@@ -2830,20 +2438,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for AnyValue
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.AnyValue
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    AnyValue.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.AnyValue";
-                    };
-
                     return AnyValue;
                 })();
 
@@ -2895,22 +2489,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     ArrayValue.prototype.values = $util.emptyArray;
-
-                    /**
-                     * Creates a new ArrayValue instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.ArrayValue
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.ArrayValue.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.ArrayValue} ArrayValue instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.ArrayValue.$Shape): opentelemetry.proto.common.v1.ArrayValue & opentelemetry.proto.common.v1.ArrayValue.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.ArrayValue.$Properties): opentelemetry.proto.common.v1.ArrayValue;
-                     * }}
-                     */
-                    ArrayValue.create = function(properties) {
-                        return new ArrayValue(properties);
-                    };
 
                     /**
                      * Encodes the specified ArrayValue message. Does not implicitly {@link opentelemetry.proto.common.v1.ArrayValue.verify|verify} messages.
@@ -3001,20 +2579,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for ArrayValue
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.ArrayValue
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    ArrayValue.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.ArrayValue";
-                    };
-
                     return ArrayValue;
                 })();
 
@@ -3066,22 +2630,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     KeyValueList.prototype.values = $util.emptyArray;
-
-                    /**
-                     * Creates a new KeyValueList instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.KeyValueList
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.KeyValueList.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.KeyValueList} KeyValueList instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.KeyValueList.$Shape): opentelemetry.proto.common.v1.KeyValueList & opentelemetry.proto.common.v1.KeyValueList.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.KeyValueList.$Properties): opentelemetry.proto.common.v1.KeyValueList;
-                     * }}
-                     */
-                    KeyValueList.create = function(properties) {
-                        return new KeyValueList(properties);
-                    };
 
                     /**
                      * Encodes the specified KeyValueList message. Does not implicitly {@link opentelemetry.proto.common.v1.KeyValueList.verify|verify} messages.
@@ -3172,20 +2720,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for KeyValueList
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.KeyValueList
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    KeyValueList.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.KeyValueList";
-                    };
-
                     return KeyValueList;
                 })();
 
@@ -3256,22 +2790,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     KeyValue.prototype.keyStrindex = 0;
-
-                    /**
-                     * Creates a new KeyValue instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.KeyValue
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.KeyValue.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.KeyValue} KeyValue instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.KeyValue.$Shape): opentelemetry.proto.common.v1.KeyValue & opentelemetry.proto.common.v1.KeyValue.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.KeyValue.$Properties): opentelemetry.proto.common.v1.KeyValue;
-                     * }}
-                     */
-                    KeyValue.create = function(properties) {
-                        return new KeyValue(properties);
-                    };
 
                     /**
                      * Encodes the specified KeyValue message. Does not implicitly {@link opentelemetry.proto.common.v1.KeyValue.verify|verify} messages.
@@ -3380,20 +2898,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for KeyValue
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.KeyValue
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    KeyValue.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.KeyValue";
-                    };
-
                     return KeyValue;
                 })();
 
@@ -3475,22 +2979,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     InstrumentationScope.prototype.droppedAttributesCount = 0;
-
-                    /**
-                     * Creates a new InstrumentationScope instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.InstrumentationScope
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.InstrumentationScope.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.InstrumentationScope} InstrumentationScope instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.InstrumentationScope.$Shape): opentelemetry.proto.common.v1.InstrumentationScope & opentelemetry.proto.common.v1.InstrumentationScope.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.InstrumentationScope.$Properties): opentelemetry.proto.common.v1.InstrumentationScope;
-                     * }}
-                     */
-                    InstrumentationScope.create = function(properties) {
-                        return new InstrumentationScope(properties);
-                    };
 
                     /**
                      * Encodes the specified InstrumentationScope message. Does not implicitly {@link opentelemetry.proto.common.v1.InstrumentationScope.verify|verify} messages.
@@ -3614,20 +3102,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for InstrumentationScope
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.InstrumentationScope
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    InstrumentationScope.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.InstrumentationScope";
-                    };
-
                     return InstrumentationScope;
                 })();
 
@@ -3704,22 +3178,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     EntityRef.prototype.descriptionKeys = $util.emptyArray;
-
-                    /**
-                     * Creates a new EntityRef instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.common.v1.EntityRef
-                     * @static
-                     * @param {opentelemetry.proto.common.v1.EntityRef.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.common.v1.EntityRef} EntityRef instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.common.v1.EntityRef.$Shape): opentelemetry.proto.common.v1.EntityRef & opentelemetry.proto.common.v1.EntityRef.$Shape;
-                     *   (properties?: opentelemetry.proto.common.v1.EntityRef.$Properties): opentelemetry.proto.common.v1.EntityRef;
-                     * }}
-                     */
-                    EntityRef.create = function(properties) {
-                        return new EntityRef(properties);
-                    };
 
                     /**
                      * Encodes the specified EntityRef message. Does not implicitly {@link opentelemetry.proto.common.v1.EntityRef.verify|verify} messages.
@@ -3844,20 +3302,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for EntityRef
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.common.v1.EntityRef
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    EntityRef.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.common.v1.EntityRef";
-                    };
-
                     return EntityRef;
                 })();
 
@@ -3954,22 +3398,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                      * @instance
                      */
                     Resource.prototype.entityRefs = $util.emptyArray;
-
-                    /**
-                     * Creates a new Resource instance using the specified properties.
-                     * @function create
-                     * @memberof opentelemetry.proto.resource.v1.Resource
-                     * @static
-                     * @param {opentelemetry.proto.resource.v1.Resource.$Properties=} [properties] Properties to set
-                     * @returns {opentelemetry.proto.resource.v1.Resource} Resource instance
-                     * @type {{
-                     *   (properties: opentelemetry.proto.resource.v1.Resource.$Shape): opentelemetry.proto.resource.v1.Resource & opentelemetry.proto.resource.v1.Resource.$Shape;
-                     *   (properties?: opentelemetry.proto.resource.v1.Resource.$Properties): opentelemetry.proto.resource.v1.Resource;
-                     * }}
-                     */
-                    Resource.create = function(properties) {
-                        return new Resource(properties);
-                    };
 
                     /**
                      * Encodes the specified Resource message. Does not implicitly {@link opentelemetry.proto.resource.v1.Resource.verify|verify} messages.
@@ -4083,20 +3511,6 @@ export const opentelemetry = $root.opentelemetry = (() => {
                         return m;
                     };
 
-                    /**
-                     * Gets the type url for Resource
-                     * @function getTypeUrl
-                     * @memberof opentelemetry.proto.resource.v1.Resource
-                     * @static
-                     * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-                     * @returns {string} The type url
-                     */
-                    Resource.getTypeUrl = function(prefix) {
-                        if (prefix === $undefined)
-                            prefix = "type.googleapis.com";
-                        return prefix + "/opentelemetry.proto.resource.v1.Resource";
-                    };
-
                     return Resource;
                 })();
 
@@ -4183,22 +3597,6 @@ export const google = $root.google = (() => {
              * @instance
              */
             Any.prototype.value = $util.newBuffer([]);
-
-            /**
-             * Creates a new Any instance using the specified properties.
-             * @function create
-             * @memberof google.protobuf.Any
-             * @static
-             * @param {google.protobuf.Any.$Properties=} [properties] Properties to set
-             * @returns {google.protobuf.Any} Any instance
-             * @type {{
-             *   (properties: google.protobuf.Any.$Shape): google.protobuf.Any & google.protobuf.Any.$Shape;
-             *   (properties?: google.protobuf.Any.$Properties): google.protobuf.Any;
-             * }}
-             */
-            Any.create = function(properties) {
-                return new Any(properties);
-            };
 
             /**
              * Encodes the specified Any message. Does not implicitly {@link google.protobuf.Any.verify|verify} messages.
@@ -4299,20 +3697,6 @@ export const google = $root.google = (() => {
                 return m;
             };
 
-            /**
-             * Gets the type url for Any
-             * @function getTypeUrl
-             * @memberof google.protobuf.Any
-             * @static
-             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns {string} The type url
-             */
-            Any.getTypeUrl = function(prefix) {
-                if (prefix === $undefined)
-                    prefix = "type.googleapis.com";
-                return prefix + "/google.protobuf.Any";
-            };
-
             return Any;
         })();
 
@@ -4369,22 +3753,6 @@ export const google = $root.google = (() => {
              * @instance
              */
             Duration.prototype.nanos = 0;
-
-            /**
-             * Creates a new Duration instance using the specified properties.
-             * @function create
-             * @memberof google.protobuf.Duration
-             * @static
-             * @param {google.protobuf.Duration.$Properties=} [properties] Properties to set
-             * @returns {google.protobuf.Duration} Duration instance
-             * @type {{
-             *   (properties: google.protobuf.Duration.$Shape): google.protobuf.Duration & google.protobuf.Duration.$Shape;
-             *   (properties?: google.protobuf.Duration.$Properties): google.protobuf.Duration;
-             * }}
-             */
-            Duration.create = function(properties) {
-                return new Duration(properties);
-            };
 
             /**
              * Encodes the specified Duration message. Does not implicitly {@link google.protobuf.Duration.verify|verify} messages.
@@ -4485,20 +3853,6 @@ export const google = $root.google = (() => {
                 return m;
             };
 
-            /**
-             * Gets the type url for Duration
-             * @function getTypeUrl
-             * @memberof google.protobuf.Duration
-             * @static
-             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns {string} The type url
-             */
-            Duration.getTypeUrl = function(prefix) {
-                if (prefix === $undefined)
-                    prefix = "type.googleapis.com";
-                return prefix + "/google.protobuf.Duration";
-            };
-
             return Duration;
         })();
 
@@ -4577,22 +3931,6 @@ export const google = $root.google = (() => {
              * @instance
              */
             Status.prototype.details = $util.emptyArray;
-
-            /**
-             * Creates a new Status instance using the specified properties.
-             * @function create
-             * @memberof google.rpc.Status
-             * @static
-             * @param {google.rpc.Status.$Properties=} [properties] Properties to set
-             * @returns {google.rpc.Status} Status instance
-             * @type {{
-             *   (properties: google.rpc.Status.$Shape): google.rpc.Status & google.rpc.Status.$Shape;
-             *   (properties?: google.rpc.Status.$Properties): google.rpc.Status;
-             * }}
-             */
-            Status.create = function(properties) {
-                return new Status(properties);
-            };
 
             /**
              * Encodes the specified Status message. Does not implicitly {@link google.rpc.Status.verify|verify} messages.
@@ -4705,20 +4043,6 @@ export const google = $root.google = (() => {
                 return m;
             };
 
-            /**
-             * Gets the type url for Status
-             * @function getTypeUrl
-             * @memberof google.rpc.Status
-             * @static
-             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns {string} The type url
-             */
-            Status.getTypeUrl = function(prefix) {
-                if (prefix === $undefined)
-                    prefix = "type.googleapis.com";
-                return prefix + "/google.rpc.Status";
-            };
-
             return Status;
         })();
 
@@ -4766,22 +4090,6 @@ export const google = $root.google = (() => {
              * @instance
              */
             RetryInfo.prototype.retryDelay = null;
-
-            /**
-             * Creates a new RetryInfo instance using the specified properties.
-             * @function create
-             * @memberof google.rpc.RetryInfo
-             * @static
-             * @param {google.rpc.RetryInfo.$Properties=} [properties] Properties to set
-             * @returns {google.rpc.RetryInfo} RetryInfo instance
-             * @type {{
-             *   (properties: google.rpc.RetryInfo.$Shape): google.rpc.RetryInfo & google.rpc.RetryInfo.$Shape;
-             *   (properties?: google.rpc.RetryInfo.$Properties): google.rpc.RetryInfo;
-             * }}
-             */
-            RetryInfo.create = function(properties) {
-                return new RetryInfo(properties);
-            };
 
             /**
              * Encodes the specified RetryInfo message. Does not implicitly {@link google.rpc.RetryInfo.verify|verify} messages.
@@ -4866,20 +4174,6 @@ export const google = $root.google = (() => {
                 if (z !== $undefined)
                     throw $Error("missing end group");
                 return m;
-            };
-
-            /**
-             * Gets the type url for RetryInfo
-             * @function getTypeUrl
-             * @memberof google.rpc.RetryInfo
-             * @static
-             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
-             * @returns {string} The type url
-             */
-            RetryInfo.getTypeUrl = function(prefix) {
-                if (prefix === $undefined)
-                    prefix = "type.googleapis.com";
-                return prefix + "/google.rpc.RetryInfo";
             };
 
             return RetryInfo;
