@@ -7,44 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSpanTable } from '../../../src/lake/factory.ts';
 import { configSchema } from '../../../src/config/schema.ts';
-import type { SpanColumns } from '../../../src/lake/span-schema.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { spanBatch } from '../../unit/lake/iceberg/span-batch-fixture.ts';
+import { spanRowsOf, type SpanRow } from '../../support/span-rows.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');
-
-interface Row {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  status_code: number;
-  duration: string;
-  start_time_unix_nano: string;
-  timestamp_micros: string;
-  service_name: string | null;
-  span_size: number;
-}
-
-function rowsOf(batches: SpanColumns[]): Row[] {
-  const out: Row[] = [];
-  for (const b of batches) {
-    for (let i = 0; i < b.length; i++) {
-      out.push({
-        trace_id: b.trace_id[i]!,
-        span_id: b.span_id[i]!,
-        parent_span_id: b.parent_span_id[i]!,
-        status_code: b.status_code[i]!,
-        duration: String(b.duration[i]),
-        start_time_unix_nano: String(b.start_time_unix_nano[i]),
-        timestamp_micros: String(b.timestamp[i]),
-        service_name: b.service_name[i]!,
-        span_size: b.span_size[i]!,
-      });
-    }
-  }
-  return out.sort((a, b) => (a.trace_id < b.trace_id ? -1 : a.trace_id > b.trace_id ? 1 : a.span_id < b.span_id ? -1 : 1));
-}
 
 test('pyiceberg and DuckDB read what the span table wrote', async () => {
   const python = execFileSync('bash', [join(repo, 'scripts/ensure-python.sh')], { encoding: 'utf8' }).trim();
@@ -61,7 +29,7 @@ test('pyiceberg and DuckDB read what the span table wrote', async () => {
   assert.equal(new Set(changes.files.map((f) => f.partition.trace_id_bucket)).size, 16, 'the batch covers every bucket');
   assert.equal(new Set(changes.files.map((f) => f.partition.timestamp_day)).size, 2);
 
-  const expected = rowsOf(batches);
+  const expected = spanRowsOf(batches);
   const traceId = batches[1]!.trace_id[7 * 5]!;
   const expectedTrace = expected.filter((r) => r.trace_id === traceId);
   assert.equal(expectedTrace.length, 5);
@@ -73,8 +41,8 @@ test('pyiceberg and DuckDB read what the span table wrote', async () => {
   );
   const r = JSON.parse(out) as {
     pyiceberg: {
-      count: number; span_size_sum: number; distinct_traces: number; sample: Row[]; all_span_ids: string[];
-      trace_rows: Row[]; trace_planned_files: number; total_files: number; partitions: string[];
+      count: number; span_size_sum: number; distinct_traces: number; sample: SpanRow[]; all_span_ids: string[];
+      trace_rows: SpanRow[]; trace_planned_files: number; total_files: number; partitions: string[];
     };
     duckdb: { count: number; span_size_sum: number; distinct_traces: number; trace_span_ids: string[] };
     snapshots: { count: number; current_sequence_number: number; summary_keys: string[]; operation: string; parents: (number | null)[]; summary: Record<string, string> };

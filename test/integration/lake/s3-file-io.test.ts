@@ -11,11 +11,11 @@ import { configSchema } from '../../../src/config/schema.ts';
 import { createSpanTable } from '../../../src/lake/factory.ts';
 import { FileNotFoundError, ObjectStoreRequestError } from '../../../src/lake/file-io-errors.ts';
 import { DEFAULT_S3_OPTIONS, S3FileIO, s3ClientConfig, type S3FileIOOptions } from '../../../src/lake/s3-file-io.ts';
-import type { SpanColumns } from '../../../src/lake/span-schema.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { garageS3Config, infraEnv } from '../../support/infra.ts';
 import { spanBatch } from '../../unit/lake/iceberg/span-batch-fixture.ts';
+import { spanRowsOf, type SpanRow } from '../../support/span-rows.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');
@@ -147,34 +147,6 @@ test('a refused request is a typed, non-retryable error that keeps the cause and
   }
 });
 
-interface Row {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  status_code: number;
-  duration: string;
-  service_name: string | null;
-  span_size: number;
-}
-
-function rowsOf(batches: SpanColumns[]): Row[] {
-  const out: Row[] = [];
-  for (const b of batches) {
-    for (let i = 0; i < b.length; i++) {
-      out.push({
-        trace_id: b.trace_id[i]!,
-        span_id: b.span_id[i]!,
-        parent_span_id: b.parent_span_id[i]!,
-        status_code: b.status_code[i]!,
-        duration: String(b.duration[i]),
-        service_name: b.service_name[i]!,
-        span_size: b.span_size[i]!,
-      });
-    }
-  }
-  return out.sort((a, b) => (a.trace_id < b.trace_id ? -1 : a.trace_id > b.trace_id ? 1 : a.span_id < b.span_id ? -1 : 1));
-}
-
 test('the span table lives on S3 with the SQLite catalog, and pyiceberg reads the same rows', async () => {
   const dir = mkdtempSync(join(tmpdir(), 's3-table-'));
   const warehouse = `s3://${bucket}/${run}/warehouse`;
@@ -232,8 +204,8 @@ test('the span table lives on S3 with the SQLite catalog, and pyiceberg reads th
     maxBuffer: 64 << 20,
     env: { ...process.env, ...env },
   });
-  const r = JSON.parse(out) as { metadata_location: string; location: string; file_paths: string[]; rows: Row[]; trace_rows: Row[]; snapshots: number };
-  const expected = rowsOf(batches);
+  const r = JSON.parse(out) as { metadata_location: string; location: string; file_paths: string[]; rows: SpanRow[]; trace_rows: SpanRow[]; snapshots: number };
+  const expected = spanRowsOf(batches);
   assert.equal(r.location, location);
   assert.ok(r.metadata_location.startsWith(`${location}/metadata/`), r.metadata_location);
   assert.equal(r.snapshots, 2);

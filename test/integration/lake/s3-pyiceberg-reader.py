@@ -11,6 +11,8 @@ import sys
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import EqualTo
 
+from span_rows import rows
+
 db_path, warehouse, namespace, name, trace_id = sys.argv[1:6]
 catalog = SqlCatalog(
     "default",
@@ -25,21 +27,6 @@ catalog = SqlCatalog(
     },
 )
 table = catalog.load_table(f"{namespace}.{name}")
-
-
-def rows(arrow):
-    out = []
-    for r in arrow.sort_by([("trace_id", "ascending"), ("span_id", "ascending")]).to_pylist():
-        out.append({
-            "trace_id": r["trace_id"],
-            "span_id": r["span_id"],
-            "parent_span_id": r["parent_span_id"],
-            "status_code": r["status_code"],
-            "duration": str(r["duration"]),
-            "service_name": r["service_name"],
-            "span_size": r["span_size"],
-        })
-    return out
 
 
 full = table.scan().to_arrow()
