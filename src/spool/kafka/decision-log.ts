@@ -5,7 +5,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import { SpoolClosedError } from '../local/errors.ts';
 import { kafkaClientOptions } from './client-options.ts';
 import type { KafkaSpoolConfig } from './config.ts';
-import { KafkaSpoolError, kafkaError, withTimeout } from './errors.ts';
+import { KafkaSpoolError, kafkaCall, kafkaError } from './errors.ts';
 import { fetchPartitions } from './fetch.ts';
 import type { KafkaSpool } from './kafka-spool.ts';
 import { partitionForKey } from './partitioner.ts';
@@ -152,11 +152,7 @@ export class KafkaDecisionLog implements EvaluatorShard {
         key: Buffer.from(m.key, 'latin1'),
         value: Buffer.from(m.value, 'utf8'),
       }));
-      try {
-        await withTimeout(producer.send({ messages: chunk }), this.#config.timeout_ms, 'writing to the decision log');
-      } catch (e) {
-        throw kafkaError(e, `decision log: writing to ${this.#topic} failed`);
-      }
+      await kafkaCall(() => producer.send({ messages: chunk }), this.#config.timeout_ms, 'decision log', `writing to ${this.#topic}`);
     }
   }
 
@@ -166,13 +162,7 @@ export class KafkaDecisionLog implements EvaluatorShard {
     const topic = this.#topic;
     const decisions = new Map<number, Map<string, StoredDecision>>();
     const progress = new Map<number, ShardProgress>();
-    const call = async <T>(fn: () => Promise<T>, what: string): Promise<T> => {
-      try {
-        return await withTimeout(fn(), this.#config.timeout_ms * 2, what);
-      } catch (e) {
-        throw kafkaError(e, `decision log: ${what} failed`);
-      }
-    };
+    const call = <T>(fn: () => Promise<T>, what: string): Promise<T> => kafkaCall(fn, this.#config.timeout_ms * 2, 'decision log', what);
     const list = { topics: [topic], partitions: { [topic]: [...partitions] } };
     const earliest = (await call(() => consumer.listOffsets({ ...list, timestamp: ListOffsetTimestamps.EARLIEST }), 'listing offsets')).get(topic) ?? [];
     const latest = (await call(() => consumer.listOffsets(list), 'listing offsets')).get(topic) ?? [];

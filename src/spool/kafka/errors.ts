@@ -66,3 +66,12 @@ export function kafkaError(e: unknown, context: string): Error {
   }
   return new KafkaSpoolError(message, e);
 }
+
+/** Runs one Kafka call with a deadline; any failure comes out as kafkaError with `${context}: ${what} failed`. */
+export async function kafkaCall<T>(fn: () => Promise<T>, ms: number, context: string, what: string): Promise<T> {
+  try {
+    return await withTimeout(fn(), ms, what);
+  } catch (e) {
+    throw kafkaError(e, `${context}: ${what} failed`);
+  }
+}

@@ -13,7 +13,7 @@ import type { Spool, SpoolPosition, SpoolRecord } from '../spool.ts';
 import { kafkaClientOptions } from './client-options.ts';
 import type { KafkaSpoolConfig } from './config.ts';
 import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender } from './appender.ts';
-import { kafkaError, withTimeout } from './errors.ts';
+import { kafkaCall, kafkaError, withTimeout } from './errors.ts';
 import { EMPTY, fetchPartitions } from './fetch.ts';
 import { ensureTopic } from './topics.ts';
 import { commitRange, formatPosition, parsePosition } from './position.ts';
@@ -399,13 +399,10 @@ export class KafkaSpool implements Spool {
 
   // --- helpers -----------------------------------------------------------------------------------
 
-  async #call<T>(fn: () => Promise<T>, what: string): Promise<T> {
-    try {
-      return await withTimeout(fn(), this.#config.timeout_ms * 2, what);
-    } catch (e) {
-      throw kafkaError(e, `kafka spool: ${what} failed`);
-    }
+  #call<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    return kafkaCall(fn, this.#config.timeout_ms * 2, 'kafka spool', what);
   }
+
 
   #noteHighWatermark(partition: number, offset: number): void {
     const known = this.#highWatermarks.get(partition);
