@@ -44,7 +44,8 @@ interface RowFilter {
 }
 
 const STATUS_ERROR = 2;
-const ALL_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.map((c) => c.name);
+/** What export reads back: every column OTLP has (not where the span sat in Kafka). */
+const EXPORT_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.filter((c) => c.type !== 'kafka_metadata').map((c) => c.name);
 
 interface ReadyTrace {
   summary: TraceSummary;
@@ -425,7 +426,7 @@ export class Evaluator implements Component {
 
   /** Sends the rows of `traces` found in one file, with the effective sampling threshold in tracestate. */
   private async exportFile(file: DataFileRef, traces: ReadonlyMap<string, { threshold: string | null }>): Promise<void> {
-    const cols = await this.reader.readFile(file, new Set(traces.keys()), ALL_COLUMNS);
+    const cols = await this.reader.readFile(file, new Set(traces.keys()), EXPORT_COLUMNS);
     if (cols.length === 0) return;
     const ids = cols.trace_id!;
     const states = Array.from(cols.trace_state!);

@@ -5,13 +5,42 @@
  */
 export type IcebergPrimitive = 'string' | 'int' | 'long' | 'timestamptz';
 
-export interface ColumnDef {
+/** A field of a struct column. */
+export interface FieldDef {
   readonly id: number;
-  readonly name: ColumnName;
+  readonly name: string;
   readonly type: IcebergPrimitive;
   readonly required: boolean;
   readonly doc: string;
 }
+
+/** Iceberg column types the table uses: primitives, and the one struct (`_kafka_metadata`). */
+export type ColumnType = IcebergPrimitive | 'kafka_metadata';
+
+export interface ColumnDef {
+  readonly id: number;
+  readonly name: ColumnName;
+  readonly type: ColumnType;
+  readonly required: boolean;
+  readonly doc: string;
+}
+
+/**
+ * Where a span's Kafka record was, in AutoMQ table topics' `_kafka_metadata` shape (same field names
+ * and types), so tables written by tailsampler and by AutoMQ are read alike.
+ */
+export interface KafkaMetadata {
+  partition: number;
+  offset: bigint;
+  /** Record timestamp, milliseconds since epoch. */
+  timestamp: bigint;
+}
+
+export const KAFKA_METADATA_FIELDS = [
+  { id: 27, name: 'partition', type: 'int', required: true, doc: 'Kafka partition of the record' },
+  { id: 28, name: 'offset', type: 'long', required: true, doc: 'offset of the record in its partition' },
+  { id: 29, name: 'timestamp', type: 'long', required: true, doc: 'record timestamp, milliseconds since epoch' },
+] as const satisfies readonly FieldDef[];
 
 export const SPAN_COLUMNS = [
   { id: 1, name: 'trace_id', type: 'string', required: true, doc: 'trace id, 32 lowercase hex characters' },
@@ -39,12 +68,13 @@ export const SPAN_COLUMNS = [
   { id: 23, name: 'status_message', type: 'string', required: false, doc: 'Status.message' },
   { id: 24, name: 'trace_state', type: 'string', required: false, doc: 'W3C tracestate of the span' },
   { id: 25, name: 'flags', type: 'long', required: true, doc: 'Span.flags (W3C trace flags and OTLP context bits)' },
-] as const satisfies readonly { id: number; name: string; type: IcebergPrimitive; required: boolean; doc: string }[];
+  { id: 26, name: '_kafka_metadata', type: 'kafka_metadata', required: false, doc: 'the Kafka record the span came in (null when not spooled in Kafka)' },
+] as const satisfies readonly { id: number; name: string; type: ColumnType; required: boolean; doc: string }[];
 
 export type ColumnName = (typeof SPAN_COLUMNS)[number]['name'];
 
 /** The highest field id the schema uses (Iceberg's `last-column-id`). */
-export const LAST_COLUMN_ID = 25;
+export const LAST_COLUMN_ID = 29;
 
 /** Partition spec: day(timestamp), bucket[16](trace_id). Field ids start at 1000 as the spec advises. */
 export const PARTITION_FIELDS = [
@@ -63,18 +93,21 @@ export const HOT_COLUMNS = [
   'span_size',
 ] as const satisfies readonly ColumnName[];
 
-type ColumnValue<T extends IcebergPrimitive, R extends boolean> = T extends 'string'
+type ColumnValue<T extends ColumnType, R extends boolean> = T extends 'string'
   ? R extends true
     ? string
     : string | null
   : T extends 'int'
     ? number
-    : bigint;
+    : T extends 'kafka_metadata'
+      ? KafkaMetadata | null
+      : bigint;
 
 /**
  * A batch of spans as columns. Writers fill typed arrays (Int32Array, BigInt64Array) and string
  * arrays; readers may hand back any array-like of the same element type. Optional string columns
- * hold null where OTLP had an empty value.
+ * hold null where OTLP had an empty value. `_kafka_metadata` holds one object per Kafka record,
+ * shared by that record's rows.
  */
 export type SpanColumns = { length: number } & {
   [C in (typeof SPAN_COLUMNS)[number] as C['name']]: ArrayLike<ColumnValue<C['type'], C['required']>>;

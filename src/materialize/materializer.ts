@@ -95,6 +95,7 @@ export class Materializer implements Component {
           'spool record is not an OTLP ExportTraceServiceRequest; left out of the table (it stays in the spool until its retention)',
         );
       },
+      records.map((r) => r.kafka),
     );
     let next = records[records.length - 1]!.next;
     if (batch.length > 0) {

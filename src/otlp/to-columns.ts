@@ -3,7 +3,7 @@
  * Walks the wire format once; 64-bit times are copied as two uint32 halves into BigInt64Array
  * storage so no BigInt is allocated per span in the common case.
  */
-import type { SpanColumns } from '../lake/span-schema.ts';
+import type { KafkaMetadata, SpanColumns } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
 import { JsonWriter } from './json-writer.ts';
@@ -72,6 +72,7 @@ class Builder {
   status_message: (string | null)[] = [];
   trace_state: (string | null)[] = [];
   flags: BigInt64Array;
+  _kafka_metadata: (KafkaMetadata | null)[] = [];
   // uint32 views of the int64 columns
   duration32!: Uint32Array;
   timestamp32!: Uint32Array;
@@ -168,6 +169,7 @@ class Builder {
       status_message: this.status_message,
       trace_state: this.trace_state,
       flags: this.flags.subarray(0, n),
+      _kafka_metadata: this._kafka_metadata,
     };
   }
 }
@@ -198,8 +200,13 @@ function listJson(r: WireReader, start: number, end: number, tag: number): strin
  * Decodes the payloads' spans into one batch of columns, in payload and wire order. A payload that is
  * not a valid ExportTraceServiceRequest throws CorruptPayloadError, unless `onCorrupt` is given: then
  * it is reported there and left out whole (rows it had yielded before the damage are dropped).
+ * `kafka[i]` is the Kafka record payload i came in, set on each of its rows (null or absent: none).
  */
-export function requestsToColumns(payloads: readonly Uint8Array[], onCorrupt?: (index: number, error: CorruptPayloadError) => void): SpanColumns {
+export function requestsToColumns(
+  payloads: readonly Uint8Array[],
+  onCorrupt?: (index: number, error: CorruptPayloadError) => void,
+  kafka?: readonly (KafkaMetadata | null | undefined)[],
+): SpanColumns {
   let estimate = 0;
   for (const p of payloads) estimate += p.byteLength;
   const b = new Builder(Math.max(16, Math.min(1 << 16, Math.ceil(estimate / 512))));
@@ -215,6 +222,8 @@ export function requestsToColumns(payloads: readonly Uint8Array[], onCorrupt?: (
       b.truncate(rows);
       onCorrupt(i, error);
     }
+    const meta = kafka?.[i] ?? null;
+    for (let row = rows; row < b.n; row++) b._kafka_metadata.push(meta);
   }
   return b.finish();
 }

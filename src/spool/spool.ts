@@ -1,5 +1,6 @@
 import type { Component } from '../component.ts';
 import { TailsamplerError } from '../errors.ts';
+import type { KafkaMetadata } from '../lake/span-schema.ts';
 
 /**
  * A position in the spool, opaque to everyone but the spool (for the local spool a segment and byte
@@ -13,6 +14,8 @@ export interface SpoolRecord {
   next: SpoolPosition;
   /** An OTLP ExportTraceServiceRequest, protobuf-encoded. */
   payload: Uint8Array;
+  /** The Kafka record it came in (Kafka spool), set on its spans' `_kafka_metadata`. */
+  kafka?: KafkaMetadata;
 }
 
 /**

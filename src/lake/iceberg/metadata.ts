@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { PARTITION_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
+import { KAFKA_METADATA_FIELDS, PARTITION_FIELDS, SPAN_COLUMNS, type ColumnType } from '../span-schema.ts';
 
 /**
  * Iceberg table metadata, format version 2, as the JSON in `*.metadata.json` spells it (spec:
@@ -11,8 +11,30 @@ export interface SchemaField {
   id: number;
   name: string;
   required: boolean;
-  type: string;
+  /** A primitive type name, or a nested type (only struct here). */
+  type: string | StructType;
   doc?: string;
+}
+
+export interface StructType {
+  type: 'struct';
+  fields: SchemaField[];
+}
+
+/** A type as one comparable string (`struct<27:partition:int!,…>`), for checking a server kept the schema. */
+export function typeKey(t: SchemaField['type']): string {
+  if (typeof t === 'string') return t;
+  return `struct<${t.fields.map((f) => `${f.id}:${f.name}:${typeKey(f.type)}${f.required ? '!' : ''}`).join(',')}>`;
+}
+
+/** The highest field id among `fields` and the fields nested in them. */
+function maxFieldId(fields: readonly SchemaField[]): number {
+  return Math.max(0, ...fields.map((f) => Math.max(f.id, typeof f.type === 'string' ? 0 : maxFieldId(f.type.fields))));
+}
+
+function icebergType(type: ColumnType): SchemaField['type'] {
+  if (type !== 'kafka_metadata') return type;
+  return { type: 'struct', fields: KAFKA_METADATA_FIELDS.map((f) => ({ id: f.id, name: f.name, required: f.required, type: f.type, doc: f.doc })) };
 }
 
 export interface IcebergSchema {
@@ -103,7 +125,7 @@ export function spanSchema(): IcebergSchema {
   return {
     type: 'struct',
     'schema-id': 0,
-    fields: SPAN_COLUMNS.map((c) => ({ id: c.id, name: c.name, required: c.required, type: c.type, doc: c.doc })),
+    fields: SPAN_COLUMNS.map((c) => ({ id: c.id, name: c.name, required: c.required, type: icebergType(c.type), doc: c.doc })),
   };
 }
 
@@ -138,7 +160,7 @@ export interface NewTableMetadataOptions {
 
 /** Metadata of a freshly created table with no snapshots. */
 export function newTableMetadata(options: NewTableMetadataOptions): TableMetadata {
-  const lastColumnId = Math.max(0, ...options.schema.fields.map((f) => f.id));
+  const lastColumnId = maxFieldId(options.schema.fields);
   const lastPartitionId = Math.max(999, ...options.partitionSpec.fields.map((f) => f['field-id']));
   const sortOrders: SortOrder[] = [{ 'order-id': 0, fields: [] }];
   if (options.sortOrder['order-id'] !== 0) sortOrders.push(options.sortOrder);

@@ -18,7 +18,7 @@ import {
   NoSuchTableError,
   TableAlreadyExistsError,
 } from './errors.ts';
-import type { TableMetadata } from './metadata.ts';
+import { typeKey, type TableMetadata } from './metadata.ts';
 import { OAuth2ClientCredentials, parseCredential } from './rest-auth.ts';
 import { parseJsonExact } from './rest-json.ts';
 
@@ -112,8 +112,10 @@ export function checkCreatedLayout(request: CreateTableRequest, metadata: TableM
   for (const want of request.schema.fields) {
     const got = schema?.fields.find((f) => f.name === want.name);
     if (got === undefined) problems.push(`column ${want.name} missing`);
-    else if (got.id !== want.id || got.type !== want.type || got.required !== want.required) {
-      problems.push(`column ${want.name}: id ${got.id} ${got.type}${got.required ? ' required' : ''} (sent id ${want.id} ${want.type}${want.required ? ' required' : ''})`);
+    else if (got.id !== want.id || typeKey(got.type) !== typeKey(want.type) || got.required !== want.required) {
+      problems.push(
+        `column ${want.name}: id ${got.id} ${typeKey(got.type)}${got.required ? ' required' : ''} (sent id ${want.id} ${typeKey(want.type)}${want.required ? ' required' : ''})`,
+      );
     }
   }
   const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id']);

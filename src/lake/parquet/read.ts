@@ -4,12 +4,21 @@
  * (int → Int32Array, long/timestamptz → BigInt64Array) and string arrays (null for missing values).
  */
 import { zstdDecompressSync } from 'node:zlib';
-import { parquetMetadataAsync, parquetRead } from 'hyparquet';
-import type { AsyncBuffer, ColumnData, FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import type { AsyncBuffer, ColumnData, FileMetaData, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { COLUMN_BY_NAME } from '../span-schema.ts';
-import type { ColumnDef, ColumnName, PartialSpanColumns } from '../span-schema.ts';
+import type { ColumnDef, ColumnName, KafkaMetadata, PartialSpanColumns } from '../span-schema.ts';
 import type { FileIO } from '../file-io.ts';
+
+/**
+ * Which column of a data file holds each span column: its Iceberg field id (how Iceberg readers
+ * resolve Parquet columns) and name (used when a file carries no field ids). Default: the span
+ * table's own ids and names; a table written by someone else (external mode) maps its own.
+ */
+export type FileColumns = ReadonlyMap<ColumnName, { id: number; name: string }>;
+
+const OWN_COLUMNS: FileColumns = new Map([...COLUMN_BY_NAME].map(([name, d]) => [name, { id: d.id, name }]));
 
 export class ParquetReadError extends TailsamplerError {
   constructor(message: string, cause?: unknown) {
@@ -25,7 +34,7 @@ const compressors = {
 // Keep timestamps as raw microseconds (bigint) instead of hyparquet's default Date objects.
 const parsers = { timestampFromMicroseconds: (micros: bigint): bigint => micros };
 
-type ColumnArray = Int32Array | BigInt64Array | (string | null)[];
+type ColumnArray = Int32Array | BigInt64Array | (string | KafkaMetadata | null)[];
 
 function fileBuffer(io: FileIO, uri: string, fileSize: number): AsyncBuffer {
   return {
@@ -42,10 +51,47 @@ function fileBuffer(io: FileIO, uri: string, fileSize: number): AsyncBuffer {
   };
 }
 
+/** Zeros or nulls: what a column the file lacks reads as (Iceberg: a column added later is null in older files). */
 function allocate(def: ColumnDef, n: number): ColumnArray {
   if (def.type === 'int') return new Int32Array(n);
   if (def.type === 'long' || def.type === 'timestamptz') return new BigInt64Array(n);
   return new Array<string | null>(n).fill(null);
+}
+
+/**
+ * A value of another physical type than the span column's (external tables): int ↔ long, timestamps
+ * as microseconds, binary ids as lowercase hex.
+ */
+function coerce(target: ColumnArray, v: unknown): unknown {
+  if (v === null || v === undefined) return target instanceof Array ? null : 0;
+  if (target instanceof Int32Array) return Number(v);
+  if (target instanceof BigInt64Array) return v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(v as number | bigint);
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  return v;
+}
+
+/** A file column: the top-level Parquet name to ask hyparquet for, and whether it holds text. */
+interface Physical {
+  def: ColumnDef;
+  name: string;
+  text: boolean;
+}
+
+function isText(e: SchemaElement): boolean {
+  return e.type === 'BYTE_ARRAY' && (e.converted_type === 'UTF8' || e.logical_type?.type === 'STRING');
+}
+
+/** The file's top-level column for each requested span column, by field id, else by name; absent ones are left out. */
+function resolve(metadata: FileMetaData, defs: readonly ColumnDef[], columns: FileColumns): Physical[] {
+  const top = parquetSchema(metadata).children.map((c) => c.element);
+  const out: Physical[] = [];
+  for (const def of defs) {
+    const want = columns.get(def.name);
+    if (want === undefined) continue;
+    const e = top.find((t) => t.field_id === want.id) ?? top.find((t) => t.field_id === undefined && t.name === want.name);
+    if (e !== undefined) out.push({ def, name: e.name, text: isText(e) });
+  }
+  return out;
 }
 
 interface GroupSpan {
@@ -62,12 +108,14 @@ async function readGroups(
   file: AsyncBuffer,
   metadata: FileMetaData,
   groups: readonly GroupSpan[],
-  columns: readonly ColumnDef[],
+  defs: readonly ColumnDef[],
+  columns: readonly Physical[],
 ): Promise<Map<string, ColumnArray>> {
   let total = 0;
   for (const g of groups) total += g.rows;
   const out = new Map<string, ColumnArray>();
-  for (const c of columns) out.set(c.name, allocate(c, total));
+  for (const c of defs) out.set(c.name, allocate(c, total));
+  const byPhysical = new Map(columns.map((c) => [c.name, out.get(c.def.name)!]));
   if (total === 0 || columns.length === 0) return out;
 
   const reads: Promise<void>[] = [];
@@ -82,7 +130,7 @@ async function readGroups(
       i++;
     }
     const onChunk = (chunk: ColumnData): void => {
-      const target = out.get(chunk.columnName);
+      const target = byPhysical.get(chunk.columnName);
       if (!target) return;
       const data = chunk.columnData;
       // Chunks may reach outside the requested rows; copy only the overlap.
@@ -92,18 +140,15 @@ async function readGroups(
       const dstOffset = runBase + (from - runStart);
       const n = to - from;
       if (n <= 0) return;
-      if (target instanceof Array) {
-        for (let k = 0; k < n; k++) {
-          const v = data[srcOffset + k] as string | null | undefined;
-          target[dstOffset + k] = v ?? null;
-        }
-      } else if (target instanceof BigInt64Array && data instanceof BigInt64Array) {
+      if (target instanceof BigInt64Array && data instanceof BigInt64Array) {
         target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
       } else if (target instanceof Int32Array && data instanceof Int32Array) {
         target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
+      } else if (target instanceof Array && !(data[srcOffset] instanceof Uint8Array)) {
+        for (let k = 0; k < n; k++) target[dstOffset + k] = (data[srcOffset + k] as string | KafkaMetadata | null | undefined) ?? null;
       } else {
         const t = target as unknown as { [k: number]: unknown };
-        for (let k = 0; k < n; k++) t[dstOffset + k] = data[srcOffset + k];
+        for (let k = 0; k < n; k++) t[dstOffset + k] = coerce(target, data[srcOffset + k]);
       }
     };
     reads.push(
@@ -153,7 +198,7 @@ function gatherRows(src: ColumnArray, idx: Int32Array): ColumnArray {
     for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
     return out;
   }
-  const out = new Array<string | null>(n);
+  const out = new Array<string | KafkaMetadata | null>(n);
   for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
   return out;
 }
@@ -168,6 +213,7 @@ export async function readDataFile(
   fileSize: number,
   columns: readonly ColumnName[],
   traceIds?: ReadonlySet<string>,
+  fileColumns: FileColumns = OWN_COLUMNS,
 ): Promise<PartialSpanColumns> {
   const defs = columns.map((name) => {
     const def = COLUMN_BY_NAME.get(name);
@@ -177,7 +223,11 @@ export async function readDataFile(
   try {
     const file = fileBuffer(io, uri, fileSize);
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(FOOTER_FETCH, fileSize), parsers });
-    const traceCol = metadata.schema.slice(1).findIndex((e) => e.name === 'trace_id');
+    const physical = resolve(metadata, defs, fileColumns);
+    const [traceCol] = resolve(metadata, [COLUMN_BY_NAME.get('trace_id')!], fileColumns);
+    if (traceIds && traceCol === undefined) throw new ParquetReadError(`data file ${uri} has no trace id column`);
+    // Row-group pruning by the trace id statistics: only where they compare as the hex ids do.
+    const traceChunk = traceCol?.text ? metadata.row_groups[0]?.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === traceCol.name) ?? -1 : -1;
     const groups: GroupSpan[] = [];
     let start = 0;
     const sorted = traceIds ? [...traceIds].sort() : undefined;
@@ -185,7 +235,7 @@ export async function readDataFile(
       const rows = Number(rg.num_rows);
       let keep = rows > 0;
       if (keep && sorted) {
-        const stats = traceCol >= 0 ? rg.columns[traceCol]?.meta_data?.statistics : undefined;
+        const stats = traceChunk >= 0 ? rg.columns[traceChunk]?.meta_data?.statistics : undefined;
         const min = statString(stats?.min_value);
         const max = statString(stats?.max_value);
         keep = min !== undefined && max !== undefined ? anyInRange(sorted, min, max) : sorted.length > 0;
@@ -195,13 +245,12 @@ export async function readDataFile(
     }
 
     if (!traceIds) {
-      const data = await readGroups(file, metadata, groups, defs);
+      const data = await readGroups(file, metadata, groups, defs, physical);
       return assemble(defs, data, groups.reduce((n, g) => n + g.rows, 0));
     }
 
     // Phase 1: trace ids of candidate groups only; phase 2: other columns of groups with matches.
-    const traceDef = COLUMN_BY_NAME.get('trace_id')!;
-    const ids = (await readGroups(file, metadata, groups, [traceDef])).get('trace_id') as (string | null)[];
+    const ids = (await readGroups(file, metadata, groups, [traceCol!.def], [traceCol!])).get('trace_id') as (string | null)[];
     const hitGroups: GroupSpan[] = [];
     const hits: number[] = [];
     let pos = 0;
@@ -223,7 +272,7 @@ export async function readDataFile(
     }
     const idx = Int32Array.from(hits);
     const rest = defs.filter((d) => d.name !== 'trace_id');
-    const data = await readGroups(file, metadata, hitGroups, rest);
+    const data = await readGroups(file, metadata, hitGroups, rest, physical.filter((p) => p.def.name !== 'trace_id'));
     const out: PartialSpanColumns = { length: idx.length };
     for (const d of defs) {
       if (d.name === 'trace_id') {

@@ -3,13 +3,16 @@
  * Iceberg field id, because Iceberg readers resolve Parquet columns by `field_id`, not by name.
  */
 import type { SchemaElement } from 'hyparquet';
-import { SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef } from '../span-schema.ts';
+import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
+import type { ColumnDef, FieldDef } from '../span-schema.ts';
 
-export function parquetElement(c: ColumnDef): SchemaElement {
+/** A primitive column's leaf. */
+export function parquetElement(c: ColumnDef | FieldDef): SchemaElement {
   const repetition_type = c.required ? 'REQUIRED' : 'OPTIONAL';
   const base = { name: c.name, field_id: c.id, repetition_type } as const;
   switch (c.type) {
+    case 'kafka_metadata':
+      throw new TypeError(`column ${c.name} is a struct, not a leaf`);
     case 'string':
       return { ...base, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
     case 'int':
@@ -26,11 +29,26 @@ export function parquetElement(c: ColumnDef): SchemaElement {
   }
 }
 
-/** Root plus one flat leaf per column, in SPAN_COLUMNS order. */
+/** A column's schema elements in depth-first order: one leaf, or a struct group followed by its leaves. */
+function columnElements(c: ColumnDef): SchemaElement[] {
+  if (c.type !== 'kafka_metadata') return [parquetElement(c)];
+  const group: SchemaElement = {
+    name: c.name,
+    field_id: c.id,
+    repetition_type: c.required ? 'REQUIRED' : 'OPTIONAL',
+    num_children: KAFKA_METADATA_FIELDS.length,
+  };
+  return [group, ...KAFKA_METADATA_FIELDS.map((f) => parquetElement(f))];
+}
+
+/** Root plus each column in SPAN_COLUMNS order (a struct as its group and leaves). */
 export const SPAN_PARQUET_SCHEMA: readonly SchemaElement[] = [
   { name: 'table', num_children: SPAN_COLUMNS.length },
-  ...SPAN_COLUMNS.map((c) => parquetElement(c as ColumnDef)),
+  ...SPAN_COLUMNS.flatMap((c) => columnElements(c as ColumnDef)),
 ];
+
+/** Iceberg field id of each leaf column, in file order (the order of a row group's column chunks). */
+export const LEAF_FIELD_IDS: readonly number[] = SPAN_PARQUET_SCHEMA.filter((e) => e.num_children === undefined).map((e) => e.field_id!);
 
 /**
  * Big OTLP/JSON text columns: no statistics, page index or manifest bounds. Nobody filters on them,

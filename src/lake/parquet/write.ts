@@ -8,11 +8,11 @@ import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import type { DecodedArray } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
-import { SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, SpanColumns } from '../span-schema.ts';
+import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
+import type { ColumnDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
-import { SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
+import { LEAF_FIELD_IDS, SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
 
 export interface WrittenFile {
   bytes: Uint8Array;
@@ -41,6 +41,14 @@ type Gathered = { values: DecodedArray; nulls: number; min: string | number | bi
 
 function gather(def: ColumnDef, source: ArrayLike<unknown>, rows: Int32Array, bounds: boolean): Gathered {
   const n = rows.length;
+  if (def.type === 'kafka_metadata') {
+    // Struct values go to the writer as they are (shared per Kafka record); no bounds.
+    const src = source as ArrayLike<KafkaMetadata | null>;
+    const out = new Array<KafkaMetadata | null>(n);
+    let nulls = 0;
+    for (let i = 0; i < n; i++) if ((out[i] = src[rows[i]!] ?? null) === null) nulls++;
+    return { values: out, nulls, min: undefined, max: undefined };
+  }
   if (def.type === 'int') {
     const src = source as ArrayLike<number>;
     const out = new Int32Array(n);
@@ -121,13 +129,16 @@ export async function writeDataFile(
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
     if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
     const unbounded = UNBOUNDED_COLUMNS.has(def.name);
-    const wantBounds = def.type !== 'string' || BOUNDED_STRINGS.has(def.name);
+    const wantBounds = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
     const g = gather(def, source, rows, wantBounds);
-    valueCounts.set(def.id, rows.length);
-    nullValueCounts.set(def.id, g.nulls);
+    // Counts are per leaf: a null struct is a null in each of its fields.
+    for (const id of def.type === 'kafka_metadata' ? KAFKA_METADATA_FIELDS.map((f) => f.id) : [def.id]) {
+      valueCounts.set(id, rows.length);
+      nullValueCounts.set(id, g.nulls);
+    }
     if (wantBounds && g.min !== undefined && g.max !== undefined) {
-      lowerBounds.set(def.id, serializeBound(def.type, g.min));
-      upperBounds.set(def.id, serializeBound(def.type, g.max));
+      lowerBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.min));
+      upperBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.max));
     }
     columnData.push({
       name: def.name,
@@ -161,7 +172,7 @@ export async function writeDataFile(
       rg.sorting_columns = [{ column_idx: 0, descending: false, nulls_first: true }];
       splitOffsets.push(Number(start));
       for (let j = 0; j < rg.columns.length; j++) {
-        const id = SPAN_COLUMNS[j]!.id;
+        const id = LEAF_FIELD_IDS[j]!;
         const size = Number(rg.columns[j]!.meta_data?.total_compressed_size ?? 0n);
         columnSizes.set(id, (columnSizes.get(id) ?? 0) + size);
       }

@@ -10,6 +10,8 @@ export interface FetchedRecord {
   offset: number;
   key: Uint8Array | null;
   payload: Uint8Array;
+  /** Record timestamp, milliseconds since epoch. */
+  timestamp: bigint;
 }
 
 /** Per partition: what one read fetched, and where reading it may continue when all of it is taken. */
@@ -121,7 +123,7 @@ function collect(
         for (const r of batch.records) {
           const offset = first + r.offsetDelta;
           if (offset < start) continue; // a batch starts before the asked offset
-          records.push({ offset, key: r.key, payload: r.value ?? EMPTY });
+          records.push({ offset, key: r.key, payload: r.value ?? EMPTY, timestamp: batch.firstTimestamp + r.timestampDelta });
         }
       }
       into.set(p, { records, end });
@@ -157,9 +159,10 @@ async function clampOutOfRange(consumer: Consumer, topic: string, partitions: re
 /** The parts of the client's fetch response the spool reads. */
 interface FetchBatchLike {
   firstOffset: bigint;
+  firstTimestamp: bigint;
   lastOffsetDelta: number;
   attributes: number;
-  records: { offsetDelta: number; key: Buffer | null; value: Buffer | null }[];
+  records: { offsetDelta: number; timestampDelta: bigint; key: Buffer | null; value: Buffer | null }[];
 }
 
 interface FetchTopicLike {

@@ -341,7 +341,11 @@ export class KafkaSpool implements Spool {
       for (const r of f.records) {
         if (out.length > 0 && bytes + r.payload.length > maxBytes) break outer;
         offsets.set(p, r.offset + 1);
-        out.push({ next: formatPosition({ topic: this.#topic, offsets }), payload: r.payload });
+        out.push({
+          next: formatPosition({ topic: this.#topic, offsets }),
+          payload: r.payload,
+          kafka: { partition: p, offset: BigInt(r.offset), timestamp: r.timestamp },
+        });
         bytes += r.payload.length;
         this.#noteSize(r.payload.length);
       }

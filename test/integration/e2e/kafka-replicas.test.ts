@@ -15,6 +15,7 @@ import { garageS3Config, infraEnv } from '../../support/infra.ts';
 import { startOtelcol } from '../../support/otelcol.ts';
 import { runPython, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
 import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+import { partitionForKey } from '../../../src/spool/kafka/partitioner.ts';
 
 const REST_READER = fileURLToPath(new URL('../lake/rest-catalog-reader.py', import.meta.url));
 const PARTITIONS = 4;
@@ -151,10 +152,15 @@ test('two replicas split the partitions; one is killed mid-load and every trace 
     count: number;
     span_ids: string[];
     trace_span_ids: string[];
+    kafka_metadata: Record<string, { partition: string; offset: string; timestamp: string } | null>;
   };
   const sent = traces.flat();
   assert.equal(table.count, sent.length);
   assert.deepEqual(table.span_ids, sent.map((s) => s.spanId).sort());
+  for (const s of sent) {
+    // Rows carry their Kafka record in AutoMQ's `_kafka_metadata` shape, read back by pyiceberg.
+    assert.equal(table.kafka_metadata[s.spanId]?.partition, String(partitionForKey(s.traceId, PARTITIONS)), `span ${s.spanId} partition`);
+  }
   assert.deepEqual(table.trace_span_ids, kept[0]!.map((s) => s.spanId).sort());
 
   const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { partitionBatch } from '../../../src/lake/parquet/partition.ts';
 import { writeDataFile } from '../../../src/lake/parquet/write.ts';
-import { SPAN_COLUMNS } from '../../../src/lake/span-schema.ts';
+import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../../../src/lake/span-schema.ts';
 import { syntheticBatch } from '../../unit/lake/parquet/fixtures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -48,15 +48,19 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
   const order = Array.from({ length: batch.length }, (_, i) => i).sort((a, b) => (batch.span_id[a]! < batch.span_id[b]! ? -1 : 1));
   for (const [k, row] of (out.rows as unknown[][]).entries()) {
     const i = order[k]!;
+    const meta = batch._kafka_metadata[i]!;
     assert.deepEqual(row, [
       batch.trace_id[i], batch.span_id[i], batch.parent_span_id[i], batch.status_code[i], String(batch.duration[i]),
       Number(batch.timestamp[i]), batch.service_name[i], batch.span_kind[i], String(batch.start_time_unix_nano[i]),
       batch.attributes[i], String(batch.flags[i]),
+      meta?.partition ?? null, meta === null ? null : String(meta.offset), meta === null ? null : String(meta.timestamp),
     ]);
   }
 
-  const leaves = (out.schema as [string, string, number, string, string][]).slice(1);
-  assert.deepEqual(leaves.map((l) => [l[0], l[2], l[3]]), SPAN_COLUMNS.map((c) => [c.name, c.id, c.required ? 'REQUIRED' : 'OPTIONAL']));
+  // Depth first, as Parquet lists them: the _kafka_metadata group, then its fields.
+  const elements = (out.schema as [string, string, number, string, string][]).slice(1);
+  const expected = SPAN_COLUMNS.flatMap((c): { id: number; name: string; required: boolean }[] => (c.type === 'kafka_metadata' ? [c, ...KAFKA_METADATA_FIELDS] : [c]));
+  assert.deepEqual(elements.map((l) => [l[0], l[2], l[3]]), expected.map((c) => [c.name, c.id, c.required ? 'REQUIRED' : 'OPTIONAL']));
   assert.deepEqual(out.compression, ['ZSTD']);
   assert.ok(out.row_groups > 1);
   // trace_id row-group ranges are disjoint and ascending: the file is sorted by trace_id.
@@ -71,6 +75,7 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
   assert.equal(out.arrow_types.trace_id, 'string');
   assert.equal(out.arrow_types.status_code, 'int32');
   assert.equal(out.arrow_types.duration, 'int64');
+  assert.equal(out.arrow_types._kafka_metadata, 'struct<partition: int32 not null, offset: int64 not null, timestamp: int64 not null>');
 
   // pyiceberg's own day/bucket[16] transforms put every row of each file in that file's partition.
   assert.deepEqual(out.iceberg_partitions, expectedPartitions.map((p) => [p]));

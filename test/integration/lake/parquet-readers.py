@@ -19,7 +19,8 @@ out["rows"] = [
     for r in con.sql(
         f"""select trace_id, span_id, parent_span_id, status_code, cast(duration as varchar),
                    epoch_us("timestamp"), service_name, span_kind, cast(start_time_unix_nano as varchar),
-                   attributes, cast(flags as varchar)
+                   attributes, cast(flags as varchar), _kafka_metadata.partition,
+                   cast(_kafka_metadata."offset" as varchar), cast(_kafka_metadata."timestamp" as varchar)
             from read_parquet({plist}) order by span_id limit 5"""
     ).fetchall()
 ]

@@ -3,7 +3,8 @@
 Usage: rest-catalog-reader.py <catalog uri> <warehouse> <namespace> <table> <trace id>
 An s3:// warehouse is read with the S3 settings in the environment (TAILSAMPLER_S3_ENDPOINT,
 TAILSAMPLER_S3_REGION, TAILSAMPLER_S3_ACCESS_KEY_ID, TAILSAMPLER_S3_SECRET_ACCESS_KEY), as a client
-of Garage brings its own. Prints one JSON object on stdout.
+of Garage brings its own. Prints one JSON object on stdout (`kafka_metadata`: span id → the Kafka
+record's partition, offset and timestamp as strings, or null).
 """
 import json
 import os
@@ -31,6 +32,10 @@ filtered_scan = table.scan(row_filter=EqualTo("trace_id", trace_id))
 planned = list(filtered_scan.plan_files())
 filtered = filtered_scan.to_arrow().sort_by([("span_id", "ascending")])
 current = table.current_snapshot()
+kafka = {
+    r["span_id"]: r["_kafka_metadata"] and {k: str(v) for k, v in r["_kafka_metadata"].items()}
+    for r in full.select(["span_id", "_kafka_metadata"]).to_pylist()
+}
 print(json.dumps({
     "count": full.num_rows,
     "span_size_sum": pc.sum(full["span_size"]).as_py(),
@@ -45,4 +50,5 @@ print(json.dumps({
     "total_records": current.summary["total-records"],
     "field_ids": {f.name: f.field_id for f in table.schema().fields},
     "partition": [(f.name, f.field_id, f.source_id, str(f.transform)) for f in table.spec().fields],
+    "kafka_metadata": kafka,
 }))

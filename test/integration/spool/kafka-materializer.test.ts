@@ -14,6 +14,7 @@ import { createSpanTable } from '../../../src/lake/factory.ts';
 import { Materializer, SPOOL_POSITION_KEY } from '../../../src/materialize/materializer.ts';
 import { createSpool } from '../../../src/spool/factory.ts';
 import { KafkaSpool } from '../../../src/spool/kafka/kafka-spool.ts';
+import { partitionForKey } from '../../../src/spool/kafka/partitioner.ts';
 import { parsePosition } from '../../../src/spool/kafka/position.ts';
 import type { Spool } from '../../../src/spool/spool.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
@@ -91,6 +92,20 @@ test('the table records the topic position; after a crash before the group commi
     const p = parsePosition(position, topic);
     assert.deepEqual([...p.offsets.keys()], [0, 1, 2], 'one snapshot summary holds every partition');
     assert.equal(sum(p.offsets), 7, 'seven messages, one per trace');
+    // Every row carries the record it came in, as AutoMQ's table topics do.
+    const records = new Set<string>();
+    for (const file of (await table.changesSince(0)).files) {
+      const rows = await table.read(file, ['trace_id', '_kafka_metadata']);
+      for (let i = 0; i < rows.length; i++) {
+        const meta = rows._kafka_metadata![i]!;
+        assert.ok(meta !== null, 'a row of a Kafka record has its metadata');
+        assert.equal(meta.partition, partitionForKey(rows.trace_id![i]!, 3), 'the partition its trace id keys to');
+        assert.ok(meta.offset >= 0n && meta.offset < BigInt(p.offsets.get(meta.partition)!), 'an offset the position covers');
+        assert.ok(Math.abs(Number(meta.timestamp) - Date.now()) < 3_600_000, 'the record timestamp (ms)');
+        records.add(`${meta.partition}/${meta.offset}`);
+      }
+    }
+    assert.equal(records.size, 7, 'the spans of each of the seven messages share its record');
     await spool1.shutdown();
 
     // Second life, same group: the group has no offsets, the table has the position.

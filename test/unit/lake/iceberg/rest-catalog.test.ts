@@ -204,13 +204,17 @@ test('snapshot ids beyond 2^53 are refused, not rounded', async () => {
   await server.close();
 });
 
-test('the span table definition keeps its ids under server-side id assignment (ids in field order from 1, partition fields from 1000)', () => {
+test('the span table definition keeps its ids under server-side id assignment (top-level fields from 1, then nested ones, partition fields from 1000)', () => {
   // REST createTable lets the server assign fresh ids; Java's (TypeUtil.assignFreshIds, then
-  // PartitionSpec field ids from 1000) numbers a flat schema's fields in order. Ours must already be
-  // that numbering, or the server would re-number columns the Parquet files were written with.
+  // PartitionSpec field ids from 1000) numbers a struct's fields in order before descending into
+  // nested structs. Ours must already be that numbering, or the server would re-number columns the
+  // Parquet files were written with.
   const def = spanTableDefinition('');
-  assert.deepEqual(def.schema.fields.map((f) => f.id), def.schema.fields.map((_, i) => i + 1));
-  assert.ok(def.schema.fields.every((f) => !/^(struct|list|map)/.test(f.type)), 'flat schema');
+  const top = def.schema.fields;
+  assert.deepEqual(top.map((f) => f.id), top.map((_, i) => i + 1));
+  const nested = top.flatMap((f) => (typeof f.type === 'string' ? [] : f.type.fields));
+  assert.deepEqual(nested.map((f) => f.id), nested.map((_, i) => top.length + i + 1));
+  assert.deepEqual(nested.map((f) => f.name), ['partition', 'offset', 'timestamp'], '_kafka_metadata as AutoMQ shapes it');
   assert.deepEqual(def.partitionSpec.fields.map((f) => f['field-id']), def.partitionSpec.fields.map((_, i) => 1000 + i));
   assert.equal(def.partitionSpec['spec-id'], 0);
   assert.equal(def.schema['schema-id'], 0);

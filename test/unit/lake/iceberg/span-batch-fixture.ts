@@ -76,5 +76,6 @@ export function spanBatch(options: { traces: number; spansPerTrace: number; seed
     status_message: Array.from({ length: n }, () => null),
     trace_state: Array.from({ length: n }, () => null),
     flags: new BigInt64Array(n),
+    _kafka_metadata: Array.from({ length: n }, () => null),
   };
 }

@@ -1,5 +1,5 @@
 /** Synthetic span batches for the Parquet tests and the throughput script. */
-import type { SpanColumns } from '../../../../src/lake/span-schema.ts';
+import type { KafkaMetadata, SpanColumns } from '../../../../src/lake/span-schema.ts';
 
 function hex(n: number, width: number, salt: number): string {
   // Deterministic, well-spread hex: a cheap LCG per id, not random, so runs are reproducible.
@@ -47,6 +47,8 @@ export function syntheticBatch(opts: SyntheticOptions): SpanColumns {
   const start_time_unix_nano = new BigInt64Array(n);
   const end_time_unix_nano = new BigInt64Array(n);
   const flags = new BigInt64Array(n);
+  const _kafka_metadata: (KafkaMetadata | null)[] = new Array(n);
+  let record: KafkaMetadata | null = null;
   const services = ['checkout', 'cart', 'payment', 'frontend', 'shipping', 'ad', 'email', 'recommendation'];
   for (let i = 0; i < n; i++) {
     const t = Math.floor(i / opts.spansPerTrace);
@@ -89,12 +91,15 @@ export function syntheticBatch(opts: SyntheticOptions): SpanColumns {
     status_message[i] = status_code[i] === 2 ? 'internal error' : null;
     trace_state[i] = i % 5 === 0 ? 'rojo=00f067aa0ba902b7' : null;
     flags[i] = 0x301n;
+    // Rows of one Kafka record share its metadata object; every seventh row came from no record.
+    if (i % 4 === 0) record = { partition: i % 3, offset: BigInt(1000 + i), timestamp: 1_760_000_000_000n + BigInt(i) };
+    _kafka_metadata[i] = i % 7 === 3 ? null : record;
   }
   return {
     length: n,
     trace_id, span_id, parent_span_id, status_code, duration, timestamp, service_name, operation_name,
     span_kind, start_time_unix_nano, end_time_unix_nano, span_size, attributes, dropped_attributes_count,
     resource, resource_schema_url, scope, scope_schema_url, events, dropped_events_count, links,
-    dropped_links_count, status_message, trace_state, flags,
+    dropped_links_count, status_message, trace_state, flags, _kafka_metadata,
   };
 }

@@ -4,7 +4,7 @@ import { parquetMetadata } from 'hyparquet';
 import type { FileIO } from '../../../../src/lake/file-io.ts';
 import { readDataFile } from '../../../../src/lake/parquet/read.ts';
 import { writeDataFile } from '../../../../src/lake/parquet/write.ts';
-import { SPAN_COLUMNS } from '../../../../src/lake/span-schema.ts';
+import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../../../../src/lake/span-schema.ts';
 import type { ColumnName, SpanColumns } from '../../../../src/lake/span-schema.ts';
 import { deserializeBound } from '../../../../src/lake/transforms.ts';
 import { partitionBatch } from '../../../../src/lake/parquet/partition.ts';
@@ -76,9 +76,9 @@ test('write → read round-trips every column type, nulls, empty strings and int
     const col = got[c.name] as ArrayLike<unknown>;
     if (c.type === 'int') assert.ok(col instanceof Int32Array, c.name);
     if (c.type === 'long' || c.type === 'timestamptz') assert.ok(col instanceof BigInt64Array, c.name);
-    if (c.type === 'string') assert.ok(Array.isArray(col), c.name);
+    if (c.type === 'string' || c.type === 'kafka_metadata') assert.ok(Array.isArray(col), c.name);
     const src = batch[c.name] as ArrayLike<unknown>;
-    for (let i = 0; i < rows.length; i++) assert.equal(col[i], src[rows[i]!], `${c.name}[${i}]`);
+    for (let i = 0; i < rows.length; i++) assert.deepEqual(col[i], src[rows[i]!], `${c.name}[${i}]`);
   }
   assert.equal(got.duration![5], I64_MAX);
   assert.equal(got.duration![4], I64_MIN);
@@ -95,10 +95,16 @@ test('metrics carry counts, sizes, split offsets and Appendix D bounds', async (
   assert.equal(metrics.splitOffsets[0], 4); // right after the PAR1 magic
   const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   assert.equal(meta.row_groups.length, 2);
-  for (const c of SPAN_COLUMNS) {
+  // Per leaf column: a struct's counts and sizes are its fields'.
+  const leaves = SPAN_COLUMNS.flatMap((c): { id: number; name: string }[] => (c.type === 'kafka_metadata' ? [...KAFKA_METADATA_FIELDS] : [c]));
+  for (const c of leaves) {
     assert.equal(metrics.valueCounts.get(c.id), 6, c.name);
     assert.ok(metrics.columnSizes.get(c.id)! > 0, c.name);
   }
+  assert.equal(metrics.columnSizes.has(26), false, 'no sizes for the struct itself');
+  const metaNulls = (batch._kafka_metadata as unknown[]).filter((m) => m === null).length;
+  assert.ok(metaNulls > 0);
+  for (const f of KAFKA_METADATA_FIELDS) assert.equal(metrics.nullValueCounts.get(f.id), metaNulls, f.name);
   assert.equal(metrics.nullValueCounts.get(7), 1); // service_name
   assert.equal(metrics.nullValueCounts.get(3), 3); // parent_span_id: two roots + one forced null
   assert.equal(metrics.nullValueCounts.get(1), 0);
@@ -124,11 +130,14 @@ test('file metadata: field ids, ZSTD, timestamp logical type, row groups of rowG
   const { bytes } = await writeDataFile(batch, allRows(250), { rowGroupSize: 100 });
   const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [100, 100, 50]);
-  const leaves = meta.schema.slice(1);
-  assert.deepEqual(leaves.map((e) => e.field_id), SPAN_COLUMNS.map((c) => c.id));
-  assert.deepEqual(leaves.map((e) => e.name), SPAN_COLUMNS.map((c) => c.name));
-  assert.deepEqual(leaves.map((e) => e.repetition_type), SPAN_COLUMNS.map((c) => (c.required ? 'REQUIRED' : 'OPTIONAL')));
-  const ts = leaves.find((e) => e.name === 'timestamp')!;
+  // Depth first: each column, the struct followed by its fields.
+  const elements = meta.schema.slice(1);
+  const expected = SPAN_COLUMNS.flatMap((c): { id: number; name: string; required: boolean }[] => (c.type === 'kafka_metadata' ? [c, ...KAFKA_METADATA_FIELDS] : [c]));
+  assert.deepEqual(elements.map((e) => e.field_id), expected.map((c) => c.id));
+  assert.deepEqual(elements.map((e) => e.name), expected.map((c) => c.name));
+  assert.deepEqual(elements.map((e) => e.repetition_type), expected.map((c) => (c.required ? 'REQUIRED' : 'OPTIONAL')));
+  assert.equal(elements.find((e) => e.name === '_kafka_metadata')!.num_children, 3);
+  const ts = elements.find((e) => e.name === 'timestamp')!;
   assert.equal(ts.type, 'INT64');
   assert.deepEqual(ts.logical_type, { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' });
   assert.ok(meta.row_groups.every((g) => g.columns.every((c) => c.meta_data?.codec === 'ZSTD')));
