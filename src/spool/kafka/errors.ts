@@ -1,6 +1,5 @@
 import { findErrorBy } from '@platformatic/kafka';
-import { PipelineBusyError, TailsamplerError } from '../../errors.ts';
-import { SpoolClosedError } from '../local/errors.ts';
+import { TailsamplerError } from '../../errors.ts';
 
 /**
  * Kafka did not answer in time or could not be reached (brokers down, network, leader elections that
@@ -17,9 +16,44 @@ export class KafkaUnavailableError extends TailsamplerError {
 
 /** Kafka refused the operation for a reason retrying cannot fix (authorization, a message too large, config). */
 export class KafkaSpoolError extends TailsamplerError {
-  constructor(message: string, cause?: unknown) {
-    super('TS_SPOOL_KAFKA', message, { cause });
+  /** `code`: subclasses name their case (TS_SPOOL_KAFKA_<WHAT>). */
+  constructor(message: string, cause?: unknown, code = 'TS_SPOOL_KAFKA') {
+    super(code, message, { cause });
     this.name = 'KafkaSpoolError';
+  }
+}
+
+/** One span record is larger than a Kafka message may be (spool.kafka.max_message_bytes); it cannot be cut. */
+export class KafkaRecordTooLargeError extends KafkaSpoolError {
+  readonly bytes: number;
+  readonly max: number;
+  constructor(message: string, bytes: number, max: number) {
+    super(message, undefined, 'TS_SPOOL_KAFKA_RECORD_TOO_LARGE');
+    this.name = 'KafkaRecordTooLargeError';
+    this.bytes = bytes;
+    this.max = max;
+  }
+}
+
+/** `spool.kafka` cannot work as given for what the spool was asked to do (e.g. span records without a schema id). */
+export class KafkaSpoolConfigError extends TailsamplerError {
+  constructor(message: string) {
+    super('TS_SPOOL_KAFKA_CONFIG', message);
+    this.name = 'KafkaSpoolConfigError';
+  }
+}
+
+/**
+ * The Confluent Schema Registry refused a request or could not be reached. `status` is the HTTP
+ * status (null: no answer). Retryable when the registry was unreachable, timed out or answered
+ * 429/5xx; a 4xx such as 409 (incompatible schema) or 422 (invalid schema) needs a change first.
+ */
+export class SchemaRegistryError extends TailsamplerError {
+  readonly status: number | null;
+  constructor(message: string, status: number | null, cause?: unknown) {
+    super('TS_SPOOL_KAFKA_SCHEMA_REGISTRY', message, { cause, retryable: status === null || status === 429 || status >= 500 });
+    this.name = 'SchemaRegistryError';
+    this.status = status;
   }
 }
 
@@ -51,11 +85,10 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 /**
  * A Kafka client failure as our error: unreachable brokers, timeouts and retryable broker errors
  * become the retryable KafkaUnavailableError; authentication and other refusals KafkaSpoolError.
- * Our own errors pass through.
+ * Our own errors (TailsamplerError: closed spool, busy, schema registry, config…) pass through.
  */
 export function kafkaError(e: unknown, context: string): Error {
-  if (e instanceof KafkaUnavailableError || e instanceof KafkaSpoolError || e instanceof KafkaPositionError) return e;
-  if (e instanceof SpoolClosedError || e instanceof PipelineBusyError) return e;
+  if (e instanceof TailsamplerError) return e;
   const message = `${context}: ${e instanceof Error ? e.message : String(e)}`;
   if (e instanceof DeadlineError) return new KafkaUnavailableError(message, e);
   if (!(e instanceof Error)) return new KafkaSpoolError(message, e);
