@@ -25,6 +25,12 @@ interface PendingAppend {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Turns one ExportTraceServiceRequest into the messages to produce, none with a value above
+ * `maxValue` bytes (or it throws: the append is refused).
+ */
+export type MessageEncoder = (payload: Uint8Array, maxValue: number) => TraceMessage[];
+
 export interface KafkaAppenderDeps {
   metrics: Metrics;
   logger: Logger;
@@ -33,11 +39,14 @@ export interface KafkaAppenderDeps {
   onProduced(partition: number, offset: number): void;
   /** A message of `bytes` was produced (for the spool's average message size). */
   onMessage(bytes: number): void;
+  /** The record format. Default: splitByTrace (one TracesData per trace). */
+  encode?: MessageEncoder;
 }
 
 /**
- * The write side of the Kafka spool. Each ExportTraceServiceRequest becomes one TracesData message
- * per trace (key: hex trace id, partition as the Collector's kafkaexporter computes it); an append
+ * The write side of the Kafka spool. Each ExportTraceServiceRequest becomes messages keyed by hex
+ * trace id through the encoder (default: one TracesData per trace; span-record.ts: one SpanRecord
+ * per span), each in the partition the Collector's kafkaexporter computes for its key; an append
  * resolves once Kafka acknowledged every message. Appends waiting while a produce is in flight are
  * sent together next (group commit), in produce requests of at most max_message_bytes. The queue is
  * bounded in bytes (busy beyond it) and every append in time (timeout_ms → retryable error).
@@ -46,6 +55,7 @@ export class KafkaAppender {
   readonly #producer: Producer;
   readonly #config: KafkaSpoolConfig;
   readonly #deps: KafkaAppenderDeps;
+  readonly #encode: MessageEncoder;
   #queue: PendingAppend[] = [];
   #queuedBytes = 0;
   #sending: Promise<void> | null = null;
@@ -54,13 +64,15 @@ export class KafkaAppender {
     this.#producer = producer;
     this.#config = config;
     this.#deps = deps;
+    this.#encode = deps.encode ?? splitByTrace;
   }
 
   append(payloads: readonly Uint8Array[]): Promise<void> {
     let messages: TraceMessage[];
     try {
       const maxValue = this.#config.max_message_bytes - BATCH_OVERHEAD - RECORD_OVERHEAD;
-      messages = payloads.length === 1 ? splitByTrace(payloads[0]!, maxValue) : payloads.flatMap((p) => splitByTrace(p, maxValue));
+      const encode = this.#encode;
+      messages = payloads.length === 1 ? encode(payloads[0]!, maxValue) : payloads.flatMap((p) => encode(p, maxValue));
     } catch (e) {
       return Promise.reject(e);
     }

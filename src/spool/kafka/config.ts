@@ -45,6 +45,38 @@ const tlsSchema = z
   });
 
 /**
+ * Confluent Schema Registry for the `span_record` format (one span per message, framed with its
+ * schema id, for brokers that materialize the topic themselves, e.g. AutoMQ table topics).
+ */
+const schemaRegistrySchema = z
+  .object({
+    /** Base URL (`<url>/subjects/…`); the SpanRecord schema is registered there at start-up. */
+    url: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), 'no credentials in the URL: use username and password')
+      .nullable()
+      .default(null),
+    /** Subject the schema is registered under. Default: `<topic>-value` (TopicNameStrategy). */
+    subject: z.string().min(1).nullable().default(null),
+    /** A schema id to use as it is, without registering (the schema must already be that id). */
+    schema_id: z.number().int().min(1).max(0x7fffffff).nullable().default(null),
+    /** HTTP basic auth; both or neither. The password is never logged. */
+    username: z.string().min(1).nullable().default(null),
+    password: z.string().nullable().default(null),
+  })
+  .strict()
+  .refine((r) => r.url !== null || r.schema_id !== null, {
+    message: 'set url (register the schema) or schema_id (use a known id)',
+    path: ['url'],
+  })
+  .refine((r) => (r.username === null) === (r.password === null), {
+    message: 'username and password go together',
+    path: ['password'],
+  });
+
+export type SchemaRegistryConfig = z.infer<typeof schemaRegistrySchema>;
+
+/**
  * `spool.kafka`: the spool as a Kafka topic. Receivers produce one message per trace (otelcol
  * kafkaexporter `otlp_proto` with `partition_traces_by_id`); the materializer reads the topic as a
  * consumer group member and commits offsets once the table holds the spans.
@@ -74,6 +106,8 @@ export const kafkaSpoolSchema = z
     timeout_ms: z.number().int().min(100).default(10_000),
     sasl: saslSchema.nullable().default(null),
     tls: tlsSchema.nullable().default(null),
+    /** Where span records get their schema id (`null`: none; the span_record format needs it). */
+    schema_registry: schemaRegistrySchema.nullable().default(null),
   })
   .strict()
   .prefault({});

@@ -12,9 +12,11 @@ import { SpoolClosedError } from '../local/errors.ts';
 import type { Spool, SpoolPosition, SpoolRecord } from '../spool.ts';
 import { kafkaClientOptions } from './client-options.ts';
 import type { KafkaSpoolConfig } from './config.ts';
-import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender } from './appender.ts';
-import { kafkaCall, kafkaError, withTimeout } from './errors.ts';
+import { DEFAULT_MAX_QUEUED_BYTES, KafkaAppender, type MessageEncoder } from './appender.ts';
+import { KafkaSpoolConfigError, kafkaCall, kafkaError, withTimeout } from './errors.ts';
 import { EMPTY, fetchPartitions } from './fetch.ts';
+import { SchemaRegistryClient } from './schema-registry.ts';
+import { SPAN_RECORD_PROTO, spanRecordEncoder } from './span-record.ts';
 import { ensureTopic } from './topics.ts';
 import { commitRange, formatPosition, parsePosition } from './position.ts';
 
@@ -32,11 +34,19 @@ const REBALANCE_TIMEOUT_MS = 60_000;
 const MEMBERSHIP_CHECK_MS = 5_000;
 const MEMBERSHIP_LOST_CHECKS = Math.ceil((REBALANCE_TIMEOUT_MS + SESSION_TIMEOUT_MS) / MEMBERSHIP_CHECK_MS);
 
+/**
+ * What append() produces: `otlp_proto`, one OTLP TracesData per trace (the Collector kafkaexporter's
+ * encoding); `span_record`, one SpanRecord per span in the Confluent wire format (span-record.ts).
+ */
+export type KafkaRecordFormat = 'otlp_proto' | 'span_record';
+
 export interface KafkaSpoolDeps {
   metrics: Metrics;
   logger: Logger;
   /** Overrides DEFAULT_MAX_QUEUED_BYTES (tests). */
   maxQueuedBytes?: number;
+  /** Default `otlp_proto`. */
+  recordFormat?: KafkaRecordFormat;
 }
 
 /** The partitions this replica owns after a group (re)join; `assigned`/`revoked` relative to the last change. */
@@ -52,9 +62,12 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 /**
  * The spool as a Kafka topic (`spool.type: kafka`).
  *
- * append: each ExportTraceServiceRequest becomes one TracesData message per trace (key: hex trace
- * id, partition as the Collector's kafkaexporter computes it), produced by an idempotent producer with
- * acks=all; the promise resolves once Kafka acknowledged every message. Appends waiting while a
+ * append: each ExportTraceServiceRequest becomes messages keyed by hex trace id (partition as the
+ * Collector's kafkaexporter computes it), produced by an idempotent producer with acks=all; the
+ * promise resolves once Kafka acknowledged every message. The record format decides the messages:
+ * `otlp_proto` (default) one TracesData per trace; `span_record` one SpanRecord per span, framed with
+ * the schema id that start() takes from `schema_registry.schema_id` or gets by registering the
+ * SpanRecord schema (for a broker that materializes the topic itself). Appends waiting while a
  * produce is in flight are sent together next (group commit), in produce requests of at most
  * max_message_bytes.
  *
@@ -62,8 +75,8 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
  * partitions the group assigns it, with explicit fetches from the offsets in the position (so a
  * read can start anywhere, e.g. again from the table's position after a failed commit). Message
  * values are returned untouched: messages written by the Collector's kafkaexporter (a TracesData with
- * any number of traces) read the same as ours. `release` commits the offsets to the group.
- * Positions: see position.ts.
+ * any number of traces) read the same as ours in `otlp_proto`; span records come back as they are,
+ * not as OTLP requests. `release` commits the offsets to the group. Positions: see position.ts.
  */
 export class KafkaSpool implements Spool {
   readonly #config: KafkaSpoolConfig;
@@ -71,6 +84,7 @@ export class KafkaSpool implements Spool {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   readonly #maxQueuedBytes: number;
+  readonly #recordFormat: KafkaRecordFormat;
 
   #state: State = 'new';
   #partitionCount = 0;
@@ -106,6 +120,7 @@ export class KafkaSpool implements Spool {
     this.#metrics = deps.metrics;
     this.#logger = deps.logger.child({ component: 'spool', spool: 'kafka', topic: config.topic, group: config.group_id });
     this.#maxQueuedBytes = deps.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#recordFormat = deps.recordFormat ?? 'otlp_proto';
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------
@@ -114,6 +129,7 @@ export class KafkaSpool implements Spool {
     if (this.#state !== 'new') throw new SpoolClosedError('start twice');
     this.#state = 'starting';
     try {
+      const encode = this.#recordFormat === 'span_record' ? await this.#spanRecordEncoder() : undefined;
       const options = await kafkaClientOptions(this.#config);
       this.#partitionCount = await ensureTopic(options, this.#topic, this.#config.partitions, {}, this.#logger);
       const producer = new Producer({
@@ -131,6 +147,7 @@ export class KafkaSpool implements Spool {
         maxQueuedBytes: this.#maxQueuedBytes,
         onProduced: (partition, offset) => this.#noteHighWatermark(partition, offset),
         onMessage: (bytes) => this.#noteSize(bytes),
+        encode,
       });
       const consumer = new Consumer({
         ...options,
@@ -160,6 +177,25 @@ export class KafkaSpool implements Spool {
     this.#watchdog.unref();
     this.#updateGauge();
     this.#logger.info({ partitions: this.#assigned, generation: this.#generation }, 'kafka spool started');
+  }
+
+  /** The span-record encoder, with the configured schema id or the one the registry gives the SpanRecord schema. */
+  async #spanRecordEncoder(): Promise<MessageEncoder> {
+    const registry = this.#config.schema_registry;
+    if (registry?.schema_id != null) return spanRecordEncoder(registry.schema_id);
+    if (registry?.url == null) {
+      throw new KafkaSpoolConfigError('the span_record format needs spool.kafka.schema_registry with a url (to register the schema) or a schema_id');
+    }
+    const subject = registry.subject ?? `${this.#topic}-value`;
+    const client = new SchemaRegistryClient({
+      url: registry.url,
+      username: registry.username,
+      password: registry.password,
+      timeoutMs: this.#config.timeout_ms,
+    });
+    const schemaId = await client.register(subject, SPAN_RECORD_PROTO);
+    this.#logger.info({ registry: registry.url, subject, schemaId }, 'span record schema registered');
+    return spanRecordEncoder(schemaId);
   }
 
   async shutdown(): Promise<void> {
