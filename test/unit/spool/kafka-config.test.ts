@@ -37,6 +37,7 @@ test('spool.type kafka with nothing else runs on the documented defaults', () =>
     timeout_ms: 10_000,
     sasl: null,
     tls: null,
+    schema_registry: null,
   });
   assert.ok(createSpool(c.spool, { metrics: new Metrics(), logger: silentLogger() }) instanceof KafkaSpool);
 });
