@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { policyListSchema } from '../sample/policies/config.ts';
 import { restCatalogConfigSchema } from '../lake/iceberg/rest-config.ts';
 import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
+import { SPAN_COLUMNS } from '../lake/span-schema.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -103,6 +104,18 @@ const s3Schema = z
 const storageSchema = z
   .object({
     type: z.literal('iceberg').default('iceberg'),
+    /**
+     * Who writes the table: `internal`, this service from its spool; `external`, another writer
+     * (an AutoMQ table topic on `spool.kafka.topic`) while this service only reads it and decides.
+     */
+    materializer: z.enum(['internal', 'external']).default('internal'),
+    external: z
+      .object({
+        /** Span column → the external table's column, for columns named differently there. */
+        columns: z.partialRecord(z.enum(SPAN_COLUMNS.map((c) => c.name)), z.string().min(1)).default({}),
+      })
+      .strict()
+      .prefault({}),
     catalog: z
       .discriminatedUnion('type', [
         z
@@ -252,7 +265,20 @@ export const configSchema = z
     exporters: exportersSchema,
     telemetry: telemetrySchema,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.storage.materializer !== 'external') return;
+    // The external writer reads the topic the receivers produce to, by the schema id it is framed with.
+    if (c.spool.type !== 'kafka') {
+      ctx.addIssue({ code: 'custom', path: ['spool', 'type'], message: 'storage.materializer external needs spool.type kafka (the table topic the external writer reads)' });
+    } else if (c.spool.kafka.schema_registry === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spool', 'kafka', 'schema_registry'],
+        message: 'storage.materializer external needs a schema registry (url, or a registered schema_id) to frame span records with',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ReceiversConfig = Config['receivers'];

@@ -17,7 +17,8 @@ export interface TraceLocation {
  */
 export class TraceReader {
   private readonly table: SpanTable;
-  private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS }, () => []);
+  /** Files by their trace id bucket; the last list holds files of tables not partitioned by it (any trace may be in them). */
+  private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS + 1 }, () => []);
   private readonly paths = new Set<string>();
 
   constructor(table: SpanTable) {
@@ -30,21 +31,20 @@ export class TraceReader {
    */
   add(files: readonly DataFileRef[]): void {
     for (const f of files) {
-      const { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax } = f;
+      const { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax, traceIdBucket } = f;
       if (this.paths.has(path)) continue;
       this.paths.add(path);
-      const list = this.byBucket[partition.trace_id_bucket]!;
+      const list = this.byBucket[traceIdBucket ?? TRACE_ID_BUCKETS]!;
       // Files already indexed may be newer (a shard taken over adds older history): keep sequence order.
       let at = list.length;
       while (at > 0 && list[at - 1]!.sequenceNumber > sequenceNumber) at--;
-      list.splice(at, 0, { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax });
+      list.splice(at, 0, { path, partition, recordCount, fileSizeInBytes, sequenceNumber, traceIdMin, traceIdMax, traceIdBucket });
     }
   }
 
   /** Forgets files older than any trace still to be read. */
   prune(minSeq: number): void {
-    for (let b = 0; b < TRACE_ID_BUCKETS; b++) {
-      const files = this.byBucket[b]!;
+    for (const files of this.byBucket) {
       let drop = 0;
       while (drop < files.length && files[drop]!.sequenceNumber < minSeq) this.paths.delete(files[drop++]!.path);
       if (drop > 0) files.splice(0, drop);
@@ -58,15 +58,18 @@ export class TraceReader {
   /** Candidate files for the traces, each with the ids of the traces it may hold. */
   plan(traces: readonly TraceLocation[]): Map<DataFileRef, Set<string>> {
     const plan = new Map<DataFileRef, Set<string>>();
+    const unbucketed = this.byBucket[TRACE_ID_BUCKETS]!;
     for (const t of traces) {
-      for (const f of this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!) {
-        if (f.sequenceNumber < t.firstSeq) continue;
-        if (f.sequenceNumber > t.lastSeq) break;
-        if (f.traceIdMin !== null && t.traceId < f.traceIdMin) continue;
-        if (f.traceIdMax !== null && t.traceId > f.traceIdMax) continue;
-        let ids = plan.get(f);
-        if (ids === undefined) plan.set(f, (ids = new Set()));
-        ids.add(t.traceId);
+      for (const files of [this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!, unbucketed]) {
+        for (const f of files) {
+          if (f.sequenceNumber < t.firstSeq) continue;
+          if (f.sequenceNumber > t.lastSeq) break;
+          if (f.traceIdMin !== null && t.traceId < f.traceIdMin) continue;
+          if (f.traceIdMax !== null && t.traceId > f.traceIdMax) continue;
+          let ids = plan.get(f);
+          if (ids === undefined) plan.set(f, (ids = new Set()));
+          ids.add(t.traceId);
+        }
       }
     }
     return plan;

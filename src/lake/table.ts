@@ -39,6 +39,8 @@ export interface DataFileRef {
   /** trace_id bounds decoded from lowerBounds/upperBounds (null when the file carries none). */
   traceIdMin: string | null;
   traceIdMax: string | null;
+  /** The file's bucket[16](trace_id) partition value; null when the table is not partitioned that way. */
+  traceIdBucket: number | null;
 }
 
 /** A data file as read back from the table's manifests. */

@@ -14,10 +14,14 @@ import type { TracesConsumer } from './consumer.ts';
 
 const MIB = 1024 * 1024;
 
-/** The running service: every stage built from its config section and wired receiver → spool → table → evaluator → exporters. */
+/**
+ * The running service: every stage built from its config section and wired receiver → spool → table →
+ * evaluator → exporters (in external mode another writer turns the spool topic into the table).
+ */
 export interface Service {
   readonly receiver: OtlpReceiver;
-  readonly materializer: Materializer;
+  /** Null when another writer fills the table (`storage.materializer: external`). */
+  readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
@@ -57,7 +61,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     await startStep(telemetry);
     const { table, close } = await createSpanTable(config.storage, { logger, metrics });
     closeTable = close;
-    const spool = createSpool(config.spool, deps);
+    const external = config.storage.materializer === 'external';
+    // An external writer (AutoMQ table topic) converts records by schema id: one framed span record each.
+    const spool = createSpool(config.spool, { ...deps, recordFormat: external ? 'span_record' : 'otlp_proto' });
     await startStep(spool);
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
@@ -82,13 +88,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       { ...deps, ...(shard !== null ? { shard } : {}) },
     );
     await startStep(evaluator);
-    const materializer = new Materializer(
-      spool,
-      table,
-      { commitIntervalMs: config.storage.commit_interval_secs * 1000, maxCommitBytes: config.storage.max_commit_mib * MIB },
-      deps,
-    );
-    await startStep(materializer);
+    const materializer = external
+      ? null
+      : new Materializer(
+          spool,
+          table,
+          { commitIntervalMs: config.storage.commit_interval_secs * 1000, maxCommitBytes: config.storage.max_commit_mib * MIB },
+          deps,
+        );
+    if (materializer !== null) await startStep(materializer);
     const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };
     const receiver = createOtlpReceiver(config.receivers.otlp, consumer, deps);
     await startStep(receiver);

@@ -3,12 +3,12 @@ import type { EvaluatorShard } from '../evaluate/shard.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { KafkaDecisionLog } from './kafka/decision-log.ts';
-import { KafkaSpool } from './kafka/kafka-spool.ts';
+import { KafkaSpool, type KafkaRecordFormat } from './kafka/kafka-spool.ts';
 import { LocalSpool } from './local/local-spool.ts';
 import type { Spool } from './spool.ts';
 
-/** Builds the configured spool: segment files on local disk, or a Kafka topic. */
-export function createSpool(config: SpoolConfig, deps: { metrics: Metrics; logger: Logger }): Spool {
+/** Builds the configured spool: segment files on local disk, or a Kafka topic (records in `recordFormat`, default otlp_proto). */
+export function createSpool(config: SpoolConfig, deps: { metrics: Metrics; logger: Logger; recordFormat?: KafkaRecordFormat }): Spool {
   switch (config.type) {
     case 'local':
       return new LocalSpool(config.local, deps);

@@ -28,13 +28,40 @@ const headerType = avro.Type.forSchema({
 });
 const longType = avro.Type.forSchema('long');
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Avro `long` as a number, or as its decimal text beyond 2^53: other engines draw snapshot ids from
+ * all 63 bits (avsc's own long type refuses them), and ids are only compared. Strings encode back exactly.
+ */
+const exactLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => {
+    const n = buf.readBigInt64LE();
+    return n >= MIN_SAFE && n <= MAX_SAFE ? Number(n) : n.toString();
+  },
+  toBuffer: (v: number | string) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(BigInt(v));
+    return buf;
+  },
+  fromJSON: (v: number | string) => v,
+  toJSON: (v: number | string) => v,
+  isValid: (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v)),
+  compare: (a: number | string, b: number | string) => {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  },
+});
+
 /** Avro types are costly to build; manifests of one layout share one. */
 const typeCache = new Map<string, avro.Type>();
 
 export function avroType(schemaJson: string): avro.Type {
   let type = typeCache.get(schemaJson);
   if (type === undefined) {
-    type = avro.Type.forSchema(JSON.parse(schemaJson) as avro.Schema);
+    type = avro.Type.forSchema(JSON.parse(schemaJson) as avro.Schema, { registry: { long: exactLong } });
     typeCache.set(schemaJson, type);
   }
   return type;

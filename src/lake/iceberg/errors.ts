@@ -92,3 +92,19 @@ export class CatalogRequestError extends TailsamplerError {
     this.type = type;
   }
 }
+
+/** An external table (`storage.materializer: external`) lacks a column the evaluator needs, or has it in a type it cannot read. */
+export class ExternalTableLayoutError extends TailsamplerError {
+  constructor(message: string) {
+    super('TS_ICEBERG_EXTERNAL_LAYOUT', message);
+    this.name = 'ExternalTableLayoutError';
+  }
+}
+
+/** Something tried to write a table this service only reads (external mode: another writer owns it). */
+export class TableReadOnlyError extends TailsamplerError {
+  constructor(message: string) {
+    super('TS_ICEBERG_TABLE_READ_ONLY', message);
+    this.name = 'TableReadOnlyError';
+  }
+}

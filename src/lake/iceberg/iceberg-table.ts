@@ -15,8 +15,10 @@ import {
   InvalidMetadataError,
   NoSuchTableError,
   TableAlreadyExistsError,
+  TableReadOnlyError,
 } from './errors.ts';
 import { ManifestCache } from './manifest-cache.ts';
+import { fillAbsent, resolveExternalLayout, type ColumnMapping, type ExternalLayout } from './external-layout.ts';
 import { writeManifestList } from './manifest-list.ts';
 import { DEFAULT_MANIFEST_MERGE, mergeManifests, type ManifestMergePolicy, type ManifestWriteContext } from './manifest-rewrite.ts';
 import { expireDayPartitions, firstKeptDay } from './retention.ts';
@@ -41,6 +43,11 @@ export interface IcebergSpanTableOptions {
   manifestMerge?: ManifestMergePolicy;
   rowGroupSize: number;
   logger: Logger;
+  /**
+   * Read a table someone else writes (`storage.materializer: external`), its columns found by these
+   * names (span columns not listed: their own names). The table must exist; appends are refused.
+   */
+  external?: ColumnMapping;
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -76,15 +83,31 @@ function checkLayout(metadata: TableMetadata, where: string): void {
   if (!same) throw new InvalidMetadataError(`${where}: table partition spec differs from day(timestamp), bucket[16](trace_id)`);
 }
 
+function externalLayout(mapping: ColumnMapping, t: LoadedTable): ExternalLayout {
+  const m = t.metadata;
+  const schema = m.schemas.find((x) => x['schema-id'] === m['current-schema-id']);
+  if (schema === undefined) throw new InvalidMetadataError(`${t.metadataLocation}: no current schema`);
+  return resolveExternalLayout(schema, m['partition-specs'].find((x) => x['spec-id'] === m['default-spec-id']), mapping, t.metadataLocation);
+}
+
 class IcebergSpanTable implements SpanTable {
   private readonly options: IcebergSpanTableOptions;
   private readonly cache: ManifestCache;
   private loaded: LoadedTable;
+  /** How the table's columns map to span columns (external tables only). */
+  private readonly layout: ExternalLayout | null;
 
   constructor(options: IcebergSpanTableOptions, loaded: LoadedTable) {
     this.options = options;
     this.loaded = loaded;
-    this.cache = new ManifestCache(options.io);
+    this.layout = options.external === undefined ? null : externalLayout(options.external, loaded);
+    this.cache = new ManifestCache(options.io, this.layout?.traceIds);
+  }
+
+  private refuseWrite(what: string): void {
+    if (this.layout !== null) {
+      throw new TableReadOnlyError(`${what}: table ${this.options.id.namespace}.${this.options.id.name} is written by another writer (storage.materializer: external)`);
+    }
   }
 
   private get location(): string {
@@ -107,6 +130,7 @@ class IcebergSpanTable implements SpanTable {
   }
 
   async append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
+    this.refuseWrite('append');
     const { io } = this.options;
     const metadata = this.loaded.metadata;
     const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id'])!;
@@ -136,6 +160,7 @@ class IcebergSpanTable implements SpanTable {
   }
 
   async expireDays(nowMs: number, summary: CommitSummary): Promise<SnapshotRef | null> {
+    this.refuseWrite('expireDays');
     const retentionDays = this.options.retentionDays ?? 0;
     if (retentionDays <= 0) return null;
     const firstKept = firstKeptDay(nowMs, retentionDays);
@@ -322,16 +347,20 @@ class IcebergSpanTable implements SpanTable {
     return { snapshots, files, lastSequenceNumber: Math.max(sequenceNumber, current['sequence-number']) };
   }
 
-  read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
-    return readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds);
+  async read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
+    const layout = this.layout;
+    if (layout === null) return readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds);
+    const cols = await readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds, layout.columns);
+    return fillAbsent(cols, columns, layout.absent);
   }
 }
 
-/** The table options `storage` config sets: file layout, snapshot expiry, retention, manifest merging. */
+/** The table options `storage` config sets: file layout, snapshot expiry, retention, manifest merging, external mode. */
 export function tableOptionsFromConfig(
   config: StorageConfig,
-): Pick<IcebergSpanTableOptions, 'maxSnapshots' | 'rowGroupSize' | 'retentionDays' | 'manifestMerge'> {
+): Pick<IcebergSpanTableOptions, 'maxSnapshots' | 'rowGroupSize' | 'retentionDays' | 'manifestMerge' | 'external'> {
   return {
+    ...(config.materializer === 'external' ? { external: config.external.columns } : {}),
     maxSnapshots: config.max_snapshots,
     rowGroupSize: config.row_group_size,
     retentionDays: config.retention_days,
@@ -362,10 +391,18 @@ export async function openOwnedSpanTable(
   }
 }
 
-/** Opens the span table, creating it (and its namespace) when the catalog has none. */
+/** Opens the span table, creating it (and its namespace) when the catalog has none; an external table must exist. */
 export async function openIcebergSpanTable(options: IcebergSpanTableOptions): Promise<SpanTable> {
   const { catalog, id } = options;
   let loaded = await catalog.loadTable(id);
+  if (options.external !== undefined) {
+    if (loaded === null) {
+      throw new NoSuchTableError(
+        `external table ${id.namespace}.${id.name} does not exist (its writer creates it, e.g. AutoMQ on the first record of a table topic)`,
+      );
+    }
+    return new IcebergSpanTable(options, loaded);
+  }
   if (loaded === null) {
     try {
       loaded = await catalog.createTable(id, spanTableDefinition(options.location));

@@ -4,8 +4,16 @@ import { deserializeBound } from '../transforms.ts';
 import { ENTRY_DELETED, readManifest } from './manifest.ts';
 import { readManifestList, type ManifestFile } from './manifest-list.ts';
 
-/** Field id of trace_id in the span schema: its bounds become DataFileEntry.traceIdMin/Max. */
-const TRACE_ID_FIELD_ID = 1;
+/** Where a table keeps what readers prune by: the trace id column and its bucket[16] partition field. */
+export interface TraceIdLayout {
+  /** Field id of the trace id column, whose bounds become traceIdMin/Max; null when they do not compare as hex text. */
+  fieldId: number | null;
+  /** Name of the bucket[16] partition field on the trace id, whose value becomes traceIdBucket; null when none. */
+  bucketField: string | null;
+}
+
+/** The span table's own: trace_id is field 1, partitioned by bucket[16] as trace_id_bucket. */
+export const SPAN_TABLE_TRACE_IDS: TraceIdLayout = { fieldId: 1, bucketField: 'trace_id_bucket' };
 
 /**
  * Parsed manifests and manifest lists by path. Both are immutable once written, so a parse never
@@ -16,11 +24,13 @@ const TRACE_ID_FIELD_ID = 1;
 export class ManifestCache {
   private readonly io: FileIO;
   private readonly maxEntries: number;
+  private readonly traceIds: TraceIdLayout;
   private readonly lists = new Map<string, Promise<ManifestFile[]>>();
   private readonly files = new Map<string, Promise<DataFileEntry[]>>();
 
-  constructor(io: FileIO, maxEntries = 64) {
+  constructor(io: FileIO, traceIds: TraceIdLayout = SPAN_TABLE_TRACE_IDS, maxEntries = 64) {
     this.io = io;
+    this.traceIds = traceIds;
     this.maxEntries = maxEntries;
   }
 
@@ -50,9 +60,11 @@ export class ManifestCache {
 
   private async entries(manifest: ManifestFile): Promise<{ status: number; file: DataFileEntry }[]> {
     const entries = readManifest(await this.io.read(manifest.path), manifest.path);
+    const { fieldId, bucketField } = this.traceIds;
     return entries.map((e) => {
-      const lower = e.dataFile.lowerBounds.get(TRACE_ID_FIELD_ID);
-      const upper = e.dataFile.upperBounds.get(TRACE_ID_FIELD_ID);
+      const lower = fieldId === null ? undefined : e.dataFile.lowerBounds.get(fieldId);
+      const upper = fieldId === null ? undefined : e.dataFile.upperBounds.get(fieldId);
+      const bucket = bucketField === null ? null : (e.dataFile.partition as unknown as Record<string, number | null>)[bucketField];
       const file: DataFileEntry = {
         ...e.dataFile,
         sequenceNumber: e.sequenceNumber ?? manifest.sequenceNumber,
@@ -60,6 +72,7 @@ export class ManifestCache {
         snapshotId: e.snapshotId ?? manifest.addedSnapshotId,
         traceIdMin: lower === undefined ? null : (deserializeBound('string', lower) as string),
         traceIdMax: upper === undefined ? null : (deserializeBound('string', upper) as string),
+        traceIdBucket: bucket ?? null,
       };
       return { status: e.status, file };
     });

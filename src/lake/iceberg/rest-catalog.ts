@@ -58,6 +58,11 @@ export interface RestCatalogOptions {
   /** Per-request timeout. */
   requestTimeoutMs: number;
   logger: Logger;
+  /**
+   * Tables are only read (external mode): ids beyond 2^53 that other engines draw (Java, pyiceberg,
+   * AutoMQ) are kept as decimal strings instead of refused, since nothing is committed on top of them.
+   */
+  readOnly?: boolean | undefined;
 }
 
 interface Response {
@@ -262,7 +267,7 @@ export class RestCatalog implements Catalog {
     let body: unknown = null;
     if (text !== '') {
       try {
-        body = parseJsonExact(text, options.what);
+        body = parseJsonExact(text, options.what, this.options.readOnly === true ? 'string' : 'refuse');
       } catch (e) {
         if (e instanceof InvalidMetadataError) throw e;
         body = { error: { message: text.slice(0, 500), type: null } };

@@ -25,13 +25,20 @@ export class UnsafeIntegerError extends InvalidMetadataError {
   }
 }
 
-/** Parses `text`; an integer literal that is not a safe JS integer is an UnsafeIntegerError. */
-export function parseJsonExact(text: string, what: string): unknown {
+/**
+ * Parses `text`; an integer literal that is not a safe JS integer is an UnsafeIntegerError, or with
+ * `unsafeIntegers: 'string'` its decimal text: for tables this service only reads, where such ids are
+ * compared, never computed with or written back.
+ */
+export function parseJsonExact(text: string, what: string, unsafeIntegers: 'refuse' | 'string' = 'refuse'): unknown {
   const reviver: SourceReviver = function (key, value, context) {
     if (typeof value === 'number' && !Number.isSafeInteger(value)) {
       const source = context?.source;
       // Fractions and exponents are floats on purpose; only integer literals must stay exact.
-      if (source !== undefined && /^-?\d+$/.test(source)) throw new UnsafeIntegerError(what, key, source);
+      if (source !== undefined && /^-?\d+$/.test(source)) {
+        if (unsafeIntegers === 'string') return source;
+        throw new UnsafeIntegerError(what, key, source);
+      }
     }
     return value;
   };

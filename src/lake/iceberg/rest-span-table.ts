@@ -33,6 +33,7 @@ export async function createRestSpanTable(
     vendedCredentials: catalogConfig.vended_credentials,
     requestTimeoutMs: catalogConfig.request_timeout_ms,
     logger,
+    readOnly: config.materializer === 'external',
   });
   const { namespace, name } = config.table;
   const id = { namespace, name };

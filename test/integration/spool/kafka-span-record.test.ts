@@ -17,7 +17,6 @@ import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { infraEnv } from '../../support/infra.ts';
 import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
-import { fakeServer } from '../../unit/lake/iceberg/rest-support.ts';
 
 const PARTITIONS = 4;
 
@@ -165,22 +164,4 @@ test('span records: every span exactly once, framed with the configured schema i
   }
   assert.equal(seen.size, sent.size);
   assert.ok(new Set(raw.map((m) => m.partition)).size > 1, 'traces spread over partitions');
-});
-
-test('without a schema_id the spool registers SpanRecord under <topic>-value and frames with the id it got', async () => {
-  const registry = await fakeServer(() => ({ status: 200, body: { id: 31337 } }));
-  try {
-    const c = config({ url: registry.uri, username: 'u', password: 'p' });
-    const spool = await open(c);
-    assert.equal(registry.seen.length, 1);
-    assert.equal(registry.seen[0]!.path, `/subjects/${c.topic}-value/versions`);
-    assert.deepEqual(JSON.parse(registry.seen[0]!.body), { schemaType: 'PROTOBUF', schema: SPAN_RECORD_PROTO });
-
-    const { payloads, sent } = requests(1, 2, 2);
-    await spool.append(payloads);
-    assert.equal(await messageCount(c.topic), sent.size);
-    for (const m of await rawMessages(c.topic, sent.size)) checkMessage(m, 31337, sent);
-  } finally {
-    await registry.close();
-  }
 });
