@@ -58,16 +58,17 @@ function allocate(def: ColumnDef, n: number): ColumnArray {
   return new Array<string | null>(n).fill(null);
 }
 
-/**
- * A value of another physical type than the span column's (external tables): int ↔ long, timestamps
- * as microseconds, binary ids as lowercase hex.
- */
-function coerce(target: ColumnArray, v: unknown): unknown {
-  if (v === null || v === undefined) return target instanceof Array ? null : 0;
+/** A number of another physical type than the span column's (external tables): int ↔ long, timestamps as microseconds. */
+function coerceNumber(target: Int32Array | BigInt64Array, v: unknown): number | bigint {
+  if (v === null || v === undefined) return target instanceof Int32Array ? 0 : 0n;
   if (target instanceof Int32Array) return Number(v);
-  if (target instanceof BigInt64Array) return v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(v as number | bigint);
+  return v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(v as number | bigint);
+}
+
+/** A text cell: binary (ids some writers store as bytes) as lowercase hex. */
+function text(v: unknown): string | KafkaMetadata | null {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-  return v;
+  return (v as string | KafkaMetadata | null | undefined) ?? null;
 }
 
 /** A file column: the top-level Parquet name to ask hyparquet for, and whether it holds text. */
@@ -144,11 +145,11 @@ async function readGroups(
         target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
       } else if (target instanceof Int32Array && data instanceof Int32Array) {
         target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
-      } else if (target instanceof Array && !(data[srcOffset] instanceof Uint8Array)) {
-        for (let k = 0; k < n; k++) target[dstOffset + k] = (data[srcOffset + k] as string | KafkaMetadata | null | undefined) ?? null;
+      } else if (target instanceof Array) {
+        for (let k = 0; k < n; k++) target[dstOffset + k] = text(data[srcOffset + k]);
       } else {
-        const t = target as unknown as { [k: number]: unknown };
-        for (let k = 0; k < n; k++) t[dstOffset + k] = coerce(target, data[srcOffset + k]);
+        const t = target as unknown as { [k: number]: number | bigint };
+        for (let k = 0; k < n; k++) t[dstOffset + k] = coerceNumber(target, data[srcOffset + k]);
       }
     };
     reads.push(
@@ -160,6 +161,8 @@ async function readGroups(
         rowEnd: runEnd,
         compressors,
         parsers,
+        // Bytes without a string annotation stay bytes (binary ids become hex above, not mangled UTF-8).
+        utf8: false,
         onChunk,
       }),
     );

@@ -138,27 +138,23 @@ test('a file without field ids resolves every column by name', async () => {
   assert.deepEqual(out.operation_name, ['a', 'b']);
 });
 
-// Known bug: hyparquet decodes BYTE_ARRAY without a UTF8 annotation as UTF-8 text unless parquetRead
-// gets `utf8: false`, which src/lake/parquet/read.ts does not pass; binary ids come back as U+FFFD text.
-const BINARY_IDS_BUG = 'binary ids are decoded as UTF-8 text, not hex (read.ts does not pass utf8: false to parquetRead)';
-// Known bug behind that one: onChunk picks copy-or-coerce from the first value of a chunk's overlap,
-// so a binary chunk that starts with a null copies the Uint8Arrays after it as they are.
-const NULL_FIRST_BUG = `${BINARY_IDS_BUG}; and onChunk copies raw Uint8Arrays when a binary chunk starts with null`;
+// Binary ids: hyparquet decodes un-annotated BYTE_ARRAY as UTF-8 unless told not to, and a chunk may
+// open with a null; both must still give hex.
 
-test('binary ids read as lowercase hex', { todo: BINARY_IDS_BUG }, async () => {
+test('binary ids read as lowercase hex', async () => {
   const { io, uri, size } = await stored(otherWritersFile());
   const out = await readDataFile(io, uri, size, ['trace_id', 'span_id'], undefined, COLUMNS);
   assert.deepEqual(out.trace_id, TRACES);
   assert.deepEqual(out.span_id, SPANS);
 });
 
-test('a binary parent id reads as hex, null where absent, also after a null opening its row group', { todo: NULL_FIRST_BUG }, async () => {
+test('a binary parent id reads as hex, null where absent, also after a null opening its row group', async () => {
   const { io, uri, size } = await stored(otherWritersFile());
   const out = await readDataFile(io, uri, size, ['parent_span_id'], undefined, COLUMNS);
   assert.deepEqual(out.parent_span_id, PARENTS);
 });
 
-test('with traceIds only rows of those traces come back from a binary trace column', { todo: BINARY_IDS_BUG }, async () => {
+test('with traceIds only rows of those traces come back from a binary trace column', async () => {
   const { io, uri, size } = await stored(otherWritersFile());
   const out = await readDataFile(io, uri, size, ['trace_id', 'span_id', 'status_code'], new Set([T1, T3]), COLUMNS);
   assert.deepEqual(out.trace_id, [T1, T1, T3, T1]);
