@@ -16,6 +16,7 @@ import { CorruptPayloadError } from '../../otlp/errors.ts';
 import { requestsToColumns } from '../../otlp/to-columns.ts';
 import { KafkaRecordTooLargeError, KafkaSpoolError } from './errors.ts';
 import type { TraceMessage } from './split.ts';
+import { varint32Len, varint64Len, writeVarint32, writeVarint64 } from '../../otlp/wire-writer.ts';
 
 /** Full name of the message every span record holds. */
 export const SPAN_RECORD_MESSAGE = 'tailsampler.v1.SpanRecord';
@@ -100,42 +101,6 @@ function protoText(): string {
   }
   lines.push('}', '');
   return lines.join('\n');
-}
-
-// --- varints -------------------------------------------------------------------------------------
-
-function varint32Len(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
-function writeVarint32(buf: Buffer, pos: number, n: number): number {
-  while (n > 0x7f) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-/** Length of the varint of the uint64 (hi·2^32 + lo); negative int64s are their two's complement (10 bytes). */
-function varint64Len(lo: number, hi: number): number {
-  if (hi === 0) return varint32Len(lo);
-  let len = 5; // the low 35 bits
-  hi >>>= 3;
-  while (hi !== 0) {
-    len++;
-    hi >>>= 7;
-  }
-  return len;
-}
-
-function writeVarint64(buf: Buffer, pos: number, lo: number, hi: number): number {
-  while (hi !== 0) {
-    buf[pos++] = (lo & 0x7f) | 0x80;
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  return writeVarint32(buf, pos, lo);
 }
 
 // --- encoder -------------------------------------------------------------------------------------

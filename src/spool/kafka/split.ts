@@ -12,6 +12,7 @@
  */
 import { WireError, WireReader, WT_LEN, tagOf } from '../../otlp/wire-reader.ts';
 import { KafkaSpoolError } from './errors.ts';
+import { varint32Len, writeVarint32 } from '../../otlp/wire-writer.ts';
 
 export interface TraceMessage {
   /** Lowercase hex trace id (32 characters for a valid span). */
@@ -47,24 +48,6 @@ interface Trace {
   key: string;
   entries: Entry[];
   spans: number;
-}
-
-function varintLen(n: number): number {
-  let len = 1;
-  while (n > 0x7f) {
-    n >>>= 7;
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n > 0x7f) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[pos++] = n;
-  return pos;
 }
 
 /** The trace id of the span whose content is buf[r.pos, end), as lowercase hex; '' when absent. */
@@ -193,7 +176,7 @@ function encodeEntries(entries: readonly Entry[]): Buffer {
     if (e.scope.resource !== current) {
       if (rsLen >= 0) {
         rsLens.push(rsLen);
-        total += 1 + varintLen(rsLen) + rsLen;
+        total += 1 + varint32Len(rsLen) + rsLen;
       }
       current = e.scope.resource;
       rsLen = current.fieldsLen;
@@ -201,11 +184,11 @@ function encodeEntries(entries: readonly Entry[]): Buffer {
     let ssLen = e.scope.fieldsLen;
     for (const s of e.spans) ssLen += s.length;
     ssLens.push(ssLen);
-    rsLen += 1 + varintLen(ssLen) + ssLen;
+    rsLen += 1 + varint32Len(ssLen) + ssLen;
   }
   if (rsLen >= 0) {
     rsLens.push(rsLen);
-    total += 1 + varintLen(rsLen) + rsLen;
+    total += 1 + varint32Len(rsLen) + rsLen;
   }
   // Pass 2: write.
   const out = Buffer.allocUnsafe(total);
@@ -217,11 +200,11 @@ function encodeEntries(entries: readonly Entry[]): Buffer {
     if (e.scope.resource !== current) {
       current = e.scope.resource;
       out[pos++] = REQ_RS;
-      pos = writeVarint(out, pos, rsLens[rsIndex++]!);
+      pos = writeVarint32(out, pos, rsLens[rsIndex++]!);
       for (const f of current.fields) pos += f.copy(out, pos);
     }
     out[pos++] = RS_SS;
-    pos = writeVarint(out, pos, ssLens[i]!);
+    pos = writeVarint32(out, pos, ssLens[i]!);
     for (const f of e.scope.fields) pos += f.copy(out, pos);
     for (const s of e.spans) pos += s.copy(out, pos);
   }

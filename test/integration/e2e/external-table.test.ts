@@ -12,14 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { Admin, Consumer } from '@platformatic/kafka';
+import { Admin } from '@platformatic/kafka';
 import { partitionForKey } from '../../../src/spool/kafka/partitioner.ts';
 import { garageS3Config, infraEnv } from '../../support/infra.ts';
+import { rawMessages } from '../../support/kafka.ts';
 import { startOtelcol } from '../../support/otelcol.ts';
 import { runPython, startService, waitFor } from '../../support/service.ts';
 import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
 
-const WRITER = fileURLToPath(new URL('./write_flatten_table.py', import.meta.url));
+const WRITER = fileURLToPath(new URL('../lake/write_flatten_table.py', import.meta.url));
 const PARTITIONS = 4;
 const SCHEMA_ID = 7;
 const RESOURCE = { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] };
@@ -123,17 +124,7 @@ test('external mode decides from a table written in AutoMQ flatten layout by pyi
     body: toProtobuf([{ service: 'shop', scope: { name: 'in' }, spans: makeTrace({ n: 3, startMs: Date.now(), durationMs: 5 }) }]),
   });
   assert.equal(res.status, 200);
-  const consumer = new Consumer({ clientId: 'tailsampler-test', bootstrapBrokers: brokers, groupId: `reader-${id}` });
-  try {
-    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 200 });
-    const values: Buffer[] = [];
-    for await (const m of stream) {
-      values.push(Buffer.from(m.value as Buffer));
-      if (values.length === 3) break;
-    }
-    await stream.close();
-    for (const v of values) assert.deepEqual([...v.subarray(0, 6)], [0, 0, 0, 0, SCHEMA_ID, 0], 'magic byte, schema id, message index 0');
-  } finally {
-    await consumer.close(true);
+  for (const m of await rawMessages(brokers, topic, 3)) {
+    assert.deepEqual([...m.value.subarray(0, 6)], [0, 0, 0, 0, SCHEMA_ID, 0], 'magic byte, schema id, message index 0');
   }
 });

@@ -7,24 +7,16 @@ of Garage brings its own. Prints one JSON object on stdout (`kafka_metadata`: sp
 record's partition, offset and timestamp as strings, or null).
 """
 import json
-import os
 import sys
 
 import pyarrow.compute as pc
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.expressions import EqualTo
 
+from s3_env import s3_properties
+
 uri, warehouse, namespace, name, trace_id = sys.argv[1:6]
-s3 = {}
-if "TAILSAMPLER_S3_ENDPOINT" in os.environ:
-    s3 = {
-        "s3.endpoint": os.environ["TAILSAMPLER_S3_ENDPOINT"],
-        "s3.region": os.environ["TAILSAMPLER_S3_REGION"],
-        "s3.access-key-id": os.environ["TAILSAMPLER_S3_ACCESS_KEY_ID"],
-        "s3.secret-access-key": os.environ["TAILSAMPLER_S3_SECRET_ACCESS_KEY"],
-        "s3.path-style-access": "true",
-    }
-catalog = RestCatalog("rest", uri=uri, warehouse=warehouse, **s3)
+catalog = RestCatalog("rest", uri=uri, warehouse=warehouse, **s3_properties())
 table = catalog.load_table((*namespace.split("."), name))
 
 full = table.scan().to_arrow()

@@ -5,12 +5,12 @@ S3 settings come from the environment: TAILSAMPLER_S3_ENDPOINT, TAILSAMPLER_S3_R
 TAILSAMPLER_S3_ACCESS_KEY_ID, TAILSAMPLER_S3_SECRET_ACCESS_KEY. Prints one JSON object on stdout.
 """
 import json
-import os
 import sys
 
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import EqualTo
 
+from s3_env import s3_properties
 from span_rows import rows
 
 db_path, warehouse, namespace, name, trace_id = sys.argv[1:6]
@@ -19,11 +19,7 @@ catalog = SqlCatalog(
     **{
         "uri": f"sqlite:///{db_path}",
         "warehouse": warehouse,
-        "s3.endpoint": os.environ["TAILSAMPLER_S3_ENDPOINT"],
-        "s3.region": os.environ["TAILSAMPLER_S3_REGION"],
-        "s3.access-key-id": os.environ["TAILSAMPLER_S3_ACCESS_KEY_ID"],
-        "s3.secret-access-key": os.environ["TAILSAMPLER_S3_SECRET_ACCESS_KEY"],
-        "s3.path-style-access": "true",
+        **s3_properties(),
     },
 )
 table = catalog.load_table(f"{namespace}.{name}")

@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
+import { Admin, ListOffsetTimestamps } from '@platformatic/kafka';
 import protobuf from 'protobufjs';
 import { kafkaSpoolSchema, type KafkaSpoolConfig } from '../../../src/spool/kafka/config.ts';
 import { KafkaSpool } from '../../../src/spool/kafka/kafka-spool.ts';
@@ -17,6 +16,7 @@ import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { infraEnv } from '../../support/infra.ts';
 import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+import { rawMessages, type RawMessage } from '../../support/kafka.ts';
 
 const PARTITIONS = 4;
 
@@ -59,12 +59,6 @@ function spanRecordType(): protobuf.Type {
 }
 const SpanRecord = spanRecordType();
 
-interface RawMessage {
-  partition: number;
-  key: string;
-  value: Buffer;
-}
-
 /** Messages in the topic: how many the brokers hold (end minus start offsets of every partition). */
 async function messageCount(topic: string): Promise<number> {
   const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
@@ -77,32 +71,6 @@ async function messageCount(topic: string): Promise<number> {
   } finally {
     await admin.close();
   }
-}
-
-/** The topic's first `count` messages as a plain consumer (its own group) sees them. */
-async function rawMessages(topic: string, count: number): Promise<RawMessage[]> {
-  const consumer = new Consumer({ clientId: 'tailsampler-test', groupId: `raw-${randomBytes(4).toString('hex')}`, bootstrapBrokers: brokers });
-  const out: RawMessage[] = [];
-  try {
-    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
-    const done = (async () => {
-      for await (const m of stream) {
-        out.push({ partition: m.partition, key: m.key.toString(), value: Buffer.from(m.value) });
-        if (out.length >= count) break;
-      }
-    })();
-    const timeout = new AbortController();
-    const late = sleep(30_000, undefined, { signal: timeout.signal }).then(
-      () => assert.fail(`only ${out.length} of ${count} messages in ${topic}`),
-      () => undefined,
-    );
-    await Promise.race([done, late]);
-    timeout.abort();
-    await stream.close();
-  } finally {
-    await consumer.close(true);
-  }
-  return out;
 }
 
 /** Requests of `traces` traces of `spans` spans each, split over two resources. */
@@ -155,7 +123,7 @@ test('span records: every span exactly once, framed with the configured schema i
   await Promise.all(payloads.slice(2).map((p) => spool.append([p])));
 
   assert.equal(await messageCount(c.topic), sent.size, 'one message per span, none more');
-  const raw = await rawMessages(c.topic, sent.size);
+  const raw = await rawMessages(brokers, c.topic, sent.size);
   const seen = new Set<string>();
   for (const m of raw) {
     const id = checkMessage(m, schemaId, sent);

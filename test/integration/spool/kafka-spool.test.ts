@@ -21,6 +21,7 @@ import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { infraEnv } from '../../support/infra.ts';
 import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+import { rawMessages } from '../../support/kafka.ts';
 
 const TracesData = opentelemetry.proto.trace.v1.TracesData;
 const Span = opentelemetry.proto.trace.v1.Span;
@@ -69,38 +70,6 @@ async function readAll(s: KafkaSpool, from: string | null, count: number): Promi
     }
     out.push(...batch);
     position = batch[batch.length - 1]!.next;
-  }
-  return out;
-}
-
-interface RawMessage {
-  partition: number;
-  key: string | null;
-  value: string;
-}
-
-/** The topic's first `count` messages as a plain consumer (its own group) sees them: partition, key, value (hex). */
-async function rawMessages(topic: string, count: number): Promise<RawMessage[]> {
-  const consumer = new Consumer({ clientId: 'tailsampler-test', groupId: `raw-${randomBytes(4).toString('hex')}`, bootstrapBrokers: brokers });
-  const out: RawMessage[] = [];
-  try {
-    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
-    const done = (async () => {
-      for await (const m of stream) {
-        out.push({ partition: m.partition, key: m.key?.length ? m.key.toString() : null, value: m.value.toString('hex') });
-        if (out.length >= count) break;
-      }
-    })();
-    const timeout = new AbortController();
-    const late = sleep(30_000, undefined, { signal: timeout.signal }).then(
-      () => assert.fail(`only ${out.length} of ${count} messages in ${topic}`),
-      () => undefined,
-    );
-    await Promise.race([done, late]);
-    timeout.abort();
-    await stream.close();
-  } finally {
-    await consumer.close(true);
   }
   return out;
 }
@@ -179,10 +148,10 @@ test('append → read → release: every span comes back byte for byte, each tra
   assert.deepEqual(collect(records), expected, 'spans, resources and scopes exactly as appended');
 
   // Each message holds one trace, keyed by it, and all messages of a trace are in one partition.
-  const raw = await rawMessages(c.topic, records.length);
+  const raw = await rawMessages(brokers, c.topic, records.length);
   const partitionOfTrace = new Map<string, number>();
   for (const m of raw) {
-    const ids = new Set([...spansOf(Buffer.from(m.value, 'hex')).values()].map((x) => x.trace));
+    const ids = new Set([...spansOf(m.value).values()].map((x) => x.trace));
     assert.equal(ids.size, 1, 'a message holds one trace');
     const [trace] = ids;
     assert.equal(m.key, trace, 'keyed by the lowercase hex trace id');
@@ -339,8 +308,8 @@ test('two spools in one group split the partitions and are told when the assignm
   // Each reads only its own partitions; its positions name only those.
   const { payloads } = requests(4, 6, 2);
   for (const p of payloads) await a.append([p]);
-  const raw = await rawMessages(c.topic, 24);
-  const partitionOf = new Map(raw.map((m) => [m.value, m.partition]));
+  const raw = await rawMessages(brokers, c.topic, 24);
+  const partitionOf = new Map(raw.map((m) => [m.value.toString('hex'), m.partition]));
   const ra = await readAll(a, null, raw.filter((m) => a.assignedPartitions.includes(m.partition)).length);
   const rb = await readAll(b, null, raw.filter((m) => b.assignedPartitions.includes(m.partition)).length);
   assert.equal(ra.length + rb.length, 24, 'between them, every message once');

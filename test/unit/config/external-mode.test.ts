@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig } from '../../../src/config/load.ts';
+import { parseConfig } from '../../../src/config/load.ts';
+import { configIssues } from '../../support/config.ts';
 
-const issuesOf = (yaml: string): Record<string, string> => {
-  try {
-    parseConfig(yaml, 'inline', {});
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return Object.fromEntries(e.issues.map((i) => [i.path, i.message]));
-  }
-  assert.fail('expected a ConfigError');
-};
 
 test('storage.materializer defaults to internal with no column mapping', () => {
   const c = parseConfig('', 'inline', {});
@@ -19,13 +11,13 @@ test('storage.materializer defaults to internal with no column mapping', () => {
 });
 
 test('external mode on the local spool is refused at spool.type', () => {
-  const issues = issuesOf('storage: { materializer: external }');
+  const issues = configIssues('storage: { materializer: external }');
   assert.deepEqual(Object.keys(issues), ['spool.type']);
   assert.match(issues['spool.type']!, /spool\.type kafka/);
 });
 
 test('external mode on kafka without a schema registry is refused at spool.kafka.schema_registry', () => {
-  const issues = issuesOf('storage: { materializer: external }\nspool: { type: kafka }');
+  const issues = configIssues('storage: { materializer: external }\nspool: { type: kafka }');
   assert.deepEqual(Object.keys(issues), ['spool.kafka.schema_registry']);
   assert.match(issues['spool.kafka.schema_registry']!, /schema registry/);
 });
@@ -51,7 +43,7 @@ spool:
 });
 
 test('a mapping for a column the span table does not have is refused with its path', () => {
-  const issues = issuesOf(`
+  const issues = configIssues(`
 storage:
   materializer: external
   external: { columns: { operation_name: name, span_name: name } }
@@ -62,7 +54,7 @@ spool: { type: kafka, kafka: { schema_registry: { schema_id: 3 } } }
 });
 
 test('an empty external column name is refused', () => {
-  const issues = issuesOf(`
+  const issues = configIssues(`
 storage: { materializer: external, external: { columns: { operation_name: "" } } }
 spool: { type: kafka, kafka: { schema_registry: { schema_id: 3 } } }
 `);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError } from '@platformatic/kafka';
-import { ConfigError, parseConfig } from '../../../src/config/load.ts';
+import { parseConfig } from '../../../src/config/load.ts';
+import { configIssues } from '../../support/config.ts';
 import { handleExport } from '../../../src/receive/otlp/export-handler.ts';
 import { createSpool } from '../../../src/spool/factory.ts';
 import { kafkaClientOptions } from '../../../src/spool/kafka/client-options.ts';
@@ -12,15 +13,6 @@ import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { ExportTraceServiceRequest, hex } from '../../fixtures/otlp/requests.ts';
 
-const issuesOf = (yaml: string): Record<string, string> => {
-  try {
-    parseConfig(yaml, 'inline', {});
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return Object.fromEntries(e.issues.map((i) => [i.path, i.message]));
-  }
-  assert.fail('expected a ConfigError');
-};
 
 test('spool.type kafka with nothing else runs on the documented defaults', () => {
   const c = parseConfig('spool: { type: kafka }', 'inline', {});
@@ -75,7 +67,7 @@ spool:
 });
 
 test('invalid kafka settings are reported with their paths', () => {
-  const issues = issuesOf(`
+  const issues = configIssues(`
 spool:
   type: kafka
   kafka:
@@ -108,8 +100,8 @@ spool:
   }
   assert.match(issues['spool.kafka.tls.key_file']!, /cert_file and key_file go together/);
   assert.match(issues['spool.kafka']!, /surprise/);
-  assert.ok('spool.kafka.brokers' in issuesOf('spool: { type: kafka, kafka: { brokers: [] } }'));
-  assert.ok('spool.type' in issuesOf('spool: { type: nats }'));
+  assert.ok('spool.kafka.brokers' in configIssues('spool: { type: kafka, kafka: { brokers: [] } }'));
+  assert.ok('spool.type' in configIssues('spool: { type: nats }'));
 });
 
 test('an unreadable TLS file is a typed, non-retryable error at start', async () => {

@@ -9,7 +9,6 @@ differ), and events, links, span_size and the dropped counts are missing. S3 set
 warehouse come from the environment (TAILSAMPLER_S3_*). Prints {"snapshots": n} on stdout.
 """
 import json
-import os
 import sys
 
 import pyarrow as pa
@@ -19,17 +18,10 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import BucketTransform, DayTransform
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType, StructType, TimestamptzType
 
+from s3_env import s3_properties
+
 uri, warehouse, namespace, name, *row_files = sys.argv[1:]
-s3 = {}
-if "TAILSAMPLER_S3_ENDPOINT" in os.environ:
-    s3 = {
-        "s3.endpoint": os.environ["TAILSAMPLER_S3_ENDPOINT"],
-        "s3.region": os.environ["TAILSAMPLER_S3_REGION"],
-        "s3.access-key-id": os.environ["TAILSAMPLER_S3_ACCESS_KEY_ID"],
-        "s3.secret-access-key": os.environ["TAILSAMPLER_S3_SECRET_ACCESS_KEY"],
-        "s3.path-style-access": "true",
-    }
-catalog = RestCatalog("rest", uri=uri, warehouse=warehouse, **s3)
+catalog = RestCatalog("rest", uri=uri, warehouse=warehouse, **s3_properties())
 
 schema = Schema(
     NestedField(1, "timestamp", TimestamptzType(), required=True),
