@@ -33,7 +33,7 @@ const READABLE: Record<ColumnType, (t: string) => boolean> = {
   int: (t) => t === 'int' || t === 'long',
   long: (t) => t === 'int' || t === 'long',
   timestamptz: (t) => t === 'timestamptz' || t === 'timestamp' || t === 'long',
-  kafka_metadata: (t) => t === 'struct<27:partition:int!,28:offset:long!,29:timestamp:long!>' || /^struct<\d+:partition:int!?,\d+:offset:long!?,\d+:timestamp:long!?>$/.test(t),
+  kafka_metadata: (t) => /^struct<\d+:partition:int!?,\d+:offset:long!?,\d+:timestamp:long!?>$/.test(t),
 };
 
 export interface ExternalLayout {
