@@ -19,15 +19,8 @@ const RESTORE_FETCH_BYTES = 4 << 20;
 /** Fetch rounds in a row that move no partition forward before a restore gives up (no leader, say). */
 const RESTORE_STALLED_ROUNDS = 20;
 
-interface DecisionValue {
-  keep: boolean;
-  policy: string;
-  threshold: string | null;
-  decidedAtMs: number;
-  firstSeq: number;
-  lastSeq: number;
-  exported: boolean;
-}
+/** A changelog record's value: the decision without its trace id (the record's key). */
+type DecisionValue = Omit<StoredDecision, 'traceId'>;
 
 function decode(b: Uint8Array): unknown {
   try {
@@ -123,15 +116,7 @@ export class KafkaDecisionLog implements EvaluatorShard {
   async recordDecisions(decisions: readonly StoredDecision[]): Promise<void> {
     await this.#send(
       decisions.map((d) => {
-        const value: DecisionValue = {
-          keep: d.keep,
-          policy: d.policy,
-          threshold: d.threshold,
-          decidedAtMs: d.decidedAtMs,
-          firstSeq: d.firstSeq,
-          lastSeq: d.lastSeq,
-          exported: d.exported,
-        };
+        const { traceId: _key, ...value } = d;
         return { key: d.traceId, partition: this.partitionOf(d.traceId), value: JSON.stringify(value) };
       }),
     );
