@@ -7,6 +7,7 @@ import { InvalidRequestError } from './errors.ts';
 import { requestFromJson } from './json-to-proto.ts';
 import { opentelemetry } from './gen/otlp.js';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
+import { varint32Len, writeVarint32 } from './wire-writer.ts';
 
 export interface ValidatedRequest {
   /** Protobuf with only the valid spans; the input bytes untouched when all are valid. */
@@ -170,13 +171,9 @@ function walkRequest(r: WireReader, w: Walk): void {
 }
 
 function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Uint8Array.from(out);
+  const out = Buffer.allocUnsafe(varint32Len(n));
+  writeVarint32(out, 0, n);
+  return out;
 }
 
 /**
