@@ -60,17 +60,8 @@ export class TraceReader {
     const plan = new Map<DataFileRef, Set<string>>();
     const unbucketed = this.byBucket[TRACE_ID_BUCKETS]!;
     for (const t of traces) {
-      for (const files of [this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!, unbucketed]) {
-        for (const f of files) {
-          if (f.sequenceNumber < t.firstSeq) continue;
-          if (f.sequenceNumber > t.lastSeq) break;
-          if (f.traceIdMin !== null && t.traceId < f.traceIdMin) continue;
-          if (f.traceIdMax !== null && t.traceId > f.traceIdMax) continue;
-          let ids = plan.get(f);
-          if (ids === undefined) plan.set(f, (ids = new Set()));
-          ids.add(t.traceId);
-        }
-      }
+      planFrom(plan, this.byBucket[bucketString(t.traceId, TRACE_ID_BUCKETS)]!, t);
+      if (unbucketed.length > 0) planFrom(plan, unbucketed, t);
     }
     return plan;
   }
@@ -87,5 +78,18 @@ export class TraceReader {
   /** Reads the rows of one file for the given traces (late spans found while folding). */
   async readFile(file: DataFileRef, traceIds: ReadonlySet<string>, columns: readonly ColumnName[]): Promise<PartialSpanColumns> {
     return this.table.read(file, columns, traceIds);
+  }
+}
+
+/** Adds the files of `files` (in sequence order) that may hold trace `t` to the plan. */
+function planFrom(plan: Map<DataFileRef, Set<string>>, files: readonly DataFileRef[], t: TraceLocation): void {
+  for (const f of files) {
+    if (f.sequenceNumber < t.firstSeq) continue;
+    if (f.sequenceNumber > t.lastSeq) break;
+    if (f.traceIdMin !== null && t.traceId < f.traceIdMin) continue;
+    if (f.traceIdMax !== null && t.traceId > f.traceIdMax) continue;
+    let ids = plan.get(f);
+    if (ids === undefined) plan.set(f, (ids = new Set()));
+    ids.add(t.traceId);
   }
 }
