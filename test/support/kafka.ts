@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Consumer } from '@platformatic/kafka';
+import { after, before } from 'node:test';
+import { Admin, Consumer } from '@platformatic/kafka';
+import type { Component } from '../../src/component.ts';
+import { infraEnv } from './infra.ts';
 
 export interface RawMessage {
   partition: number;
@@ -34,4 +37,22 @@ export async function rawMessages(brokers: string[], topic: string, count: numbe
     await consumer.close(true);
   }
   return out;
+}
+
+/**
+ * A test file's Kafka: the running broker's addresses (set before its tests run) and the spools and
+ * topics its tests made, shut down and deleted after them.
+ */
+export function kafkaTestScope(): { brokers: string[]; spools: Component[]; topics: string[] } {
+  const scope = { brokers: [] as string[], spools: [] as Component[], topics: [] as string[] };
+  before(() => {
+    scope.brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!.split(',');
+  });
+  after(async () => {
+    for (const s of scope.spools) await s.shutdown().catch(() => undefined);
+    const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: scope.brokers });
+    await admin.deleteTopics({ topics: scope.topics }).catch(() => undefined);
+    await admin.close();
+  });
+  return scope;
 }

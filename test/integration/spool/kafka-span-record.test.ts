@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Admin, ListOffsetTimestamps } from '@platformatic/kafka';
 import protobuf from 'protobufjs';
 import { kafkaSpoolSchema, type KafkaSpoolConfig } from '../../../src/spool/kafka/config.ts';
@@ -14,37 +14,23 @@ import { partitionForKey } from '../../../src/spool/kafka/partitioner.ts';
 import { CONFLUENT_HEADER_BYTES, SPAN_RECORD_MESSAGE, SPAN_RECORD_PROTO, confluentHeader } from '../../../src/spool/kafka/span-record.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
-import { infraEnv } from '../../support/infra.ts';
 import { canonical, jsonSpan, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
-import { rawMessages, type RawMessage } from '../../support/kafka.ts';
+import { kafkaTestScope, rawMessages, type RawMessage } from '../../support/kafka.ts';
 
 const PARTITIONS = 4;
 
-let brokers: string[];
-const spools: KafkaSpool[] = [];
-const topics: string[] = [];
-
-before(() => {
-  brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!.split(',');
-});
-
-after(async () => {
-  for (const s of spools) await s.shutdown().catch(() => undefined);
-  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
-  await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.close();
-});
+const kafka = kafkaTestScope();
 
 function config(schemaRegistry: Record<string, unknown>): KafkaSpoolConfig {
   const id = randomBytes(4).toString('hex');
-  const c = kafkaSpoolSchema.parse({ brokers, topic: `span-record-test-${id}`, group_id: `span-record-test-${id}`, partitions: PARTITIONS, schema_registry: schemaRegistry });
-  topics.push(c.topic);
+  const c = kafkaSpoolSchema.parse({ brokers: kafka.brokers, topic: `span-record-test-${id}`, group_id: `span-record-test-${id}`, partitions: PARTITIONS, schema_registry: schemaRegistry });
+  kafka.topics.push(c.topic);
   return c;
 }
 
 async function open(c: KafkaSpoolConfig): Promise<KafkaSpool> {
   const s = new KafkaSpool(c, { metrics: new Metrics(), logger: silentLogger(), recordFormat: 'span_record' });
-  spools.push(s);
+  kafka.spools.push(s);
   await s.start();
   return s;
 }
@@ -61,7 +47,7 @@ const SpanRecord = spanRecordType();
 
 /** Messages in the topic: how many the brokers hold (end minus start offsets of every partition). */
 async function messageCount(topic: string): Promise<number> {
-  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
+  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: kafka.brokers });
   try {
     const partitions = Array.from({ length: PARTITIONS }, (_, p) => ({ partitionIndex: p, timestamp: ListOffsetTimestamps.LATEST }));
     const ends = await admin.listOffsets({ topics: [{ name: topic, partitions }] });
@@ -123,7 +109,7 @@ test('span records: every span exactly once, framed with the configured schema i
   await Promise.all(payloads.slice(2).map((p) => spool.append([p])));
 
   assert.equal(await messageCount(c.topic), sent.size, 'one message per span, none more');
-  const raw = await rawMessages(brokers, c.topic, sent.size);
+  const raw = await rawMessages(kafka.brokers, c.topic, sent.size);
   const seen = new Set<string>();
   for (const m of raw) {
     const id = checkMessage(m, schemaId, sent);

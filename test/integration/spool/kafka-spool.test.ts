@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
@@ -19,9 +19,8 @@ import { KafkaSpool, type KafkaAssignment } from '../../../src/spool/kafka/kafka
 import { parsePosition } from '../../../src/spool/kafka/position.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
-import { infraEnv } from '../../support/infra.ts';
 import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
-import { rawMessages } from '../../support/kafka.ts';
+import { kafkaTestScope, rawMessages } from '../../support/kafka.ts';
 
 const TracesData = opentelemetry.proto.trace.v1.TracesData;
 const Span = opentelemetry.proto.trace.v1.Span;
@@ -29,31 +28,18 @@ const Resource = opentelemetry.proto.resource.v1.Resource;
 const Scope = opentelemetry.proto.common.v1.InstrumentationScope;
 const MIB = 1024 * 1024;
 
-let brokers: string[];
-const spools: KafkaSpool[] = [];
-const topics: string[] = [];
-
-before(() => {
-  brokers = infraEnv('kafka').TAILSAMPLER_KAFKA_BROKERS!.split(',');
-});
-
-after(async () => {
-  for (const s of spools) await s.shutdown().catch(() => undefined);
-  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
-  await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.close();
-});
+const kafka = kafkaTestScope();
 
 function config(overrides: Partial<KafkaSpoolConfig> = {}): KafkaSpoolConfig {
   const id = randomBytes(4).toString('hex');
-  const c = kafkaSpoolSchema.parse({ brokers, topic: `spool-test-${id}`, group_id: `spool-test-${id}`, partitions: 4, ...overrides });
-  topics.push(c.topic);
+  const c = kafkaSpoolSchema.parse({ brokers: kafka.brokers, topic: `spool-test-${id}`, group_id: `spool-test-${id}`, partitions: 4, ...overrides });
+  kafka.topics.push(c.topic);
   return c;
 }
 
 async function open(c: KafkaSpoolConfig): Promise<KafkaSpool> {
   const s = new KafkaSpool(c, { metrics: new Metrics(), logger: silentLogger() });
-  spools.push(s);
+  kafka.spools.push(s);
   await s.start();
   return s;
 }
@@ -148,7 +134,7 @@ test('append → read → release: every span comes back byte for byte, each tra
   assert.deepEqual(collect(records), expected, 'spans, resources and scopes exactly as appended');
 
   // Each message holds one trace, keyed by it, and all messages of a trace are in one partition.
-  const raw = await rawMessages(brokers, c.topic, records.length);
+  const raw = await rawMessages(kafka.brokers, c.topic, records.length);
   const partitionOfTrace = new Map<string, number>();
   for (const m of raw) {
     const ids = new Set([...spansOf(m.value).values()].map((x) => x.trace));
@@ -176,7 +162,7 @@ test('append → read → release: every span comes back byte for byte, each tra
   assert.deepEqual(await spool.read(last, MIB), [], 'nothing after the end');
 
   // The group's committed offsets are the released position.
-  const consumer = new Consumer({ clientId: 'tailsampler-test', groupId: c.group_id, bootstrapBrokers: brokers });
+  const consumer = new Consumer({ clientId: 'tailsampler-test', groupId: c.group_id, bootstrapBrokers: kafka.brokers });
   try {
     const committed = (await consumer.listCommittedOffsets({ topics: [{ topic: c.topic, partitions: [0, 1, 2, 3] }] })).get(c.topic)!;
     // A partition no trace hashed to (random ids) has nothing to commit: no committed offset (-1) means the same as 0.
@@ -223,7 +209,7 @@ test('a spool reopened in the same group resumes after the released position: no
 test('messages written in the Collector kafkaexporter format are read back unchanged', async () => {
   const c = config({ partitions: 2 });
   const spool = await open(c);
-  const producer = new Producer({ clientId: 'otelcol-like', bootstrapBrokers: brokers });
+  const producer = new Producer({ clientId: 'otelcol-like', bootstrapBrokers: kafka.brokers });
   try {
     // otlp_proto with partition_traces_by_id: a TracesData per trace, keyed by hex trace id...
     const keyed = requests(3, 1, 4).payloads;
@@ -265,7 +251,7 @@ test('a position behind retention continues at the earliest retained offset; one
   const spool = await open(c);
   const { payloads } = requests(5, 1, 2);
   for (const p of payloads) await spool.append([p]);
-  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
+  const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: kafka.brokers });
   try {
     await admin.deleteRecords({ topics: [{ name: c.topic, partitions: [{ partition: 0, offset: 3n }] }] });
   } finally {
@@ -308,7 +294,7 @@ test('two spools in one group split the partitions and are told when the assignm
   // Each reads only its own partitions; its positions name only those.
   const { payloads } = requests(4, 6, 2);
   for (const p of payloads) await a.append([p]);
-  const raw = await rawMessages(brokers, c.topic, 24);
+  const raw = await rawMessages(kafka.brokers, c.topic, 24);
   const partitionOf = new Map(raw.map((m) => [m.value.toString('hex'), m.partition]));
   const ra = await readAll(a, null, raw.filter((m) => a.assignedPartitions.includes(m.partition)).length);
   const rb = await readAll(b, null, raw.filter((m) => b.assignedPartitions.includes(m.partition)).length);
