@@ -149,9 +149,13 @@ logger.apache.level = warn
 EOF
   local java_opts=(-Xms128m "-Xmx$HEAP" -XX:+UseSerialGC -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$STATE/log4j2.properties" -cp "$INSTALL/libs/*")
-  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding (22 characters).
-  local cluster_id
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding (22 characters). One that
+  # starts with '-' reads as an option to `format -t` (about 1 draw in 64); Kafka's own Uuid.randomUuid
+  # draws again in that case, and so do we.
+  local cluster_id=-
+  while [[ $cluster_id == -* ]]; do
+    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  done
   if ! java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
     cat "$STATE/format.log" >&2 || true
     infra_fail "formatting the KRaft storage failed (log: $STATE/format.log)"
