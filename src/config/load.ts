@@ -66,13 +66,17 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '0.0.0.0']);
 
 /** Checks that need more than one section: an exporter pointed at our own receiver would loop traces forever. */
 function checkCrossReferences(config: Config, source: string): void {
-  const otlp = config.exporters.otlp;
-  if (otlp === null) return;
-  const url = new URL(otlp.endpoint);
-  const receiver = otlp.protocol === 'grpc' ? config.receivers.otlp.grpc : config.receivers.otlp.http;
-  if (receiver !== null && LOOPBACK.has(url.hostname) && url.port === portOf(receiver.endpoint)) {
-    throw new ConfigError(source, [
-      { path: 'exporters.otlp.endpoint', message: `points at this service's own OTLP receiver (${receiver.endpoint}); kept traces would loop back in` },
-    ]);
+  const issues: ConfigIssue[] = [];
+  for (const e of config.exporters) {
+    if (e.type !== 'otlp') continue;
+    const url = new URL(e.config.endpoint);
+    const receiver = e.config.protocol === 'grpc' ? config.receivers.otlp.grpc : config.receivers.otlp.http;
+    if (receiver !== null && LOOPBACK.has(url.hostname) && url.port === portOf(receiver.endpoint)) {
+      issues.push({
+        path: formatPath(['exporters', e.id, 'endpoint']),
+        message: `points at this service's own OTLP receiver (${receiver.endpoint}); kept traces would loop back in`,
+      });
+    }
   }
+  if (issues.length > 0) throw new ConfigError(source, issues);
 }

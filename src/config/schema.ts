@@ -3,6 +3,7 @@ import { policyListSchema } from '../sample/policies/config.ts';
 import { restCatalogConfigSchema } from '../lake/iceberg/rest-config.ts';
 import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
 import { SPAN_COLUMNS } from '../lake/span-schema.ts';
+import { exportersSchema } from '../export/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -199,53 +200,6 @@ const samplingSchema = z
   .strict()
   .prefault({});
 
-const retrySchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    initial_interval_ms: positiveInt.default(5_000),
-    max_interval_ms: positiveInt.default(30_000),
-    max_elapsed_time_ms: z.number().int().min(0).default(300_000),
-  })
-  .strict()
-  .prefault({});
-
-const queueSchema = z
-  .object({
-    /** Requests held while the destination is slow; export waits when full. */
-    queue_size: positiveInt.default(100),
-    num_consumers: positiveInt.default(4),
-  })
-  .strict()
-  .prefault({});
-
-const otlpExporterSchema = z
-  .object({
-    endpoint: z.string().url().default('http://localhost:4318'),
-    protocol: z.enum(['http/protobuf', 'grpc']).default('http/protobuf'),
-    headers: z.record(z.string(), z.string()).default({}),
-    compression: z.enum(['gzip', 'none']).default('gzip'),
-    timeout_ms: positiveInt.default(10_000),
-    retry_on_failure: retrySchema,
-    sending_queue: queueSchema,
-    /** Spans per request. */
-    max_batch_spans: positiveInt.default(8192),
-  })
-  .strict();
-
-const debugExporterSchema = z
-  .object({ verbosity: z.enum(['basic', 'normal', 'detailed']).default('basic') })
-  .strict();
-
-const exportersSchema = z
-  .object({
-    /** Off unless configured: the default destination would be this service's own receiver. */
-    otlp: otlpExporterSchema.nullable().default(null),
-    debug: debugExporterSchema.nullable().prefault({}),
-  })
-  .strict()
-  .prefault({})
-  .refine((e) => e.otlp !== null || e.debug !== null, { message: 'at least one exporter must be configured' });
-
 const telemetrySchema = z
   .object({
     endpoint: hostPort.default('0.0.0.0:8888'),
@@ -286,6 +240,5 @@ export type SpoolConfig = Config['spool'];
 export type StorageConfig = Config['storage'];
 export type QueryConfig = Config['query'];
 export type SamplingConfig = Config['sampling'];
-export type OtlpExporterConfig = z.infer<typeof otlpExporterSchema>;
-export type DebugExporterConfig = z.infer<typeof debugExporterSchema>;
+export type { DebugExporterConfig, ExporterConfig, OtlpExporterConfig } from '../export/config.ts';
 export type TelemetryConfig = Config['telemetry'];

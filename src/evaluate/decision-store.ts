@@ -41,15 +41,15 @@ function fromRow(r: Row): StoredDecision {
 }
 
 /**
- * Decisions survive restarts: a trace is decided once, late spans follow its decision while it is
- * remembered (`decision_cache_ttl_secs`), and kept traces not yet exported are exported after a crash.
+ * Decisions survive restarts: a trace is decided once, and late spans follow its decision while it is
+ * remembered (`decision_cache_ttl_secs`). `exported` turns true once every exporter is done with the
+ * kept trace (src/export/delivery-store.ts keeps what each exporter still owes).
  */
 export class DecisionStore {
-  private readonly db: DatabaseSync;
+  /** The evaluator state database; the emitter keeps its delivery tables in it, so both change in one transaction. */
+  readonly db: DatabaseSync;
   private readonly insert: StatementSync;
   private readonly replace: StatementSync;
-  private readonly markExported: StatementSync;
-  private readonly pending: StatementSync;
   private readonly expire: StatementSync;
   private readonly lookups = new Map<number, StatementSync>();
 
@@ -80,8 +80,6 @@ export class DecisionStore {
       `INSERT OR REPLACE INTO decisions (trace_id, keep, policy, threshold, decided_at, first_seq, last_seq, exported)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.markExported = this.db.prepare('UPDATE decisions SET exported = 1 WHERE trace_id = ?');
-    this.pending = this.db.prepare('SELECT * FROM decisions WHERE exported = 0 ORDER BY decided_at');
     this.expire = this.db.prepare('DELETE FROM decisions WHERE decided_at < ?');
   }
 
@@ -113,17 +111,6 @@ export class DecisionStore {
     });
   }
 
-  markAsExported(traceIds: readonly string[]): void {
-    this.transaction(() => {
-      for (const id of traceIds) this.markExported.run(id);
-    });
-  }
-
-  /** Kept traces whose export had not finished (after a crash). */
-  unexported(): StoredDecision[] {
-    return (this.pending.all() as unknown as Row[]).map(fromRow);
-  }
-
   /** Forgets decisions made before `beforeMs`; returns how many. */
   expireBefore(beforeMs: number): number {
     return Number(this.expire.run(beforeMs).changes);
@@ -142,7 +129,12 @@ export class DecisionStore {
     return s;
   }
 
-  private transaction(fn: () => void): void {
+  /** Runs `fn` in one transaction of the state database (nested calls join the outer one). */
+  transaction(fn: () => void): void {
+    if (this.db.isTransaction) {
+      fn();
+      return;
+    }
     this.db.exec('BEGIN');
     try {
       fn();

@@ -11,7 +11,8 @@ export interface TraceLocation {
 }
 
 /**
- * Knows the table's recent data files and reads traces back from them. A batch of traces is read
+ * Knows the table's recent data files and reads traces back from them, for the evaluator (rows its
+ * policies need) and the emitter (kept traces). A batch of traces is read
  * file by file — each candidate file once, pruned by partition bucket, sequence range and trace_id
  * bounds — never once per trace.
  */
@@ -20,6 +21,8 @@ export class TraceReader {
   /** Files by their trace id bucket; the last list holds files of tables not partitioned by it (any trace may be in them). */
   private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS + 1 }, () => []);
   private readonly paths = new Set<string>();
+  /** Per owner, the oldest sequence number it may still read. */
+  private readonly marks = new Map<string, number>();
 
   constructor(table: SpanTable) {
     this.table = table;
@@ -42,11 +45,17 @@ export class TraceReader {
     }
   }
 
-  /** Forgets files older than any trace still to be read. */
-  prune(minSeq: number): void {
+  /**
+   * Says that `owner` (the evaluator, the emitter) still needs files from sequence number `minSeq` on;
+   * files older than every owner's mark are forgotten.
+   */
+  retain(owner: string, minSeq: number): void {
+    this.marks.set(owner, minSeq);
+    let min = Infinity;
+    for (const m of this.marks.values()) min = Math.min(min, m);
     for (const files of this.byBucket) {
       let drop = 0;
-      while (drop < files.length && files[drop]!.sequenceNumber < minSeq) this.paths.delete(files[drop++]!.path);
+      while (drop < files.length && files[drop]!.sequenceNumber < min) this.paths.delete(files[drop++]!.path);
       if (drop > 0) files.splice(0, drop);
     }
   }

@@ -1,8 +1,8 @@
-import type { DebugExporterConfig } from '../config/schema.ts';
+import type { DebugExporterConfig } from './config.ts';
 import { opentelemetry } from '../otlp/gen/otlp.js';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { ExportResult, TraceExporter } from './exporter.ts';
+import type { DeliveryOptions, ExportResult, TraceExporter } from './exporter.ts';
 import { ExportSendError, messageOf } from './errors.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
@@ -22,6 +22,13 @@ export interface DebugExporterOptions {
  */
 export class DebugExporter implements TraceExporter {
   readonly id: string;
+  /** Writing a log line never waits for a destination: no queue to bound, nothing to retry. */
+  readonly delivery: DeliveryOptions = {
+    maxBatchSpans: 8192,
+    capacity: 16,
+    maxBacklogTraces: 1_000_000,
+    retryIntervalMs: { initial: 1_000, max: 30_000 },
+  };
   readonly #verbosity: DebugExporterConfig['verbosity'];
   readonly #metrics: Metrics;
   readonly #logger: Logger;
@@ -64,7 +71,7 @@ export class DebugExporter implements TraceExporter {
     }
     this.#logger.info({ resourceSpans: decoded.resourceSpans.length, spans, traces: traces.size }, 'Traces');
     this.#metrics.exporterSentSpans.inc({ exporter: this.id }, spans);
-    return { ok: true };
+    return { ok: true, rejectedSpans: 0 };
   }
 
   async shutdown(): Promise<void> {}

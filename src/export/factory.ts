@@ -1,6 +1,6 @@
-import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { DebugExporterConfig, ExporterConfig, ExporterType, OtlpExporterConfig } from './config.ts';
 import { DebugExporter } from './debug-exporter.ts';
 import type { TraceExporter } from './exporter.ts';
 import { OtlpGrpcSender } from './otlp-grpc-sender.ts';
@@ -14,26 +14,32 @@ export interface ExporterDeps {
   shutdownDrainMs?: number;
 }
 
-/** Builds the configured exporters, ids "otlp" and "debug" (the metrics' exporter label). */
-export function createExporters(config: Config['exporters'], deps: ExporterDeps): TraceExporter[] {
-  const exporters: TraceExporter[] = [];
-  if (config.otlp) {
-    const c = config.otlp;
-    const transport = { endpoint: c.endpoint, headers: c.headers, compression: c.compression };
-    const sender = c.protocol === 'grpc' ? new OtlpGrpcSender(transport) : new OtlpHttpSender(transport);
-    exporters.push(
-      new QueuedExporter({
-        id: 'otlp',
-        sender,
-        config: c,
-        metrics: deps.metrics,
-        logger: deps.logger,
-        ...(deps.shutdownDrainMs === undefined ? {} : { shutdownDrainMs: deps.shutdownDrainMs }),
-      }),
-    );
-  }
-  if (config.debug) {
-    exporters.push(new DebugExporter({ id: 'debug', config: config.debug, metrics: deps.metrics, logger: deps.logger }));
-  }
-  return exporters;
+type Factory<C> = (id: string, config: C, deps: ExporterDeps) => TraceExporter;
+
+function createOtlp(id: string, c: OtlpExporterConfig, deps: ExporterDeps): TraceExporter {
+  const transport = { endpoint: c.endpoint, headers: c.headers, compression: c.compression };
+  const sender = c.protocol === 'grpc' ? new OtlpGrpcSender(transport) : new OtlpHttpSender(transport);
+  return new QueuedExporter({
+    id,
+    sender,
+    config: c,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    ...(deps.shutdownDrainMs === undefined ? {} : { shutdownDrainMs: deps.shutdownDrainMs }),
+  });
+}
+
+function createDebug(id: string, c: DebugExporterConfig, deps: ExporterDeps): TraceExporter {
+  return new DebugExporter({ id, config: c, metrics: deps.metrics, logger: deps.logger });
+}
+
+/** One factory per exporter type, as the Collector's components: each builds from its own section. */
+const FACTORIES: { [T in ExporterType]: Factory<Extract<ExporterConfig, { type: T }>['config']> } = {
+  otlp: createOtlp,
+  debug: createDebug,
+};
+
+/** Builds the configured exporters, each under its component id (the metrics' `exporter` label). */
+export function createExporters(config: readonly ExporterConfig[], deps: ExporterDeps): TraceExporter[] {
+  return config.map((e) => (FACTORIES[e.type] as Factory<typeof e.config>)(e.id, e.config, deps));
 }

@@ -1,7 +1,7 @@
-import type { OtlpExporterConfig } from '../config/schema.ts';
+import type { OtlpExporterConfig } from './config.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { ExportResult, TraceExporter } from './exporter.ts';
+import type { DeliveryOptions, ExportResult, TraceExporter } from './exporter.ts';
 import { ExportRetriesExhaustedError, ExporterShutdownError, messageOf } from './errors.ts';
 import { runWithRetry } from './retry.ts';
 import { SendingQueue, type QueueJob } from './sending-queue.ts';
@@ -13,7 +13,7 @@ export const DEFAULT_SHUTDOWN_DRAIN_MS = 10_000;
 export interface QueuedExporterOptions {
   id: string;
   sender: Sender;
-  config: Pick<OtlpExporterConfig, 'timeout_ms' | 'retry_on_failure' | 'sending_queue'>;
+  config: Pick<OtlpExporterConfig, 'timeout_ms' | 'retry_on_failure' | 'sending_queue' | 'max_batch_spans'>;
   metrics: Metrics;
   logger: Logger;
   shutdownDrainMs?: number;
@@ -27,6 +27,7 @@ export interface QueuedExporterOptions {
  */
 export class QueuedExporter implements TraceExporter {
   readonly id: string;
+  readonly delivery: DeliveryOptions;
   readonly #sender: Sender;
   readonly #config: QueuedExporterOptions['config'];
   readonly #metrics: Metrics;
@@ -38,6 +39,13 @@ export class QueuedExporter implements TraceExporter {
 
   constructor(options: QueuedExporterOptions) {
     this.id = options.id;
+    const { sending_queue: queue, retry_on_failure: retry } = options.config;
+    this.delivery = {
+      maxBatchSpans: options.config.max_batch_spans,
+      capacity: queue.queue_size + queue.num_consumers,
+      maxBacklogTraces: queue.max_backlog_traces,
+      retryIntervalMs: { initial: retry.initial_interval_ms, max: retry.max_interval_ms },
+    };
     this.#sender = options.sender;
     this.#config = options.config;
     this.#metrics = options.metrics;
@@ -99,7 +107,7 @@ export class QueuedExporter implements TraceExporter {
         this.#logger.warn({ reason: result.errorMessage }, 'destination accepted the request with a warning');
       }
       if (spanCount - rejected > 0) this.#metrics.exporterSentSpans.inc({ exporter: this.id }, spanCount - rejected);
-      return { ok: true };
+      return { ok: true, rejectedSpans: rejected };
     } catch (e) {
       if (signal.aborted) return this.#failed(spanCount, 'shutdown', new ExporterShutdownError(this.id), true);
       if (e instanceof ExportRetriesExhaustedError) return this.#failed(spanCount, 'retries_exhausted', e, true);
@@ -107,9 +115,13 @@ export class QueuedExporter implements TraceExporter {
     }
   }
 
+  /**
+   * Counts a request that did not get through. Its traces are not lost: the emitter keeps them pending
+   * (retryable) or dead-letters them (permanent) and says so per trace.
+   */
   #failed(spanCount: number, outcome: 'permanent' | 'retries_exhausted' | 'shutdown', error: Error, retryable: boolean): ExportResult {
     if (spanCount > 0) this.#metrics.exporterFailedSpans.inc({ exporter: this.id, outcome }, spanCount);
-    this.#logger.error({ outcome, spans: spanCount, err: error.message }, 'export failed, spans dropped');
+    this.#logger.warn({ outcome, spans: spanCount, err: error.message }, 'export request failed');
     return { ok: false, retryable, error };
   }
 }

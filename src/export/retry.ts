@@ -1,4 +1,4 @@
-import type { OtlpExporterConfig } from '../config/schema.ts';
+import type { OtlpExporterConfig } from './config.ts';
 import { ExportRetriesExhaustedError, ExportTimeoutError } from './errors.ts';
 import { isTailsamplerError } from '../errors.ts';
 
@@ -18,6 +18,15 @@ export interface RetryOptions {
   random?: () => number;
   /** Told before each backoff wait (for logs). */
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
+}
+
+/**
+ * The wait before attempt `failures + 1` after `failures` failed ones: `initialMs` × 1.5^failures,
+ * capped at `maxMs`, randomised ±50%.
+ */
+export function backoffDelay(failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const interval = Math.min(initialMs * MULTIPLIER ** failures, maxMs);
+  return interval * (1 - RANDOMIZATION + 2 * RANDOMIZATION * random());
 }
 
 /**

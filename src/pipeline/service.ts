@@ -1,6 +1,8 @@
 import type { Component } from '../component.ts';
 import type { Config } from '../config/schema.ts';
-import { Evaluator } from '../evaluate/evaluator.ts';
+import type { DecisionStore } from '../evaluate/decision-store.ts';
+import type { Evaluator } from '../evaluate/evaluator.ts';
+import type { Emitter } from '../export/emitter.ts';
 import { createExporters } from '../export/factory.ts';
 import { createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
@@ -11,18 +13,20 @@ import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import { createTelemetryServer } from '../telemetry/server.ts';
 import type { TracesConsumer } from './consumer.ts';
+import { createDecideEmit } from './decide-emit.ts';
 
 const MIB = 1024 * 1024;
 
 /**
  * The running service: every stage built from its config section and wired receiver → spool → table →
- * evaluator → exporters (in external mode another writer turns the spool topic into the table).
+ * evaluator → (decision sink) emitter → exporters (in external mode another writer turns the spool topic into the table).
  */
 export interface Service {
   readonly receiver: OtlpReceiver;
   /** Null when another writer fills the table (`storage.materializer: external`). */
   readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
+  readonly emitter: Emitter;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   shutdown(): Promise<void>;
@@ -37,12 +41,18 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const deps = { metrics, logger };
   const started: Component[] = [];
   let ready = false;
-  const telemetry = createTelemetryServer(config.telemetry, { ...deps, ready: () => ready });
+  let emitter: Emitter | null = null;
+  const telemetry = createTelemetryServer(config.telemetry, {
+    ...deps,
+    ready: () => ready,
+    exporters: () => emitter?.status() ?? {},
+  });
   const startStep = async (c: Component): Promise<void> => {
     await c.start();
     started.push(c);
   };
   let closeTable: (() => Promise<void>) | null = null;
+  let store: DecisionStore | null = null;
   const stopAll = async (): Promise<void> => {
     ready = false;
     for (const c of started.reverse()) {
@@ -53,6 +63,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       }
     }
     started.length = 0;
+    store?.close();
+    store = null;
     await closeTable?.();
     closeTable = null;
   };
@@ -68,25 +80,29 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
-    const exporters = createExporters(config.exporters, deps);
-    for (const e of exporters) await startStep(e);
-    const evaluator = new Evaluator(
-      table,
-      buildSampler(config.sampling),
-      exporters,
+    const stages = createDecideEmit(
       {
-        scanIntervalMs: q.scan_interval_secs * 1000,
-        inactivityMs: q.inactivity_threshold_secs * 1000,
-        maxTraceAgeMs: q.max_trace_age_secs * 1000,
-        batchSize: q.batch_size,
-        maxSpansPerTrace: q.max_spans_per_trace,
-        maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
-        decisionTtlMs: q.decision_cache_ttl_secs * 1000,
+        table,
+        sampler: buildSampler(config.sampling),
+        exporters: createExporters(config.exporters, deps),
+        shard,
         stateDir: q.state_dir,
-        maxExportSpans: config.exporters.otlp?.max_batch_spans ?? 8192,
+        evaluator: {
+          scanIntervalMs: q.scan_interval_secs * 1000,
+          inactivityMs: q.inactivity_threshold_secs * 1000,
+          maxTraceAgeMs: q.max_trace_age_secs * 1000,
+          batchSize: q.batch_size,
+          maxSpansPerTrace: q.max_spans_per_trace,
+          maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
+          decisionTtlMs: q.decision_cache_ttl_secs * 1000,
+        },
       },
-      { ...deps, ...(shard !== null ? { shard } : {}) },
+      deps,
     );
+    store = stages.store;
+    emitter = stages.emitter;
+    await startStep(emitter);
+    const evaluator = stages.evaluator;
     await startStep(evaluator);
     const materializer = external
       ? null
@@ -109,6 +125,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       receiver,
       materializer,
       evaluator,
+      emitter,
       metrics,
       telemetryAddress: () => telemetry.address(),
       shutdown: stopAll,

@@ -25,6 +25,12 @@ export class Metrics {
   readonly exporterSentSpans: Counter<'exporter'>;
   readonly exporterFailedSpans: Counter<'exporter' | 'outcome'>;
   readonly exporterQueueSize: Gauge<'exporter'>;
+  readonly exporterDeliveredTraces: Counter<'exporter'>;
+  readonly exporterRetriedTraces: Counter<'exporter'>;
+  readonly exporterDeadLetteredTraces: Counter<'exporter' | 'reason'>;
+  readonly exporterBacklogTraces: Gauge<'exporter'>;
+  readonly exporterBacklogAge: Gauge<'exporter'>;
+  readonly emitterErrors: Counter;
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
 
@@ -125,6 +131,41 @@ export class Metrics {
       name: 'tailsampler_exporter_queue_size',
       help: 'Requests waiting in an exporter queue',
       labelNames: ['exporter'],
+      registers: r,
+    });
+    this.exporterDeliveredTraces = new Counter({
+      name: 'tailsampler_exporter_delivered_traces_total',
+      help: 'Kept traces (or late spans of one) an exporter accepted every span of',
+      labelNames: ['exporter'],
+      registers: r,
+    });
+    this.exporterRetriedTraces = new Counter({
+      name: 'tailsampler_exporter_retried_traces_total',
+      help: 'Deliveries of kept traces that failed retryably and stay owed, to be sent again after a backoff',
+      labelNames: ['exporter'],
+      registers: r,
+    });
+    this.exporterDeadLetteredTraces = new Counter({
+      name: 'tailsampler_exporter_dead_lettered_traces_total',
+      help: 'Kept traces an exporter gave up on, put on the dead-letter list, by reason (rejected, partial_success, not_in_lake, backlog_full, exporter_removed)',
+      labelNames: ['exporter', 'reason'],
+      registers: r,
+    });
+    this.exporterBacklogTraces = new Gauge({
+      name: 'tailsampler_exporter_backlog_traces',
+      help: 'Kept traces an exporter still owes (durable, trace ids only)',
+      labelNames: ['exporter'],
+      registers: r,
+    });
+    this.exporterBacklogAge = new Gauge({
+      name: 'tailsampler_exporter_backlog_oldest_seconds',
+      help: 'Age of the oldest decision an exporter still owes the trace of (0 when it owes none)',
+      labelNames: ['exporter'],
+      registers: r,
+    });
+    this.emitterErrors = new Counter({
+      name: 'tailsampler_emitter_errors_total',
+      help: 'Emitter rounds that failed (the deliveries stay owed) and exported-trace records the decision changelog did not take',
       registers: r,
     });
     this.s3Requests = new Counter({

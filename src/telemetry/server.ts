@@ -10,6 +10,8 @@ export interface TelemetryServerDeps {
   logger: Logger;
   /** Whether the pipeline accepts traffic (all components started, not shutting down). */
   ready: () => boolean;
+  /** Per exporter, what it still owes (shown by /readyz; a backlog does not make the service unready). */
+  exporters?: () => Record<string, { backlog: number; oldestPendingSecs: number | null; full: boolean }>;
 }
 
 export type TelemetryServer = Component & {
@@ -49,8 +51,11 @@ export function createTelemetryServer(config: TelemetryConfig, deps: TelemetrySe
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
     } else if (path === '/readyz') {
-      if (deps.ready()) sendJson(res, 200, { status: 'ready' });
-      else sendJson(res, 503, { status: 'not ready' });
+      // Spans keep being taken and decided while a destination is down (kept traces wait durably), so
+      // an exporter backlog is reported here but does not take the replica out of service.
+      const exporters = deps.exporters?.() ?? {};
+      if (deps.ready()) sendJson(res, 200, { status: 'ready', exporters });
+      else sendJson(res, 503, { status: 'not ready', exporters });
     } else {
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });

@@ -4,8 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load.ts';
-import { Evaluator, type EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
-import type { ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
+import type { EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
+import type { DeliveryOptions, ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
+import { createDecideEmit } from '../../../src/pipeline/decide-emit.ts';
 import { createSpanTable } from '../../../src/lake/factory.ts';
 import { Materializer } from '../../../src/materialize/materializer.ts';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
@@ -20,6 +21,7 @@ const Request = opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
 /** Collects what the evaluator exports, decoded: the span ids per trace and their tracestate. */
 class Collecting implements TraceExporter {
   readonly id = 'collect';
+  readonly delivery: DeliveryOptions = { maxBatchSpans: 3, capacity: 4, maxBacklogTraces: 100, retryIntervalMs: { initial: 1, max: 1 } };
   readonly spans = new Map<string, Map<string, string>>();
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
@@ -33,7 +35,7 @@ class Collecting implements TraceExporter {
         }
       }
     }
-    return { ok: true };
+    return { ok: true, rejectedSpans: 0 };
   }
 }
 
@@ -55,25 +57,33 @@ sampling:
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, deps);
   await materializer.start();
   const exporter = new Collecting();
-  const evaluator = new Evaluator(
-    table,
-    buildSampler(config.sampling),
-    [exporter],
+  const { store, emitter, evaluator } = createDecideEmit(
     {
-      scanIntervalMs: 3_600_000,
-      inactivityMs: 10_000,
-      maxTraceAgeMs: 60_000,
-      batchSize: 2,
-      maxSpansPerTrace: 50,
-      maxBytesPerTrace: 64 << 20,
-      decisionTtlMs: 3_600_000,
+      table,
+      sampler: buildSampler(config.sampling),
+      exporters: [exporter],
+      shard: null,
       stateDir: join(dir, 'state'),
-      maxExportSpans: 3,
-      ...overrides,
+      evaluator: {
+        scanIntervalMs: 3_600_000,
+        inactivityMs: 10_000,
+        maxTraceAgeMs: 60_000,
+        batchSize: 2,
+        maxSpansPerTrace: 50,
+        maxBytesPerTrace: 64 << 20,
+        decisionTtlMs: 3_600_000,
+        ...overrides,
+      },
     },
     { ...deps, now: () => clock.now },
   );
+  await emitter.start();
   await evaluator.start();
+  /** One evaluator scan, then every kept trace it handed on is delivered. */
+  const scan = async () => {
+    await evaluator.scan();
+    await emitter.settled();
+  };
   const send = async (spans: TestSpan[]) => {
     await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }])]);
     await materializer.drain();
@@ -84,11 +94,13 @@ sampling:
     stopped = true;
     await materializer.shutdown();
     await evaluator.shutdown();
+    await emitter.shutdown();
+    store.close();
     await spool.shutdown();
     await close();
   };
   t.after(stop);
-  return { send, evaluator, exporter, metrics: deps.metrics, stop };
+  return { send, scan, evaluator, exporter, metrics: deps.metrics, stop };
 }
 
 test('decides when inactive, exports complete kept traces once, follows decisions for late spans, and resumes after restart', async (t) => {
@@ -100,23 +112,23 @@ test('decides when inactive, exports complete kept traces once, follows decision
   const gold = makeTrace({ n: 3, startMs: clock.now, durationMs: 5 });
   gold[1]!.attributes.push(['tier', { s: 'gold' }]);
   await p.send([...error.slice(0, 2), ...plain, ...gold]);
-  await p.evaluator.scan();
+  await p.scan();
   assert.equal(p.evaluator.liveTraces, 3);
   assert.equal(p.exporter.spans.size, 0, 'nothing decided before the inactivity threshold');
 
   // The rest of the error trace arrives in a later commit; then the service restarts before deciding.
   clock.now += 5_000;
   await p.send(error.slice(2));
-  await p.evaluator.scan();
+  await p.scan();
   await p.stop();
   p = await pipeline(t, dir, clock);
   assert.equal(p.evaluator.liveTraces, 3, 'summaries survive the restart');
 
   clock.now += 6_000; // plain and gold inactive for 11 s; error only 6 s
-  await p.evaluator.scan();
+  await p.scan();
   assert.deepEqual([...p.exporter.spans.keys()], [gold[0]!.traceId], 'the attribute policy read the rows it needed');
   clock.now += 5_000;
-  await p.evaluator.scan();
+  await p.scan();
   assert.deepEqual(new Set(p.exporter.spans.keys()), new Set([gold[0]!.traceId, error[0]!.traceId]));
   assert.deepEqual(new Set(p.exporter.spans.get(error[0]!.traceId)!.keys()), new Set(error.map((s) => s.spanId)), 'complete across commits');
   for (const ts of p.exporter.spans.get(error[0]!.traceId)!.values()) assert.equal(ts, 'ot=th:0');
@@ -126,7 +138,7 @@ test('decides when inactive, exports complete kept traces once, follows decision
   const lateKept = { ...error[1]!, spanId: 'c'.repeat(16) };
   const lateDropped = { ...plain[1]!, spanId: 'd'.repeat(16) };
   await p.send([lateKept, lateDropped]);
-  await p.evaluator.scan();
+  await p.scan();
   assert.ok(p.exporter.spans.get(error[0]!.traceId)!.has(lateKept.spanId));
   assert.ok(!p.exporter.spans.has(plain[0]!.traceId));
   assert.equal(p.evaluator.liveTraces, 0, 'late spans do not start new traces');
@@ -140,9 +152,9 @@ test('a trace over the span cap is decided at once instead of waiting', async (t
   const giant = makeTrace({ n: 25, startMs: clock.now, durationMs: 5, error: true });
   const small = makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true });
   await p.send([...giant, ...small]);
-  await p.evaluator.scan();
+  await p.scan();
   assert.deepEqual([...p.exporter.spans.keys()], [giant[0]!.traceId]);
-  assert.equal(p.exporter.spans.get(giant[0]!.traceId)!.size, 25, 'exported in several requests of maxExportSpans');
+  assert.equal(p.exporter.spans.get(giant[0]!.traceId)!.size, 25, 'exported in several requests of maxBatchSpans');
   assert.equal(p.evaluator.liveTraces, 1);
   await p.stop();
 });

@@ -57,7 +57,7 @@ function config(endpoint: string, protocol: OtlpExporterConfig['protocol'], comp
     compression,
     timeout_ms: 10_000,
     retry_on_failure: { enabled: true, initial_interval_ms: 100, max_interval_ms: 1_000, max_elapsed_time_ms: 20_000 },
-    sending_queue: { queue_size: 10, num_consumers: 2 },
+    sending_queue: { queue_size: 10, num_consumers: 2, max_backlog_traces: 1000 },
     max_batch_spans: 8192,
   };
 }
@@ -112,14 +112,14 @@ describe('OTLP exporters against a real OpenTelemetry Collector', { timeout: 20 
     it(`${c.protocol} (${c.compression}) delivers exactly the exported spans`, async () => {
       const metrics = new Metrics();
       const [exporter] = createExporters(
-        { otlp: config(c.endpoint(), c.protocol, c.compression), debug: null },
+        [{ id: 'otlp', type: 'otlp', config: config(c.endpoint(), c.protocol, c.compression) }],
         { metrics, logger: silentLogger() },
       ) as [TraceExporter];
       await exporter.start();
       const perTrace = 3;
       const req = buildRequest(c.tag, perTrace);
       try {
-        assert.deepEqual(await exporter.export(req.bytes, req.spanCount), { ok: true });
+        assert.deepEqual(await exporter.export(req.bytes, req.spanCount), { ok: true, rejectedSpans: 0 });
       } finally {
         await exporter.shutdown();
       }

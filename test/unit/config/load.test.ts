@@ -11,8 +11,7 @@ test('no file means the embedded defaults', async () => {
   assert.equal(c.spool.type, 'local');
   assert.equal(c.storage.catalog.type, 'sql');
   assert.equal(c.receivers.otlp.grpc?.endpoint, '0.0.0.0:4317');
-  assert.equal(c.exporters.otlp, null);
-  assert.equal(c.exporters.debug?.verbosity, 'basic');
+  assert.deepEqual(c.exporters, [{ id: 'debug', type: 'debug', config: { verbosity: 'basic' } }], 'kept traces are printed by the debug exporter');
   assert.equal(c.query.inactivity_threshold_secs, 60);
 });
 
@@ -21,7 +20,8 @@ test('the full contract file loads, with ${VAR}, ${VAR:-default} and $$', async 
   assert.equal(c.receivers.otlp.grpc?.endpoint, '127.0.0.1:14317');
   assert.equal(c.spool.local.dir, '/var/lib/ts/spool');
   assert.equal(c.storage.commit_interval_secs, 3);
-  assert.equal(c.exporters.otlp?.headers.authorization, 'Bearer ${NOT_A_VAR}');
+  const otlp = c.exporters.find((e) => e.id === 'otlp');
+  assert.equal(otlp?.type === 'otlp' && otlp.config.headers.authorization, 'Bearer ${NOT_A_VAR}');
 });
 
 test('every problem is reported with its path', async () => {
@@ -57,4 +57,29 @@ test('YAML syntax errors and unset variables are clear errors', () => {
 
 test('a missing file says which', async () => {
   await assert.rejects(loadConfig('/nonexistent/tailsampler.yaml', {}), /cannot read config file \/nonexistent/);
+});
+
+test('exporters are named type or type/name, each checked by its own type with its id in the path', () => {
+  const c = parseConfig(
+    'exporters: { otlp: { endpoint: "http://a:4318" }, otlp/backup: { endpoint: "http://b:4317", protocol: grpc }, debug: null }',
+    'inline',
+    {},
+  );
+  assert.deepEqual(c.exporters.map((e) => `${e.type} ${e.id}`), ['otlp otlp', 'otlp otlp/backup', 'debug debug']);
+  const backup = c.exporters[1]!;
+  assert.equal(backup.type === 'otlp' && backup.config.protocol, 'grpc');
+  assert.equal(backup.type === 'otlp' && backup.config.sending_queue.max_backlog_traces, 1_000_000);
+  assert.throws(
+    () => parseConfig('exporters: { otlp/b: { endpoint: 5, sending_queue: { num_consumers: 0 } }, kafka: {}, otlp/: {} }', 'inline', {}),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const paths = e.issues.map((i) => i.path);
+      for (const p of ['exporters.otlp/b.endpoint', 'exporters.otlp/b.sending_queue.num_consumers', 'exporters.kafka', 'exporters.otlp/']) {
+        assert.ok(paths.includes(p), `missing ${p} in ${paths.join(', ')}`);
+      }
+      return true;
+    },
+  );
+  assert.throws(() => parseConfig('exporters: {}', 'inline', {}), /at least one exporter/);
+  assert.throws(() => parseConfig('exporters: { otlp/self: { endpoint: "http://127.0.0.1:4318" } }', 'inline', {}), /exporters\.otlp\/self\.endpoint: points at this service/);
 });

@@ -17,7 +17,7 @@ async function run(verbosity: DebugExporterConfig['verbosity']) {
     },
   });
   const metrics = new Metrics();
-  const [exporter] = createExporters({ otlp: null, debug: { verbosity } }, { metrics, logger: pino({ level: 'info' }, sink) }) as [TraceExporter];
+  const [exporter] = createExporters([{ id: 'debug', type: 'debug', config: { verbosity } }], { metrics, logger: pino({ level: 'info' }, sink) }) as [TraceExporter];
   assert.equal(exporter.id, 'debug');
   const result = await exporter.export(buildRequest(3, 7), 3);
   await new Promise((r) => setImmediate(r));
@@ -27,7 +27,7 @@ async function run(verbosity: DebugExporterConfig['verbosity']) {
 describe('debug exporter', () => {
   it('basic: one line per request with span and trace counts', async () => {
     const { lines, result, metrics } = await run('basic');
-    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(result, { ok: true, rejectedSpans: 0 });
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.spans, 3);
     assert.equal(lines[0]!.traces, 1);
@@ -55,7 +55,7 @@ describe('debug exporter', () => {
 
   it('refuses bytes that are not an ExportTraceServiceRequest, permanently', async () => {
     const metrics = new Metrics();
-    const [exporter] = createExporters({ otlp: null, debug: { verbosity: 'basic' } }, { metrics, logger: pino({ level: 'silent' }) }) as [TraceExporter];
+    const [exporter] = createExporters([{ id: 'debug', type: 'debug', config: { verbosity: 'basic' } }], { metrics, logger: pino({ level: 'silent' }) }) as [TraceExporter];
     const result = await exporter.export(new Uint8Array([0xff, 0xff, 0xff]), 1);
     assert.ok(!result.ok && !result.retryable);
     assert.equal(await counterValue(metrics.exporterFailedSpans, { exporter: 'debug', outcome: 'permanent' }), 1);

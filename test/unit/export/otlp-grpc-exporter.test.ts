@@ -52,7 +52,7 @@ async function setup(answer: Answer, overrides: Partial<OtlpExporterConfig> = {}
   const server = await startGrpcServer(answer);
   const metrics = new Metrics();
   const [exporter] = createExporters(
-    { otlp: otlpConfig(endpointPrefix + server.endpoint, { protocol: 'grpc', ...overrides }), debug: null },
+    [{ id: 'otlp', type: 'otlp', config: otlpConfig(endpointPrefix + server.endpoint, { protocol: 'grpc', ...overrides }) }],
     { metrics, logger: silentLogger(), shutdownDrainMs: 1_000 },
   ) as [TraceExporter];
   cleanups.push(() => exporter.shutdown());
@@ -77,7 +77,7 @@ describe('OTLP grpc exporter', () => {
   it('sends the request bytes unchanged with headers as metadata, over http:// endpoints too', async () => {
     const { server, metrics, exporter } = await setup(() => OK, { headers: { 'X-Tenant': 'a' }, compression: 'gzip' }, 'http://');
     const body = buildRequest(3);
-    assert.deepEqual(await exporter.export(body, 3), { ok: true });
+    assert.deepEqual(await exporter.export(body, 3), { ok: true, rejectedSpans: 0 });
     assert.equal(server.calls.length, 1);
     assert.ok(server.calls[0]!.body.equals(Buffer.from(body)));
     assert.deepEqual(server.calls[0]!.metadata.get('x-tenant'), ['a']);
@@ -86,7 +86,7 @@ describe('OTLP grpc exporter', () => {
 
   it('retries UNAVAILABLE until the server accepts', async () => {
     const { server, exporter } = await setup((n) => (n < 3 ? { error: { code: status.UNAVAILABLE, details: 'down' } } : OK));
-    assert.deepEqual(await exporter.export(buildRequest(1), 1), { ok: true });
+    assert.deepEqual(await exporter.export(buildRequest(1), 1), { ok: true, rejectedSpans: 0 });
     assert.equal(server.calls.length, 3);
   });
 
@@ -107,7 +107,7 @@ describe('OTLP grpc exporter', () => {
     const hinted = await setup((n) =>
       n === 1 ? { error: { code: status.RESOURCE_EXHAUSTED, details: 'full', metadata: retryInfo(0, 1_000_000) } } : OK,
     );
-    assert.deepEqual(await hinted.exporter.export(buildRequest(1), 1), { ok: true });
+    assert.deepEqual(await hinted.exporter.export(buildRequest(1), 1), { ok: true, rejectedSpans: 0 });
     assert.equal(hinted.server.calls.length, 2);
   });
 
@@ -124,7 +124,7 @@ describe('OTLP grpc exporter', () => {
   it('counts spans rejected in a partial success', async () => {
     const response = ExportTraceServiceResponse.encode({ partialSuccess: { rejectedSpans: Long.fromNumber(1), errorMessage: 'dup' } }).finish();
     const { metrics, exporter } = await setup(() => ({ response }));
-    assert.deepEqual(await exporter.export(buildRequest(4), 4), { ok: true });
+    assert.deepEqual(await exporter.export(buildRequest(4), 4), { ok: true, rejectedSpans: 1 });
     assert.equal(await counterValue(metrics.exporterSentSpans, { exporter: 'otlp' }), 3);
     assert.equal(await counterValue(metrics.exporterFailedSpans, { exporter: 'otlp', outcome: 'rejected' }), 1);
   });

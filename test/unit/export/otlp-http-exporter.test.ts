@@ -24,7 +24,7 @@ async function setup(handler: Handler, overrides: Partial<OtlpExporterConfig> = 
   cleanups.push(server.close);
   const metrics = new Metrics();
   const [exporter] = createExporters(
-    { otlp: otlpConfig(server.url, overrides), debug: null },
+    [{ id: 'otlp', type: 'otlp', config: otlpConfig(server.url, overrides) }],
     { metrics, logger: silentLogger(), shutdownDrainMs: 1_000 },
   ) as [TraceExporter];
   await exporter.start();
@@ -40,7 +40,7 @@ describe('OTLP http/protobuf exporter', () => {
   it('POSTs the request bytes to <endpoint>/v1/traces with content type and configured headers', async () => {
     const { server, metrics, exporter } = await setup(ok, { headers: { 'x-tenant': 'a' } });
     const body = buildRequest(3);
-    assert.deepEqual(await exporter.export(body, 3), { ok: true });
+    assert.deepEqual(await exporter.export(body, 3), { ok: true, rejectedSpans: 0 });
     assert.equal(server.requests.length, 1);
     const [req] = server.requests;
     assert.equal(req!.method, 'POST');
@@ -69,7 +69,7 @@ describe('OTLP http/protobuf exporter', () => {
       if (n === 1) res.writeHead(503, { 'retry-after': '0' }).end('busy');
       else ok(_req, res, n);
     });
-    assert.deepEqual(await exporter.export(buildRequest(2), 2), { ok: true });
+    assert.deepEqual(await exporter.export(buildRequest(2), 2), { ok: true, rejectedSpans: 0 });
     assert.equal(server.requests.length, 2);
     assert.deepEqual(server.requests[0]!.body, server.requests[1]!.body, 'the same request is resent');
     assert.equal(await counterValue(metrics.exporterSentSpans, { exporter: 'otlp' }), 2);
@@ -129,7 +129,7 @@ describe('OTLP http/protobuf exporter', () => {
     const { server, metrics, exporter } = await setup((_req, res) =>
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(response),
     );
-    assert.deepEqual(await exporter.export(buildRequest(5), 5), { ok: true });
+    assert.deepEqual(await exporter.export(buildRequest(5), 5), { ok: true, rejectedSpans: 2 });
     assert.equal(server.requests.length, 1);
     assert.equal(await counterValue(metrics.exporterSentSpans, { exporter: 'otlp' }), 3);
     assert.equal(await counterValue(metrics.exporterFailedSpans, { exporter: 'otlp', outcome: 'rejected' }), 2);
@@ -141,10 +141,7 @@ describe('OTLP http/protobuf exporter', () => {
     await server.close();
     const metrics = new Metrics();
     const [exporter] = createExporters(
-      {
-        otlp: otlpConfig(url, { retry_on_failure: { enabled: true, initial_interval_ms: 1, max_interval_ms: 2, max_elapsed_time_ms: 50 } }),
-        debug: null,
-      },
+      [{ id: 'otlp', type: 'otlp', config: otlpConfig(url, { retry_on_failure: { enabled: true, initial_interval_ms: 1, max_interval_ms: 2, max_elapsed_time_ms: 50 } }) }],
       { metrics, logger: silentLogger() },
     ) as [TraceExporter];
     const result = await exporter.export(buildRequest(1), 1);

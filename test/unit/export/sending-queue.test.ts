@@ -107,7 +107,7 @@ describe('OTLP exporter queue end to end', () => {
     cleanups.push(server.close);
     const metrics = new Metrics();
     const [exporter] = createExporters(
-      { otlp: otlpConfig(server.url, { sending_queue: { queue_size: 1, num_consumers: 1 }, timeout_ms: 60_000 }), debug: null },
+      [{ id: 'otlp', type: 'otlp', config: otlpConfig(server.url, { sending_queue: { queue_size: 1, num_consumers: 1, max_backlog_traces: 1000 }, timeout_ms: 60_000 }) }],
       { metrics, logger: silentLogger(), shutdownDrainMs: 50 },
     ) as [TraceExporter];
     const results: ExportResult[] = [];

@@ -39,7 +39,7 @@ export function otlpConfig(endpoint: string, overrides: Partial<OtlpExporterConf
     compression: 'none',
     timeout_ms: 5_000,
     retry_on_failure: { enabled: true, initial_interval_ms: 1, max_interval_ms: 5, max_elapsed_time_ms: 10_000 },
-    sending_queue: { queue_size: 10, num_consumers: 2 },
+    sending_queue: { queue_size: 10, num_consumers: 2, max_backlog_traces: 1000 },
     max_batch_spans: 8192,
     ...overrides,
   };

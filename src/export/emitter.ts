@@ -1,0 +1,428 @@
+import type { StoredDecision } from '../evaluate/decision-store.ts';
+import type { TraceReader } from '../evaluate/trace-reader.ts';
+import { isTailsamplerError } from '../errors.ts';
+import { FileNotFoundError } from '../lake/file-io-errors.ts';
+import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
+import type { SpanTable } from '../lake/table.ts';
+import { columnsToRequest } from '../otlp/from-columns.ts';
+import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
+import { withThreshold } from '../sample/tracestate.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
+import { messageOf } from './errors.ts';
+import type { ExportResult, TraceExporter } from './exporter.ts';
+import { backoffDelay } from './retry.ts';
+
+/** What export reads back: every column OTLP has (not where the span sat in Kafka). */
+const EXPORT_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.filter((c) => c.type !== 'kafka_metadata').map((c) => c.name);
+
+export interface EmitterOptions {
+  /** Deliveries one exporter takes per round. */
+  batchSize: number;
+  /** How often due retries are looked for when nothing else wakes the emitter. */
+  pollIntervalMs?: number;
+}
+
+export interface EmitterDeps {
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+  /** Backoff jitter source, for tests. */
+  random?: () => number;
+  /** Told of kept traces every exporter is done with (to record them exported for the next owner of their partition). */
+  onExported?: (decisions: StoredDecision[]) => Promise<void>;
+}
+
+/** One exporter's lane: what it has in flight, so a slow one only ever holds up itself. */
+interface Lane {
+  exporter: TraceExporter;
+  /** Requests handed to the exporter and not answered yet. */
+  outstanding: number;
+  /** Keys of deliveries being sent (not to be taken again by the next round). */
+  sending: Set<string>;
+  backlog: number;
+}
+
+/** One delivery being sent in a round. */
+interface Attempt {
+  lane: Lane;
+  delivery: Delivery;
+  /** Requests holding its rows not answered yet. */
+  open: number;
+  dispatched: boolean;
+  rows: number;
+  retryError: string | null;
+  rejected: string | null;
+  partial: string | null;
+}
+
+/** The rows one round reads for a set of deliveries with the same exporters. */
+interface Item {
+  traceId: string;
+  firstSeq: number;
+  lastSeq: number;
+  threshold: string | null;
+  attempts: Attempt[];
+  readFailed: string | null;
+}
+
+/**
+ * Sends kept traces to the exporters: a DecisionSink that queues each kept trace durably for every
+ * exporter (trace ids in the state database; the spans stay in the table), then, in rounds, plans
+ * reads, reads the rows back once per set of exporters, sets the sampling threshold in tracestate,
+ * encodes and fans the requests out. A trace counts as delivered to an exporter only when that
+ * exporter accepted every request holding its rows; a retryable failure keeps it owed, retried with
+ * backoff across rounds and restarts; a permanent one puts it on the dead-letter list. Each exporter
+ * takes work only while it has room, so a slow or dead one builds its own backlog and never stalls
+ * deciding or the other exporters.
+ */
+export class Emitter implements DecisionSink {
+  readonly #table: SpanTable;
+  readonly #reader: TraceReader;
+  readonly #store: DeliveryStore;
+  readonly #lanes: Lane[];
+  readonly #opts: Required<EmitterOptions>;
+  readonly #metrics: Metrics;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #onExported: ((decisions: StoredDecision[]) => Promise<void>) | null;
+  #timer: NodeJS.Timeout | null = null;
+  #pumping: Promise<void> | null = null;
+  #again = false;
+  #stopped = false;
+  #started: TraceExporter[] = [];
+
+  constructor(table: SpanTable, reader: TraceReader, store: DeliveryStore, exporters: readonly TraceExporter[], opts: EmitterOptions, deps: EmitterDeps) {
+    this.#table = table;
+    this.#reader = reader;
+    this.#store = store;
+    this.#lanes = exporters.map((exporter) => ({ exporter, outstanding: 0, sending: new Set(), backlog: 0 }));
+    this.#opts = { pollIntervalMs: 1000, ...opts };
+    this.#metrics = deps.metrics;
+    this.#logger = deps.logger.child({ component: 'emitter' });
+    this.#now = deps.now ?? Date.now;
+    this.#random = deps.random ?? Math.random;
+    this.#onExported = deps.onExported ?? null;
+  }
+
+  /** Starts the exporters, repairs the backlog after a crash, indexes the files it still needs and starts sending. */
+  async start(): Promise<void> {
+    for (const lane of this.#lanes) {
+      await lane.exporter.start();
+      this.#started.push(lane.exporter);
+    }
+    const now = this.#now();
+    const { requeued, orphaned } = this.#store.reconcile(this.#lanes.map((l) => l.exporter.id), now);
+    if (orphaned > 0) this.#logger.error({ traces: orphaned }, 'kept traces owed to exporters no longer configured were dead-lettered');
+    for (const lane of this.#lanes) lane.backlog = this.#store.backlog(lane.exporter.id);
+    const from = this.#store.minFirstSeq();
+    if (from !== null) {
+      this.#reader.add((await this.#table.changesSince(Math.max(0, from - 1))).files);
+      this.#reader.retain('emitter', from);
+    }
+    this.#logger.info(
+      { backlog: Object.fromEntries(this.#lanes.map((l) => [l.exporter.id, l.backlog])), requeued },
+      'emitter started',
+    );
+    this.#updateGauges();
+    this.#timer = setInterval(() => this.#kick(), this.#opts.pollIntervalMs);
+    this.#kick();
+  }
+
+  /**
+   * Stops taking work, then shuts the exporters down (each drains its queue for a bounded time). What
+   * was not accepted by then stays owed and is sent after the next start.
+   */
+  async shutdown(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await this.#pumping;
+    for (const e of this.#started.splice(0).reverse()) await e.shutdown();
+  }
+
+  async decided(decisions: readonly StoredDecision[]): Promise<void> {
+    const kept = decisions.filter((d) => d.keep && !d.exported);
+    this.#enqueue(kept.map((d) => ({ decision: d, firstSeq: d.firstSeq, lastSeq: d.lastSeq })));
+  }
+
+  async late(rows: readonly LateRows[]): Promise<void> {
+    this.#enqueue(rows.map((r) => ({ decision: r.decision, firstSeq: r.seq, lastSeq: r.seq })));
+  }
+
+  async released(owns: (traceId: string) => boolean): Promise<void> {
+    const removed = this.#store.release(owns);
+    this.#forget(removed);
+    const n = [...removed.values()].reduce((a, b) => a + b, 0);
+    if (n > 0) this.#logger.info({ deliveries: n }, 'deliveries of traces now decided by another replica released');
+    this.#updateGauges();
+  }
+
+  /** Per exporter: traces owed, and how long ago the oldest was decided. For /readyz. */
+  status(): Record<string, { backlog: number; oldestPendingSecs: number | null; full: boolean }> {
+    const now = this.#now();
+    const out: Record<string, { backlog: number; oldestPendingSecs: number | null; full: boolean }> = {};
+    for (const lane of this.#lanes) {
+      const oldest = this.#store.oldestDecidedAt(lane.exporter.id);
+      out[lane.exporter.id] = {
+        backlog: lane.backlog,
+        oldestPendingSecs: oldest === null ? null : Math.max(0, now - oldest) / 1000,
+        full: lane.backlog >= lane.exporter.delivery.maxBacklogTraces,
+      };
+    }
+    return out;
+  }
+
+  /**
+   * Resolves once no round runs and every request handed out is answered, sending what is due first;
+   * for tests and the bench (with a dead destination it waits for the exporters' own retries to end).
+   */
+  async settled(): Promise<void> {
+    this.#kick();
+    while (this.#pumping !== null || this.#lanes.some((l) => l.outstanding > 0)) {
+      await this.#pumping;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  #enqueue(items: readonly { decision: StoredDecision; firstSeq: number; lastSeq: number }[]): void {
+    if (items.length === 0) return;
+    const now = this.#now();
+    for (const lane of this.#lanes) {
+      const id = lane.exporter.id;
+      const room = Math.max(0, lane.exporter.delivery.maxBacklogTraces - lane.backlog);
+      const rows = items.map(({ decision: d, firstSeq, lastSeq }) => ({
+        exporter: id,
+        traceId: d.traceId,
+        firstSeq,
+        lastSeq,
+        threshold: d.threshold,
+        policy: d.policy,
+        decidedAtMs: d.decidedAtMs,
+      }));
+      lane.backlog += this.#store.enqueue(rows.slice(0, room), now);
+      const over = rows.slice(room);
+      if (over.length > 0) {
+        const error = `exporter ${id} backlog is full (${lane.exporter.delivery.maxBacklogTraces} traces)`;
+        this.#store.deadLetter(over, 'backlog_full', error, now);
+        this.#metrics.exporterDeadLetteredTraces.inc({ exporter: id, reason: 'backlog_full' }, over.length);
+        this.#logger.error({ exporter: id, traces: over.length, traceIds: over.slice(0, 10).map((r) => r.traceId) }, 'kept traces dead-lettered: backlog full');
+      }
+    }
+    const from = this.#store.minFirstSeq();
+    if (from !== null) this.#reader.retain('emitter', from);
+    this.#updateGauges();
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#stopped) return;
+    if (this.#pumping !== null) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = this.#pump().finally(() => {
+      this.#pumping = null;
+    });
+  }
+
+  async #pump(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        if (await this.#round()) this.#again = true;
+      } catch (err) {
+        // Nothing was settled: the deliveries stay owed and are taken again at the next poll.
+        this.#metrics.emitterErrors.inc();
+        this.#logger.error({ err }, 'emitter round failed; retrying at the next poll');
+        return;
+      }
+    } while (this.#again && !this.#stopped);
+  }
+
+  /** Takes due deliveries of every exporter with room and sends them; true when more may be due. */
+  async #round(): Promise<boolean> {
+    const now = this.#now();
+    const items = new Map<string, Item>();
+    let more = false;
+    for (const lane of this.#lanes) {
+      if (lane.outstanding >= lane.exporter.delivery.capacity) continue;
+      const due = this.#store.due(lane.exporter.id, now, this.#opts.batchSize, lane.sending);
+      if (due.length === this.#opts.batchSize) more = true;
+      for (const d of due) {
+        const key = `${d.traceId} ${d.firstSeq}`;
+        let item = items.get(key);
+        if (item === undefined) {
+          item = { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold, attempts: [], readFailed: null };
+          items.set(key, item);
+        }
+        lane.sending.add(deliveryKey(d));
+        item.attempts.push({ lane, delivery: d, open: 0, dispatched: false, rows: 0, retryError: null, rejected: null, partial: null });
+      }
+    }
+    // Traces owed to the same exporters are read once and sent to all of them.
+    const groups = new Map<string, Item[]>();
+    for (const item of items.values()) {
+      const key = item.attempts.map((a) => a.lane.exporter.id).join('\n');
+      let g = groups.get(key);
+      if (g === undefined) groups.set(key, (g = []));
+      g.push(item);
+    }
+    for (const group of groups.values()) await this.#send(group);
+    return more;
+  }
+
+  /** Reads the group's rows file by file and hands each request to every exporter the group owes. */
+  async #send(group: Item[]): Promise<void> {
+    const lanes = group[0]!.attempts.map((a) => a.lane);
+    const maxSpans = Math.min(...lanes.map((l) => l.exporter.delivery.maxBatchSpans));
+    const byTrace = new Map<string, Item[]>();
+    for (const item of group) {
+      const list = byTrace.get(item.traceId);
+      if (list === undefined) byTrace.set(item.traceId, [item]);
+      else list.push(item);
+    }
+    const itemOf = (traceId: string, seq: number): Item | undefined =>
+      byTrace.get(traceId)?.find((item) => seq >= item.firstSeq && seq <= item.lastSeq);
+    for (const [file, ids] of this.#reader.plan(group)) {
+      let cols: PartialSpanColumns;
+      try {
+        cols = await this.#reader.readFile(file, ids, EXPORT_COLUMNS);
+      } catch (err) {
+        // A file retention removed holds nothing any more; any other failure is retried later.
+        if (err instanceof FileNotFoundError) continue;
+        const message = `reading ${file.path}: ${messageOf(err)}`;
+        for (const id of ids) {
+          const item = itemOf(id, file.sequenceNumber);
+          if (item !== undefined) item.readFailed = message;
+        }
+        this.#logger.warn({ err: messageOf(err), retryable: isTailsamplerError(err) && err.retryable, file: file.path }, 'reading kept traces back failed; they stay owed');
+        continue;
+      }
+      if (cols.length === 0) continue;
+      const traceIds = cols.trace_id!;
+      const states = Array.from(cols.trace_state!);
+      const rowItems: (Item | undefined)[] = new Array(cols.length);
+      for (let i = 0; i < cols.length; i++) {
+        const item = itemOf(traceIds[i]!, file.sequenceNumber);
+        rowItems[i] = item;
+        if (item?.threshold != null) states[i] = withThreshold(states[i] ?? null, item.threshold);
+      }
+      const withStates: PartialSpanColumns = { ...cols, trace_state: states };
+      for (let from = 0; from < cols.length; from += maxSpans) {
+        const n = Math.min(maxSpans, cols.length - from);
+        const rows = Int32Array.from({ length: n }, (_, k) => from + k);
+        const rowsOf = new Map<Item, number>();
+        for (let k = from; k < from + n; k++) {
+          const item = rowItems[k];
+          if (item !== undefined) rowsOf.set(item, (rowsOf.get(item) ?? 0) + 1);
+        }
+        const request = columnsToRequest(withStates, rows);
+        for (const lane of lanes) {
+          const attempts: Attempt[] = [];
+          for (const [item, count] of rowsOf) {
+            const a = item.attempts.find((x) => x.lane === lane)!;
+            a.open++;
+            a.rows += count;
+            attempts.push(a);
+          }
+          lane.outstanding++;
+          void lane.exporter.export(request, n).then(
+            (result) => this.#answered(lane, attempts, result),
+            // export() never rejects; should it, the request counts as a retryable failure.
+            (err: unknown) => this.#answered(lane, attempts, { ok: false, retryable: true, error: err instanceof Error ? err : new Error(String(err)) }),
+          );
+        }
+      }
+    }
+    const now = this.#now();
+    const done: Attempt[] = [];
+    for (const item of group) {
+      for (const a of item.attempts) {
+        a.dispatched = true;
+        if (item.readFailed !== null) a.retryError ??= item.readFailed;
+        if (a.open === 0) done.push(a);
+      }
+    }
+    this.#finish(done, now);
+  }
+
+  #answered(lane: Lane, attempts: readonly Attempt[], result: ExportResult): void {
+    lane.outstanding--;
+    const done: Attempt[] = [];
+    for (const a of attempts) {
+      a.open--;
+      if (!result.ok) {
+        if (result.retryable) a.retryError ??= result.error.message;
+        else a.rejected ??= result.error.message;
+      } else if (result.rejectedSpans > 0) {
+        a.partial ??= `the destination dropped ${result.rejectedSpans} spans of a request holding this trace (partial success)`;
+      }
+      if (a.open === 0 && a.dispatched) done.push(a);
+    }
+    this.#finish(done, this.#now());
+    this.#kick();
+  }
+
+  /** Settles attempts whose every request was answered. */
+  #finish(done: readonly Attempt[], now: number): void {
+    if (done.length === 0) return;
+    const delivered: Delivery[] = [];
+    const retry: { delivery: Delivery; nextAtMs: number; error: string }[] = [];
+    const deadLetters: { delivery: Delivery; reason: DeadLetterReason; error: string }[] = [];
+    for (const a of done) {
+      a.lane.sending.delete(deliveryKey(a.delivery));
+      const reason: DeadLetterReason | null =
+        a.rejected !== null ? 'rejected' : a.partial !== null ? 'partial_success' : a.retryError === null && a.rows === 0 ? 'not_in_lake' : null;
+      if (reason !== null) {
+        deadLetters.push({ delivery: a.delivery, reason, error: a.rejected ?? a.partial ?? 'no rows of the trace are left in the table' });
+      } else if (a.retryError !== null) {
+        const { initial, max } = a.lane.exporter.delivery.retryIntervalMs;
+        retry.push({ delivery: a.delivery, nextAtMs: now + backoffDelay(a.delivery.attempts, initial, max, this.#random), error: a.retryError });
+      } else {
+        delivered.push(a.delivery);
+      }
+    }
+    this.#settle({ delivered, retry, deadLetters }, now);
+  }
+
+  #settle(outcome: Parameters<DeliveryStore['settle']>[0], now: number): void {
+    // Answers that arrive while the exporters drain at shutdown are settled while the state database is
+    // open; later ones stay owed and are sent again after the next start.
+    if (!this.#store.isOpen) return;
+    const { removed, exported } = this.#store.settle(outcome, now);
+    this.#forget(removed);
+    for (const d of outcome.delivered ?? []) this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
+    for (const { delivery: d, error } of outcome.retry ?? []) {
+      this.#metrics.exporterRetriedTraces.inc({ exporter: d.exporter });
+      if (d.attempts === 0) this.#logger.warn({ exporter: d.exporter, traceId: d.traceId, err: error }, 'kept trace not delivered; it stays owed and is retried');
+    }
+    for (const { delivery: d, reason, error } of outcome.deadLetters ?? []) {
+      this.#metrics.exporterDeadLetteredTraces.inc({ exporter: d.exporter, reason });
+      this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error }, 'kept trace dead-lettered');
+    }
+    this.#reader.retain('emitter', this.#store.minFirstSeq() ?? Infinity);
+    this.#updateGauges();
+    if (exported.length > 0 && this.#onExported !== null) {
+      this.#onExported(exported).catch((err: unknown) => {
+        this.#metrics.emitterErrors.inc();
+        this.#logger.error({ err, traces: exported.length }, 'recording exported traces for the next partition owner failed; it would send them again');
+      });
+    }
+  }
+
+  #forget(removed: ReadonlyMap<string, number>): void {
+    for (const lane of this.#lanes) lane.backlog -= removed.get(lane.exporter.id) ?? 0;
+  }
+
+  #updateGauges(): void {
+    const now = this.#now();
+    for (const lane of this.#lanes) {
+      const id = lane.exporter.id;
+      this.#metrics.exporterBacklogTraces.set({ exporter: id }, lane.backlog);
+      const oldest = this.#store.oldestDecidedAt(id);
+      this.#metrics.exporterBacklogAge.set({ exporter: id }, oldest === null ? 0 : Math.max(0, now - oldest) / 1000);
+    }
+  }
+}
