@@ -72,7 +72,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     for (const e of exporters) await startStep(e);
     const evaluator = new Evaluator(
       table,
-      buildSampler(config.sampling),
+      buildSampler(config.sampling, deps),
       exporters,
       {
         scanIntervalMs: q.scan_interval_secs * 1000,

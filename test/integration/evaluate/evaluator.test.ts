@@ -57,7 +57,7 @@ sampling:
   const exporter = new Collecting();
   const evaluator = new Evaluator(
     table,
-    buildSampler(config.sampling),
+    buildSampler(config.sampling, deps),
     [exporter],
     {
       scanIntervalMs: 3_600_000,
