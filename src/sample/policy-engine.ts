@@ -48,7 +48,8 @@ export class PolicyEngine implements Sampler {
     for (const p of policies) p.collectColumns(columns);
     this.requiredColumns = [...columns];
     this.#telemetry = telemetry;
-    this.#ctx = { trace: null!, view: new TraceView(keys), nowMs: 0, threshold: ALWAYS_THRESHOLD };
+    const view = new TraceView(keys, (column, traceId, err) => telemetry.attributesUnreadable(column, traceId, err));
+    this.#ctx = { trace: null!, view, nowMs: 0, threshold: ALWAYS_THRESHOLD };
   }
 
   decide(trace: TraceData, nowMs: number): SamplingDecision {

@@ -21,6 +21,7 @@ export class Metrics {
   readonly liveTraces: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
   readonly policyEvaluationErrors: Counter<'policy'>;
+  readonly policyAttributeParseErrors: Counter<'column'>;
   readonly decisionLag: Histogram;
   readonly lateSpans: Counter<'outcome'>;
   readonly exporterSentSpans: Counter<'exporter'>;
@@ -102,6 +103,12 @@ export class Metrics {
       name: 'tailsampler_policy_evaluation_errors_total',
       help: 'Evaluations of a top-level sampling policy that failed (the policy had no vote on that trace), by policy',
       labelNames: ['policy'],
+      registers: r,
+    });
+    this.policyAttributeParseErrors = new Counter({
+      name: 'tailsampler_policy_attribute_parse_errors_total',
+      help: 'Span attribute or resource texts attribute policies could not parse as OTLP/JSON (read as no attributes), by column (attributes, resource)',
+      labelNames: ['column'],
       registers: r,
     });
     this.decisionLag = new Histogram({
