@@ -83,7 +83,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     const stages = createDecideEmit(
       {
         table,
-        sampler: buildSampler(config.sampling),
+        sampler: buildSampler(config.sampling, deps),
         exporters: createExporters(config.exporters, deps),
         shard,
         stateDir: q.state_dir,

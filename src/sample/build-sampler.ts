@@ -8,6 +8,7 @@ import { StatusCodePolicy } from './policies/status-code.ts';
 import { AttributeKeys } from './policies/trace-view.ts';
 import { PolicyEngine } from './policy-engine.ts';
 import type { Sampler } from './sampler.ts';
+import { SamplerTelemetry, type SamplerDeps } from './sampler-telemetry.ts';
 
 /** Names of the policies the shorthands stand for (metrics labels, SamplingDecision.policy). */
 export const SAMPLE_ERRORS_POLICY = 'sample_errors';
@@ -22,12 +23,15 @@ export const SAMPLE_LATENCY_POLICY = 'sample_latency';
  * become policies: `sample_errors` keeps traces with an ERROR span, with probability
  * error_sample_rate (consistent probability sampling on the trace's randomness), and
  * `sample_latency` keeps traces lasting at least latency_threshold_ms. With neither, nothing is kept.
+ *
+ * `deps` receive what goes wrong while deciding: policy evaluation errors by policy and unreadable
+ * attribute texts by column, as metrics and rate-limited log lines.
  */
-export function buildSampler(config: SamplingConfig): Sampler {
+export function buildSampler(config: SamplingConfig, deps: SamplerDeps): Sampler {
   const keys = new AttributeKeys();
   const policies: PolicyEvaluator[] =
     config.policies.length > 0 ? config.policies.map((p) => buildEvaluator(p, keys)) : shorthandPolicies(config);
-  return new PolicyEngine(policies, keys);
+  return new PolicyEngine(policies, keys, new SamplerTelemetry(deps, policies.map((p) => p.name)));
 }
 
 function shorthandPolicies(config: SamplingConfig): PolicyEvaluator[] {

@@ -14,6 +14,7 @@ import {
 } from './policies/decision.ts';
 import { DropPolicy } from './policies/drop.ts';
 import { TraceView, type AttributeKeys } from './policies/trace-view.ts';
+import type { SamplerTelemetry } from './sampler-telemetry.ts';
 
 interface MutableContext extends EvalContext {
   trace: TraceData;
@@ -25,23 +26,30 @@ interface MutableContext extends EvalContext {
  * drop policies run first and a Dropped vote ends evaluation; then, in precedence order,
  * Dropped → not kept; any InvertNotSampled → not kept; any Sampled → kept (the first Sampled
  * policy is named); InvertSampled with no NotSampled anywhere → kept; otherwise not kept.
- * A policy that throws has no vote (otelcol counts it as an evaluation error and goes on).
+ *
+ * A policy that throws has no vote on that trace, as otelcol's Error decision, which makeDecision
+ * records and then leaves out of the combination: it keeps nothing, vetoes nothing and is not a
+ * NotSampled (an InvertSampled elsewhere still keeps); the other policies decide, and a trace on
+ * which no policy voted is not kept. A sub-policy's error (and, not, drop, composite) fails its
+ * top-level policy, as otelcol's combinators return it. Each failure is counted by policy name and
+ * logged at most once per policy per interval (`telemetry`), never per trace.
  */
 export class PolicyEngine implements Sampler {
   readonly requiredColumns: readonly ColumnName[];
   readonly policyNames: readonly string[];
-  /** Policy evaluations that threw since start (for a metric). */
-  evaluationErrors = 0;
   readonly #ordered: readonly PolicyEvaluator[];
   readonly #ctx: MutableContext;
+  readonly #telemetry: SamplerTelemetry;
 
-  constructor(policies: readonly PolicyEvaluator[], keys: AttributeKeys) {
+  constructor(policies: readonly PolicyEvaluator[], keys: AttributeKeys, telemetry: SamplerTelemetry) {
     this.policyNames = policies.map((p) => p.name);
     this.#ordered = [...policies.filter((p) => p instanceof DropPolicy), ...policies.filter((p) => !(p instanceof DropPolicy))];
     const columns = new Set<ColumnName>();
     for (const p of policies) p.collectColumns(columns);
     this.requiredColumns = [...columns];
-    this.#ctx = { trace: null!, view: new TraceView(keys), nowMs: 0, threshold: ALWAYS_THRESHOLD };
+    this.#telemetry = telemetry;
+    const view = new TraceView(keys, (column, traceId, err) => telemetry.attributesUnreadable(column, traceId, err));
+    this.#ctx = { trace: null!, view, nowMs: 0, threshold: ALWAYS_THRESHOLD };
   }
 
   decide(trace: TraceData, nowMs: number): SamplingDecision {
@@ -63,8 +71,8 @@ export class PolicyEngine implements Sampler {
       let d;
       try {
         d = p.evaluate(ctx);
-      } catch {
-        this.evaluationErrors++;
+      } catch (err) {
+        this.#telemetry.policyFailed(p.name, trace.summary.traceId, err);
         continue;
       }
       if (d === DROPPED) {

@@ -20,6 +20,8 @@ export class Metrics {
   readonly scanDuration: Histogram;
   readonly liveTraces: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
+  readonly policyEvaluationErrors: Counter<'policy'>;
+  readonly policyAttributeParseErrors: Counter<'column'>;
   readonly decisionLag: Histogram;
   readonly lateSpans: Counter<'outcome'>;
   readonly exporterSentSpans: Counter<'exporter'>;
@@ -101,6 +103,18 @@ export class Metrics {
       name: 'tailsampler_traces_decided_total',
       help: 'Traces decided, by deciding policy and outcome (sampled, not_sampled)',
       labelNames: ['policy', 'outcome'],
+      registers: r,
+    });
+    this.policyEvaluationErrors = new Counter({
+      name: 'tailsampler_policy_evaluation_errors_total',
+      help: 'Evaluations of a top-level sampling policy that failed (the policy had no vote on that trace), by policy',
+      labelNames: ['policy'],
+      registers: r,
+    });
+    this.policyAttributeParseErrors = new Counter({
+      name: 'tailsampler_policy_attribute_parse_errors_total',
+      help: 'Span attribute or resource texts attribute policies could not parse as OTLP/JSON (read as no attributes), by column (attributes, resource)',
+      labelNames: ['column'],
       registers: r,
     });
     this.decisionLag = new Histogram({

@@ -1,5 +1,6 @@
 import type { PartialSpanColumns } from '../../lake/span-schema.ts';
 import type { TraceData } from '../sampler.ts';
+import type { AttributeColumn } from '../sampler-telemetry.ts';
 import { parseOtTraceState, parseRandomness } from '../tracestate.ts';
 
 /** An OTLP/JSON AnyValue as stored in the attributes/resource columns (intValue arrives as a string). */
@@ -17,6 +18,9 @@ interface KeyValue {
 }
 
 const NO_SPANS: PartialSpanColumns = { length: 0 };
+
+/** Told of each attributes/resource text that does not parse (rare: the table holds canonical OTLP/JSON). */
+export type UnreadableAttributes = (column: AttributeColumn, traceId: string, err: Error) => void;
 
 /**
  * Attribute keys the configured policies read, fixed when the sampler is built. Each policy holds
@@ -46,9 +50,15 @@ export class AttributeKeys {
  * trace at a time). Attribute JSON is parsed only when an attribute policy first asks, at most once
  * per span per trace, and only the registered keys' values are kept. Identical resource texts
  * (the usual case: every span of a service shares one) are parsed once.
+ *
+ * A text that is not OTLP/JSON (not JSON, or an attributes text that is not an array, a resource
+ * that is not an object or whose `attributes` is not an array) is reported to `onUnreadable` and
+ * read as no attributes for that span (that resource): one bad row must not hide what the trace's
+ * other rows say, nor fail every attribute policy on the trace. A missing (null) text is simply empty.
  */
 export class TraceView {
   readonly #keys: AttributeKeys;
+  readonly #onUnreadable: UnreadableAttributes;
   /** JSON-encoded `"key"` needles: a text without any of them is not parsed at all. */
   readonly #needles: string[];
   #trace: TraceData | null = null;
@@ -60,8 +70,9 @@ export class TraceView {
   #resourceValues: (AnyValue | undefined)[][] = [];
   #randomness: bigint | null = null;
 
-  constructor(keys: AttributeKeys) {
+  constructor(keys: AttributeKeys, onUnreadable: UnreadableAttributes) {
     this.#keys = keys;
+    this.#onUnreadable = onUnreadable;
     this.#needles = keys.keys.map((k) => JSON.stringify(k));
   }
 
@@ -122,7 +133,10 @@ export class TraceView {
     if (attrs !== undefined) {
       for (let i = 0; i < n; i++) {
         const text = attrs[i];
-        if (text !== undefined && this.#mayContainKey(text)) this.#extract(parseList(text), i, this.#spanValues);
+        if (typeof text !== 'string' || !this.#mayContainKey(text)) continue;
+        const list = parseList(text);
+        if (list instanceof Error) this.#onUnreadable('attributes', this.#trace!.summary.traceId, list);
+        else this.#extract(list, i, this.#spanValues);
       }
     }
     const resources = this.#spans.resource;
@@ -131,11 +145,12 @@ export class TraceView {
       let r = 0;
       for (let i = 0; i < n; i++) {
         const text = resources[i];
-        if (text === undefined || seen.has(text)) continue;
+        if (typeof text !== 'string' || seen.has(text)) continue;
         seen.add(text);
         if (!this.#mayContainKey(text)) continue;
-        const parsed = parseObject(text);
-        this.#extract(Array.isArray(parsed?.attributes) ? (parsed.attributes as KeyValue[]) : null, r++, this.#resourceValues);
+        const list = parseResourceAttributes(text);
+        if (list instanceof Error) this.#onUnreadable('resource', this.#trace!.summary.traceId, list);
+        else this.#extract(list, r++, this.#resourceValues);
       }
     }
   }
@@ -145,8 +160,7 @@ export class TraceView {
     return false;
   }
 
-  #extract(list: KeyValue[] | null, at: number, into: (AnyValue | undefined)[][]): void {
-    if (list === null) return;
+  #extract(list: KeyValue[], at: number, into: (AnyValue | undefined)[][]): void {
     for (const kv of list) {
       if (typeof kv?.key !== 'string') continue;
       const k = this.#keys.indexOf(kv.key);
@@ -155,23 +169,33 @@ export class TraceView {
   }
 }
 
-/** Malformed JSON counts as "no attributes": a bad row must not fail the whole trace's decision. */
-function parseList(text: string): KeyValue[] | null {
+/** A span's attributes text: an OTLP/JSON KeyValue array, or why it is not one. */
+function parseList(text: string): KeyValue[] | Error {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? (v as KeyValue[]) : null;
-  } catch {
-    return null;
+    v = JSON.parse(text);
+  } catch (err) {
+    return err as Error;
   }
+  return Array.isArray(v) ? (v as KeyValue[]) : new Error(`attributes text is JSON but not an array (${jsonKind(v)})`);
 }
 
-function parseObject(text: string): { attributes?: unknown } | null {
+/** A resource text: an OTLP/JSON Resource object (`attributes` may be absent), or why it is not one. */
+function parseResourceAttributes(text: string): KeyValue[] | Error {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' ? (v as { attributes?: unknown }) : null;
-  } catch {
-    return null;
+    v = JSON.parse(text);
+  } catch (err) {
+    return err as Error;
   }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return new Error(`resource text is JSON but not an object (${jsonKind(v)})`);
+  const attributes = (v as { attributes?: unknown }).attributes;
+  if (attributes === undefined) return [];
+  return Array.isArray(attributes) ? (attributes as KeyValue[]) : new Error(`resource attributes are not an array (${jsonKind(attributes)})`);
+}
+
+function jsonKind(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
 /** Low 56 bits of a 32-hex-digit trace id (its last 14 hex digits), as the W3C random flag intends. */

@@ -60,7 +60,7 @@ sampling:
   const { store, emitter, evaluator } = createDecideEmit(
     {
       table,
-      sampler: buildSampler(config.sampling),
+      sampler: buildSampler(config.sampling, deps),
       exporters: [exporter],
       shard: null,
       stateDir: join(dir, 'state'),

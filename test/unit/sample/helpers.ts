@@ -3,6 +3,11 @@ import type { TraceData } from '../../../src/sample/sampler.ts';
 import { policyListSchema } from '../../../src/sample/policies/config.ts';
 import { buildSampler } from '../../../src/sample/build-sampler.ts';
 import type { Sampler } from '../../../src/sample/sampler.ts';
+import type { SamplerDeps } from '../../../src/sample/sampler-telemetry.ts';
+import { pino } from 'pino';
+import type { Counter } from 'prom-client';
+import { silentLogger, type Logger } from '../../../src/telemetry/logger.ts';
+import { Metrics } from '../../../src/telemetry/metrics.ts';
 
 /** Attribute value shorthand: string, boolean, integer (number or bigint), or {double}. */
 export type Val = string | boolean | number | bigint | { double: number };
@@ -67,15 +72,36 @@ export function summaryOnly(t: TraceData): TraceData {
   return { summary: t.summary, spans: null };
 }
 
+/** Sampler dependencies with a registry of their own and no log output. */
+export function samplerDeps(): SamplerDeps {
+  return { metrics: new Metrics(), logger: silentLogger() };
+}
+
+/** A logger whose lines are kept, parsed, for assertions. */
+export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), lines };
+}
+
+/** A counter's value for one label set (0 when the series does not exist). */
+export async function counterValue(counter: Counter<string>, labels: Record<string, string>): Promise<number> {
+  const { values } = await counter.get();
+  const hit = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  return hit?.value ?? 0;
+}
+
 /** Builds a sampler from a raw (unvalidated) policies list, validating it like the config loader. */
-export function samplerFor(policies: unknown[]): Sampler {
-  return buildSampler({
-    sample_errors: true,
-    error_sample_rate: 1,
-    sample_latency: true,
-    latency_threshold_ms: 30_000,
-    policies: policyListSchema.parse(policies),
-  });
+export function samplerFor(policies: unknown[], deps: SamplerDeps = samplerDeps()): Sampler {
+  return buildSampler(
+    {
+      sample_errors: true,
+      error_sample_rate: 1,
+      sample_latency: true,
+      latency_threshold_ms: 30_000,
+      policies: policyListSchema.parse(policies),
+    },
+    deps,
+  );
 }
 
 /** Trace id whose low 56 bits are `r` (14 hex digits). */

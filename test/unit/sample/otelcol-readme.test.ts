@@ -5,7 +5,7 @@ import { configSchema } from '../../../src/config/schema.ts';
 import { buildSampler } from '../../../src/sample/build-sampler.ts';
 import { policyListSchema } from '../../../src/sample/policies/config.ts';
 import { probabilityToThreshold, thresholdToHex } from '../../../src/sample/threshold.ts';
-import { trace, traceIdWithRandomness } from './helpers.ts';
+import { samplerDeps, trace, traceIdWithRandomness } from './helpers.ts';
 
 /**
  * The "A Practical Example" policies of the otelcol tailsamplingprocessor README, pasted as is
@@ -139,7 +139,7 @@ test('the README example as printed is rejected at rule 7, with the path', () =>
 
 test('the corrected README example validates and decides as otelcol would', () => {
   const cfg = configSchema.parse({ sampling: parse(FIXED) });
-  const s = buildSampler(cfg.sampling);
+  const s = buildSampler(cfg.sampling, samplerDeps());
   assert.deepEqual(s.policyNames.length, 7);
   const svc = (name: string, attrs: Record<string, string | boolean> = {}, status = 0) => ({ resource: { 'service.name': name }, attrs, status });
   const R_MAX = traceIdWithRandomness((1n << 56n) - 1n);
@@ -214,7 +214,7 @@ policies:
 
 test("the README's first example validates; its drop policy overrides always_sample", () => {
   const policies = policyListSchema.parse(parse(FIRST).policies);
-  const s = buildSampler({ sample_errors: true, error_sample_rate: 1, sample_latency: true, latency_threshold_ms: 1, policies });
+  const s = buildSampler({ sample_errors: true, error_sample_rate: 1, sample_latency: true, latency_threshold_ms: 1, policies }, samplerDeps());
   assert.equal(s.policyNames.length, 14);
   assert.deepEqual(s.decide(trace([{ attrs: { 'url.path': '/api/health' } }]), 0), { keep: false, policy: 'drop-policy-1', threshold: null });
   assert.deepEqual(s.decide(trace([{ attrs: { 'url.path': '/api/orders' } }]), 0), { keep: true, policy: 'test-policy-1', threshold: '0' });
