@@ -62,8 +62,9 @@ const ID = /^([a-z_]+)(?:\/([A-Za-z0-9_.-]+))?$/;
 
 /**
  * The `exporters` section: a map from component id (`otlp`, `otlp/backup`, `debug`) to that type's
- * settings (`null` or `{}` for all defaults). Each section is checked by its type's schema and every
- * problem reported under its id's path. Without the section, the debug exporter prints kept traces.
+ * settings (`{}` for all defaults; `null` switches an exporter off, as `receivers.otlp.grpc: null`
+ * does). Each section is checked by its type's schema and every problem reported under its id's path.
+ * Without the section, the debug exporter prints kept traces.
  */
 export const exportersSchema = z
   .record(z.string(), z.unknown())
@@ -81,6 +82,7 @@ export const exportersSchema = z
         });
         continue;
       }
+      if (section === null) continue;
       const parsed = EXPORTER_SCHEMAS[type as ExporterType].safeParse(section ?? {});
       if (!parsed.success) {
         for (const issue of parsed.error.issues) ctx.issues.push({ ...issue, path: [id, ...issue.path] } as (typeof ctx.issues)[number]);

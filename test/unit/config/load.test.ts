@@ -61,11 +61,11 @@ test('a missing file says which', async () => {
 
 test('exporters are named type or type/name, each checked by its own type with its id in the path', () => {
   const c = parseConfig(
-    'exporters: { otlp: { endpoint: "http://a:4318" }, otlp/backup: { endpoint: "http://b:4317", protocol: grpc }, debug: null }',
+    'exporters: { otlp: { endpoint: "http://a:4318" }, otlp/backup: { endpoint: "http://b:4317", protocol: grpc }, debug: null, debug/x: {} }',
     'inline',
     {},
   );
-  assert.deepEqual(c.exporters.map((e) => `${e.type} ${e.id}`), ['otlp otlp', 'otlp otlp/backup', 'debug debug']);
+  assert.deepEqual(c.exporters.map((e) => `${e.type} ${e.id}`), ['otlp otlp', 'otlp otlp/backup', 'debug debug/x'], 'null switches one off');
   const backup = c.exporters[1]!;
   assert.equal(backup.type === 'otlp' && backup.config.protocol, 'grpc');
   assert.equal(backup.type === 'otlp' && backup.config.sending_queue.max_backlog_traces, 1_000_000);
