@@ -3,18 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../../src/config/load.ts';
 import type { EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
 import type { DeliveryOptions, ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
-import { createDecideEmit } from '../../../src/pipeline/decide-emit.ts';
-import { createSpanTable } from '../../../src/lake/factory.ts';
-import { Materializer } from '../../../src/materialize/materializer.ts';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
-import { buildSampler } from '../../../src/sample/build-sampler.ts';
-import { createSpool } from '../../../src/spool/factory.ts';
-import { silentLogger } from '../../../src/telemetry/logger.ts';
-import { Metrics } from '../../../src/telemetry/metrics.ts';
-import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
+import { localPipeline } from '../../support/local-pipeline.ts';
+import { makeTrace } from '../../support/traces.ts';
 
 const Request = opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 
@@ -40,67 +33,14 @@ class Collecting implements TraceExporter {
 }
 
 async function pipeline(t: TestContext, dir: string, clock: { now: number }, overrides: Partial<EvaluatorOptions> = {}) {
-  const config = parseConfig(
-    `spool: { local: { dir: ${join(dir, 'spool')} } }
-storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }
-sampling:
-  policies:
-    - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
-    - { name: gold, type: string_attribute, string_attribute: { key: tier, values: [gold] } }`,
-    'test',
-    {},
-  );
-  const deps = { metrics: new Metrics(), logger: silentLogger() };
-  const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = createSpool(config.spool, deps);
-  await spool.start();
-  const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, deps);
-  await materializer.start();
   const exporter = new Collecting();
-  const { store, emitter, evaluator } = createDecideEmit(
-    {
-      table,
-      sampler: buildSampler(config.sampling, deps),
-      exporters: [exporter],
-      shard: null,
-      stateDir: join(dir, 'state'),
-      evaluator: {
-        scanIntervalMs: 3_600_000,
-        inactivityMs: 10_000,
-        maxTraceAgeMs: 60_000,
-        batchSize: 2,
-        maxSpansPerTrace: 50,
-        maxBytesPerTrace: 64 << 20,
-        decisionTtlMs: 3_600_000,
-        ...overrides,
-      },
-    },
-    { ...deps, now: () => clock.now },
-  );
-  await emitter.start();
-  await evaluator.start();
+  const p = await localPipeline(t, dir, { exporters: [exporter], clock, evaluator: overrides });
   /** One evaluator scan, then every kept trace it handed on is delivered. */
   const scan = async () => {
-    await evaluator.scan();
-    await emitter.settled();
+    await p.evaluator.scan();
+    await p.emitter.settled();
   };
-  const send = async (spans: TestSpan[]) => {
-    await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }])]);
-    await materializer.drain();
-  };
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await materializer.shutdown();
-    await evaluator.shutdown();
-    await emitter.shutdown();
-    store.close();
-    await spool.shutdown();
-    await close();
-  };
-  t.after(stop);
-  return { send, scan, evaluator, exporter, metrics: deps.metrics, stop };
+  return { ...p, scan, exporter };
 }
 
 test('decides when inactive, exports complete kept traces once, follows decisions for late spans, and resumes after restart', async (t) => {
