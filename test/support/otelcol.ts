@@ -60,8 +60,11 @@ export async function otelcolBinary(): Promise<string> {
   return path;
 }
 
-/** Starts the Collector on 127.0.0.1: OTLP receiver (gRPC + HTTP) → file exporter (JSON lines). */
-export async function startOtelcol(options: { logDir?: string } = {}): Promise<RunningOtelcol> {
+/**
+ * Starts the Collector on 127.0.0.1: OTLP receiver (gRPC + HTTP) → file exporter (JSON lines). With
+ * `ports`, on those (a Collector started again where a stopped one was); else on free ones.
+ */
+export async function startOtelcol(options: { logDir?: string; ports?: { grpc: number; http: number } } = {}): Promise<RunningOtelcol> {
   const bin = await otelcolBinary();
   const dir = await mkdtemp(join(tmpdir(), 'tailsampler-otelcol-'));
   const output = join(dir, 'traces.jsonl');
@@ -70,7 +73,7 @@ export async function startOtelcol(options: { logDir?: string } = {}): Promise<R
   // Free ports are found by binding port 0 and closing it; another process can take one in between,
   // so a Collector that dies on startup is retried on fresh ports.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const [grpcPort, httpPort] = options.ports ? [options.ports.grpc, options.ports.http] : [await freePort(), await freePort()];
     const config = join(dir, 'config.yaml');
     await writeFile(config, collectorConfig(grpcPort, httpPort, output));
     await writeFile(output, '');
