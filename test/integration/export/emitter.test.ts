@@ -168,3 +168,36 @@ test('a trace the destination cannot take stays owed across a restart, is retrie
   assert.equal(p.emitter.status().otlp!.backlog, 0);
   for (const id of owedIds) assert.equal(p.store.lookup([id]).get(id)!.exported, true);
 });
+
+test('two exporters, one dead: the other receives every kept trace while the dead one only builds its own backlog', async (t) => {
+  const ok = await destination(t, answer(200));
+  const dead = await destination(t, () => {}); // takes requests and never answers
+  const metrics = new Metrics();
+  const clock = { now: Date.now() };
+  const exporters = createExporters(
+    [
+      otlp('otlp/dead', dead.url, { sending_queue: { queue_size: 1, num_consumers: 1, max_backlog_traces: 100 }, max_batch_spans: 2, timeout_ms: 60_000 }),
+      otlp('otlp', ok.url, { max_batch_spans: 2 }),
+    ],
+    { metrics, logger: pino({ level: 'silent' }), shutdownDrainMs: 100 },
+  );
+  const p = await localPipeline(t, dirOf(), { exporters, clock, metrics });
+  const kept: TestSpan[][] = [];
+  // Three rounds of decisions, each handed out while the dead exporter holds everything it took.
+  for (let round = 0; round < 3; round++) {
+    const batch = [makeTrace({ n: 3, startMs: clock.now, durationMs: 5, error: true }), makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true })];
+    kept.push(...batch);
+    await p.send(batch.flat());
+    await p.evaluator.scan();
+    clock.now += 11_000;
+    await p.evaluator.scan();
+    for (let i = 0; i < 200 && receivedSpans(ok.requests.map((r) => r.body)).size < kept.length; i++) await new Promise((r) => setTimeout(r, 10));
+    const got = receivedSpans(ok.requests.map((r) => r.body));
+    for (const k of kept) assert.deepEqual(got.get(k[0]!.traceId)?.sort(), spanIds(k), `round ${round}: ${k[0]!.traceId} complete at the healthy exporter`);
+  }
+  const status = p.emitter.status();
+  assert.equal(status.otlp!.backlog, 0);
+  assert.equal(status['otlp/dead']!.backlog, kept.length, 'the dead exporter owes every kept trace');
+  assert.ok(dead.requests.length <= 2, `the dead exporter took no more than it has room for (${dead.requests.length} requests)`);
+  assert.equal(await counterValue(metrics.tracesDecided, { outcome: 'sampled' }), kept.length);
+});
