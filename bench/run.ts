@@ -6,13 +6,17 @@
  * On each path:
  *  1. spans/s from OTLP receive to committed in the Iceberg table;
  *  2. decision lag: from a trace's last span being received to its decision, beyond the inactivity wait;
+ *     and the same with an OTLP destination that answers at once next to one that takes 2 s a request,
+ *     with how long until every kept trace was delivered (a slow destination must not delay deciding);
  * and for every service run its RSS (peak and at the end) and, on S3, requests and bytes per million
  * spans. On the embedded path also:
  *  3. RSS of the service while N spans are pending (undecided), sampled as they pile up, to show
  *     memory does not grow with pending spans.
- * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000]
+ * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000 --only throughput|lag|destination|memory]
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +31,11 @@ const { values } = parseArgs({
     spans: { type: 'string', default: '5000000' },
     'throughput-spans': { type: 'string', default: '500000' },
     'lag-traces': { type: 'string', default: '2000' },
+    /** One measurement instead of all of them. */
+    only: { type: 'string' },
   },
 });
+const run = (what: string): boolean => values.only === undefined || values.only === what;
 if (!['embedded', 'kafka', 'all'].includes(values.path)) throw new Error(`--path must be embedded, kafka or all (got ${values.path})`);
 
 function rssMiB(pid: number): number {
@@ -66,11 +73,16 @@ interface BenchPath {
  * Starts the service on `path` with these intervals, runs `body` (which returns the spans it sent),
  * samples RSS all along and prints its peak and final value, and what went to and from S3.
  */
-async function withService(path: BenchPath, tuning: { commit: number; scan: number; inactivity: number; maxAge: number }, body: (svc: ServiceProcess) => Promise<number>): Promise<void> {
+async function withService(
+  path: BenchPath,
+  tuning: { commit: number; scan: number; inactivity: number; maxAge: number; exporters?: Record<string, unknown> },
+  body: (svc: ServiceProcess) => Promise<number>,
+): Promise<void> {
   const { spool, storage } = path.config();
   const svc = await startService({
     config: {
       ...(spool ? { spool } : {}),
+      ...(tuning.exporters ? { exporters: tuning.exporters } : {}),
       storage: { ...storage, commit_interval_secs: tuning.commit },
       query: { scan_interval_secs: tuning.scan, inactivity_threshold_secs: tuning.inactivity, max_trace_age_secs: tuning.maxAge },
     },
@@ -126,6 +138,42 @@ async function decisionLag(path: BenchPath, traces: number): Promise<void> {
   });
 }
 
+/** An OTLP/HTTP destination on 127.0.0.1 that answers every request after `delayMs`. */
+async function destination(delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(), delayMs));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function decisionLagByDestination(path: BenchPath, traces: number): Promise<void> {
+  const inactivity = 5;
+  const rows: string[] = [];
+  for (const delayMs of [0, 2000]) {
+    const dest = await destination(delayMs);
+    try {
+      const otlp = { endpoint: dest.url, compression: 'none', max_batch_spans: 100, timeout_ms: 30_000, sending_queue: { queue_size: 10, num_consumers: 4 } };
+      await withService(path, { commit: 2, scan: 1, inactivity, maxAge: 600, exporters: { otlp } }, async (svc) => {
+        await loadgen(svc.http, traces, 10, ['--error-ratio', '0.1', '--slow-ratio', '0']);
+        const sentAt = performance.now();
+        await waitFor('all traces decided', async () => (await svc.metric('tailsampler_traces_decided_total')) >= traces, 300_000, 100);
+        const decided = (performance.now() - sentAt) / 1000;
+        const kept = await svc.metric('tailsampler_traces_decided_total', { outcome: 'sampled' });
+        await waitFor('kept traces delivered', async () => (await svc.metric('tailsampler_exporter_delivered_traces_total')) >= kept, 600_000, 100);
+        const delivered = (performance.now() - sentAt) / 1000;
+        rows.push(`destination answering in ${delayMs} ms: all ${traces} decided after ${decided.toFixed(1)} s, all ${kept} kept delivered after ${delivered.toFixed(1)} s`);
+        return traces * 10;
+      });
+    } finally {
+      await dest.close();
+    }
+  }
+  console.log(`[${path.name}] decision lag by destination speed (inactivity ${inactivity} s, 100 spans a request, 4 consumers):\n  ${rows.join('\n  ')}`);
+}
+
 async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
   await withService(path, { commit: 5, scan: 5, inactivity: 86_400, maxAge: 172_800 }, async (svc) => {
     const lines: string[] = [];
@@ -145,9 +193,10 @@ async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 if (values.path !== 'kafka') {
   const embedded: BenchPath = { name: 'embedded', config: () => ({}) };
-  await throughput(embedded, Number(values['throughput-spans']));
-  await decisionLag(embedded, Number(values['lag-traces']));
-  await pendingMemory(embedded, Number(values.spans));
+  if (run('throughput')) await throughput(embedded, Number(values['throughput-spans']));
+  if (run('lag')) await decisionLag(embedded, Number(values['lag-traces']));
+  if (run('destination')) await decisionLagByDestination(embedded, Number(values['lag-traces']));
+  if (run('memory')) await pendingMemory(embedded, Number(values.spans));
 }
 if (values.path !== 'embedded') {
   let infra: KafkaGarage | undefined;
