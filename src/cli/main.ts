@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { isTailsamplerError } from '../errors.ts';
+import { listDeadLetters } from '../export/delivery-store.ts';
 import { startService } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
@@ -9,6 +10,8 @@ const USAGE = `usage:
   tailsampler start [--config FILE]      run the service (embedded defaults without a file)
   tailsampler validate --config FILE     check a config file and print every problem with its path
   tailsampler loadgen [options]          send synthetic traces over OTLP (see --help)
+  tailsampler dead-letters [--config FILE] [--limit N]
+                                         print the kept traces exporters gave up on, one JSON line each
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'validate':
       return validate(rest);
+    case 'dead-letters':
+      return deadLetters(rest);
     case 'loadgen':
       return runLoadgen(parseArgs({ args: rest, options: LOADGEN_OPTIONS, strict: true }).values);
     case undefined:
@@ -44,6 +49,18 @@ async function validate(args: string[]): Promise<number> {
   }
   await loadConfig(file);
   process.stdout.write(`${file}: valid\n`);
+  return 0;
+}
+
+async function deadLetters(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, limit: { type: 'string', default: '1000' } }, strict: true });
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit <= 0) {
+    process.stderr.write(`--limit must be a positive whole number (got ${values.limit})\n`);
+    return 2;
+  }
+  const config = await loadConfig(values.config);
+  for (const d of listDeadLetters(config.query.state_dir, limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
   return 0;
 }
 

@@ -1,4 +1,6 @@
-import type { StatementSync } from 'node:sqlite';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { DecisionStore, StoredDecision } from '../evaluate/decision-store.ts';
 
 /** Rows of one kept trace that one exporter still has to deliver: those in files with sequence numbers firstSeq..lastSeq. */
@@ -280,9 +282,22 @@ export class DeliveryStore {
     return (this.#minSeq.get() as { s: number | null }).s;
   }
 
-  /** The dead-letter list, oldest first (for operators and the rescue that replays it). */
-  deadLetters(limit = 1000): DeadLetter[] {
-    const rows = this.#decisions.db.prepare('SELECT * FROM dead_letters ORDER BY failed_at LIMIT ?').all(limit) as unknown as DeadLetterRow[];
+}
+
+/**
+ * The dead-letter list in `stateDir`, oldest first, read-only (the service may be running: the state
+ * database is in WAL mode). Empty when the service never ran there.
+ */
+export function listDeadLetters(stateDir: string, limit: number): DeadLetter[] {
+  const path = join(stateDir, 'decisions.db');
+  if (!existsSync(path)) return [];
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'").get();
+    if (exists === undefined) return [];
+    const rows = db.prepare('SELECT * FROM dead_letters ORDER BY failed_at LIMIT ?').all(limit) as unknown as DeadLetterRow[];
     return rows.map((r) => ({ ...fromRow(r), reason: r.reason, error: r.error, failedAtMs: r.failed_at }));
+  } finally {
+    db.close();
   }
 }

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startOtelcol, type ReceivedTrace } from '../../support/otelcol.ts';
 import { freePort, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
 import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
 import { startHttpServer } from '../../unit/export/support.ts';
 
+const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 const isError = (trace: TestSpan[]) => trace.some((s) => s.status?.code === 2);
 
 /** Four error traces (kept) and four plain ones (dropped), sent in one request; resolves once acknowledged. */
@@ -42,6 +43,7 @@ test('a destination down past the retry budget: deciding goes on, a kill -9 lose
   let svc = await startService({ config, ports });
   t.after(() => svc.kill());
   const dir = svc.dir;
+  assert.equal(spawnSync(process.execPath, [BIN, 'dead-letters', '--config', svc.configPath], { encoding: 'utf8' }).stdout, '', 'no dead letters yet');
 
   // Up: the first batch's kept traces arrive.
   const a = await sendBatch(svc, 'a');
@@ -87,10 +89,12 @@ test('a destination down past the retry budget: deciding goes on, a kill -9 lose
 
   // The 400 destination refused every kept trace: each is on the dead-letter list and was logged.
   await waitFor('batch c dead-lettered for otlp/strict', async () => (await svc.metric('tailsampler_exporter_dead_lettered_traces_total', { exporter: 'otlp/strict', reason: 'rejected' })) >= 4, 30_000);
-  const db = new DatabaseSync(join(dir, 'state', 'decisions.db'), { readOnly: true });
-  const letters = db.prepare("SELECT trace_id FROM dead_letters WHERE exporter = 'otlp/strict' AND reason = 'rejected'").all() as { trace_id: string }[];
-  db.close();
-  assert.deepEqual(new Set(letters.map((l) => l.trace_id)), keptIds);
+  // Listed by the CLI while the service runs.
+  const cli = spawnSync(process.execPath, [BIN, 'dead-letters', '--config', svc.configPath], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const letters = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { exporter: string; traceId: string; reason: string; policy: string });
+  assert.deepEqual(new Set(letters.map((l) => `${l.exporter} ${l.reason} ${l.policy}`)), new Set(['otlp/strict rejected errors']));
+  assert.deepEqual(new Set(letters.map((l) => l.traceId)), keptIds);
   const cKept = c.filter(isError)[0]![0]!.traceId;
   assert.ok(svc.output().split('\n').some((l) => l.includes('kept trace dead-lettered') && l.includes(cKept)), 'logged once with the trace id');
   assert.equal(await svc.stop(), 0);
