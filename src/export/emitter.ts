@@ -109,6 +109,15 @@ export class Emitter implements DecisionSink {
 
   /** Starts the exporters, repairs the backlog after a crash, indexes the files it still needs and starts sending. */
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (err) {
+      await this.shutdown();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<void> {
     for (const lane of this.#lanes) {
       await lane.exporter.start();
       this.#started.push(lane.exporter);
@@ -138,6 +147,7 @@ export class Emitter implements DecisionSink {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
     await this.#pumping;
     for (const e of this.#started.splice(0).reverse()) await e.shutdown();
   }
@@ -269,7 +279,22 @@ export class Emitter implements DecisionSink {
       if (g === undefined) groups.set(key, (g = []));
       g.push(item);
     }
-    for (const group of groups.values()) await this.#send(group);
+    for (const group of groups.values()) {
+      try {
+        await this.#send(group);
+      } catch (err) {
+        // Say, rows that cannot be encoded: the group's traces stay owed and are tried again after a backoff.
+        this.#metrics.emitterErrors.inc();
+        this.#logger.error({ err, traces: group.length }, 'sending kept traces failed; they stay owed');
+        const done: Attempt[] = [];
+        for (const a of group.flatMap((item) => item.attempts)) {
+          a.retryError ??= messageOf(err);
+          a.dispatched = true;
+          if (a.open === 0) done.push(a);
+        }
+        this.#finish(done, this.#now());
+      }
+    }
     return more;
   }
 
