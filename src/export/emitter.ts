@@ -8,6 +8,7 @@ import { columnsToRequest } from '../otlp/from-columns.ts';
 import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
 import { withThreshold } from '../sample/tracestate.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { LogGate } from '../telemetry/log-gate.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
 import { messageOf } from './errors.ts';
@@ -93,6 +94,7 @@ export class Emitter implements DecisionSink {
   #again = false;
   #stopped = false;
   #started: TraceExporter[] = [];
+  readonly #retryLog = new LogGate(10_000);
 
   constructor(table: SpanTable, reader: TraceReader, store: DeliveryStore, exporters: readonly TraceExporter[], opts: EmitterOptions, deps: EmitterDeps) {
     this.#table = table;
@@ -421,7 +423,9 @@ export class Emitter implements DecisionSink {
     for (const d of outcome.delivered ?? []) this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
     for (const { delivery: d, error } of outcome.retry ?? []) {
       this.#metrics.exporterRetriedTraces.inc({ exporter: d.exporter });
-      if (d.attempts === 0) this.#logger.warn({ exporter: d.exporter, traceId: d.traceId, err: error }, 'kept trace not delivered; it stays owed and is retried');
+      // A dead destination fails every trace: one line per exporter per interval, with an example.
+      const skipped = this.#retryLog.pass(d.exporter);
+      if (skipped >= 0) this.#logger.warn({ exporter: d.exporter, traceId: d.traceId, attempts: d.attempts + 1, err: error, notLogged: skipped }, 'kept trace not delivered; it stays owed and is retried');
     }
     for (const { delivery: d, reason, error } of outcome.deadLetters ?? []) {
       this.#metrics.exporterDeadLetteredTraces.inc({ exporter: d.exporter, reason });
