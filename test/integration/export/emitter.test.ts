@@ -195,6 +195,8 @@ test('two exporters, one dead: the other receives every kept trace while the dea
     const got = receivedSpans(ok.requests.map((r) => r.body));
     for (const k of kept) assert.deepEqual(got.get(k[0]!.traceId)?.sort(), spanIds(k), `round ${round}: ${k[0]!.traceId} complete at the healthy exporter`);
   }
+  // The destination has every span; its answers reach the emitter a moment later.
+  for (let i = 0; i < 200 && p.emitter.status().otlp!.backlog > 0; i++) await new Promise((r) => setTimeout(r, 10));
   const status = p.emitter.status();
   assert.equal(status.otlp!.backlog, 0);
   assert.equal(status['otlp/dead']!.backlog, kept.length, 'the dead exporter owes every kept trace');
