@@ -71,7 +71,7 @@ export class Metrics {
     });
     this.rejectedRecords = new Counter({
       name: 'tailsampler_materializer_rejected_records_total',
-      help: 'Spool records that are not OTLP ExportTraceServiceRequests (e.g. a topic written with another encoding), left out of the table',
+      help: 'Spool records that are not valid OTLP ExportTraceServiceRequests (e.g. a topic written with another encoding, or a string that is not UTF-8), left out of the table',
       registers: r,
     });
     this.commitDuration = new Histogram({
