@@ -10,6 +10,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 
 export type Transport = 'grpc' | 'http';
+export type Format = 'protobuf' | 'json';
 
 /** gRPC status codes used here (numerically equal to google.rpc.Code). */
 export const GrpcCode = {
@@ -53,14 +54,17 @@ export function tooLarge(message: string): ExportFailure {
   return { ok: false, grpcCode: GrpcCode.RESOURCE_EXHAUSTED, httpStatus: 413, message };
 }
 
+/** A body (JSON: a string, or UTF-8 bytes with `format` 'json') → validated, consumed, counted. */
 export async function handleExport(
   body: Uint8Array | string,
   transport: Transport,
   deps: HandlerDeps,
+  format: Format = typeof body === 'string' ? 'json' : 'protobuf',
 ): Promise<ExportResult> {
   let v: ValidatedRequest;
+  if (format === 'protobuf' && typeof body === 'string') throw new TypeError('a protobuf body must be bytes');
   try {
-    v = typeof body === 'string' ? validateJsonRequest(body) : validateProtobufRequest(body);
+    v = format === 'json' ? validateJsonRequest(body) : validateProtobufRequest(body as Uint8Array);
   } catch (e) {
     if (e instanceof InvalidRequestError) {
       deps.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', transport, reason: 'invalid' }, 0);

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { GrpcCode, handleExport, invalid, tooLarge, type ExportFailure, type HandlerDeps } from './export-handler.ts';
+import { GrpcCode, handleExport, invalid, tooLarge, type ExportFailure, type Format, type HandlerDeps } from './export-handler.ts';
 import { exportResponseJson, exportResponseProtobuf, statusJson, statusProtobuf } from './responses.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -16,8 +16,6 @@ export interface HttpConfig {
   max_request_body_size_mib: number;
   traces_url_path: string;
 }
-
-type Format = 'protobuf' | 'json';
 
 function formatOf(contentType: string | undefined): Format | null {
   const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -114,7 +112,8 @@ export class OtlpHttpServer {
     if (inflate === null && declared > this.limit) return this.fail(req, res, format, tooLarge(this.tooLargeMessage()));
     this.readBody(req, inflate).then(
       async (body) => {
-        const result = await handleExport(format === 'json' ? body.toString('utf8') : body, 'http', this.deps);
+        // JSON bytes go as they are: the validator checks their UTF-8 instead of decoding it lossily.
+        const result = await handleExport(body, 'http', this.deps, format);
         if (!result.ok) return this.fail(req, res, format, result);
         const payload = format === 'json' ? exportResponseJson(result.rejected, result.rejectionMessage) : exportResponseProtobuf(result.rejected, result.rejectionMessage);
         this.send(res, 200, format, payload);

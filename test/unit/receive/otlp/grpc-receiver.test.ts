@@ -6,6 +6,7 @@ import { google } from '../../../../src/otlp/gen/otlp.js';
 import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
 import { ExportTraceServiceResponse, encodeRequest, hex, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
 import { MALFORMED } from '../../../fixtures/otlp/malformed.ts';
+import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../../fixtures/otlp/invalid-utf8.ts';
 import { counter, grpcExport, startReceiver, type Harness } from '../../../fixtures/otlp/receiver-harness.ts';
 
 let h: Harness;
@@ -64,6 +65,30 @@ test('oversize message → RESOURCE_EXHAUSTED', async () => {
   const r = await grpcExport(h.grpcAddress, realisticRequest(400));
   assert.equal(r.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
   assert.equal(h.consumer.got.length, 0);
+});
+
+test('invalid UTF-8 over gRPC → OK with partial_success naming it; the valid spans are consumed', async () => {
+  const invalidBefore = await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'grpc', reason: 'invalid' });
+  const body = withInvalidUtf8(
+    encodeRequest({
+      resourceSpans: [{ scopeSpans: [{ spans: [
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203331'), name: 'good' },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203332'), name: PLACEHOLDER },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203333'), attributes: [{ key: PLACEHOLDER, value: { stringValue: 'v' } }] },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203334'), attributes: [{ key: 'k', value: { stringValue: PLACEHOLDER } }] },
+      ] }] }, { resource: { attributes: [{ key: 'service.name', value: { stringValue: PLACEHOLDER } }] }, scopeSpans: [{ spans: [
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203335'), name: 'under a bad resource' },
+      ] }] }],
+    }),
+    BAD_UTF8.lone,
+  );
+  const r = await grpcExport(h.grpcAddress, body);
+  assert.equal(r.error, null);
+  const ps = ExportTraceServiceResponse.decode(r.response!).partialSuccess!;
+  assert.equal(ps.rejectedSpans!.toString(), '4');
+  assert.equal(ps.errorMessage, '4 invalid span(s) dropped: 1 × invalid UTF-8 in span name; 2 × invalid UTF-8 in span attributes; 1 × invalid UTF-8 in resource');
+  assert.deepEqual(requestsToColumns([h.consumer.got[0]!.request]).operation_name, ['good']);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'grpc', reason: 'invalid' }), invalidBefore + 4);
 });
 
 test('PipelineBusyError → UNAVAILABLE with RetryInfo in grpc-status-details-bin', async () => {
