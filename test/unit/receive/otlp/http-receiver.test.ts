@@ -2,6 +2,8 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { PipelineBusyError, TailsamplerError } from '../../../../src/errors.ts';
+import { KafkaRecordTooLargeError } from '../../../../src/spool/kafka/errors.ts';
+import { SpoolRecordTooLargeError } from '../../../../src/spool/local/errors.ts';
 import { google } from '../../../../src/otlp/gen/otlp.js';
 import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
 import { ExportTraceServiceResponse, encodeRequest, hex, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
@@ -135,7 +137,9 @@ test('gzip and deflate bodies are inflated; broken gzip → 400', async () => {
   assert.equal(h.consumer.got.length, 2);
 });
 
-test('bodies over the limit → 413, also when only the inflated size is too large', async () => {
+test('bodies over the limit → 413, also when only the inflated size is too large; counted as too_large requests', async () => {
+  const tooLarge = { transport: 'http', reason: 'too_large' };
+  const before = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
   const big = realisticRequest(400); // ~200 KiB > 0.1 MiB
   assert.ok(big.length > 0.1 * 1024 * 1024);
   const r = await post(h.httpUrl, big, PB);
@@ -146,6 +150,30 @@ test('bodies over the limit → 413, also when only the inflated size is too lar
   const g = await post(h.httpUrl, bomb, { ...PB, 'Content-Encoding': 'gzip' });
   assert.equal(g.status, 413);
   assert.equal(h.consumer.got.length, 0);
+  // Neither body was read to the end, so their spans are unknown: the requests are counted, 0 spans.
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), before + 2);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), 0);
+});
+
+test('a span or trace too large for the spool → 413 RESOURCE_EXHAUSTED, its spans counted as too_large', async () => {
+  const tooLarge = { transport: 'http', reason: 'too_large' };
+  const spansBefore = await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge);
+  const requestsBefore = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
+  for (const err of [new KafkaRecordTooLargeError('span 01 of trace 02 is 2000000 bytes, more than 999000', 2_000_000, 999_000), new SpoolRecordTooLargeError(600 << 20, 512 << 20)]) {
+    h.consumer.failWith = err;
+    const r = await post(h.httpUrl, encodeRequest(richRequest()), PB);
+    assert.equal(r.status, 413);
+    const status = google.rpc.Status.decode(r.body);
+    assert.equal(status.code, 8);
+    assert.equal(status.message, err.message);
+    assert.equal(status.details.length, 0, 'no RetryInfo: retrying the same request cannot succeed');
+    const j = await post(h.httpUrl, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}]}', JSON_CT);
+    assert.equal(j.status, 413);
+    assert.equal(JSON.parse(j.body.toString()).code, 8);
+  }
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), spansBefore + 2 * (6 + 1));
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), requestsBefore + 4);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'error' }), 0);
 });
 
 test('invalid UTF-8 over HTTP protobuf → partial_success names it; the other spans are stored untouched', async () => {
