@@ -32,3 +32,12 @@ export class PipelineBusyError extends TailsamplerError {
 export function isTailsamplerError(e: unknown): e is TailsamplerError {
   return e instanceof TailsamplerError;
 }
+
+/**
+ * Something is larger than a limit allows (codes ending in `_TOO_LARGE`, e.g. TS_SPOOL_RECORD_TOO_LARGE,
+ * TS_SPOOL_KAFKA_RECORD_TOO_LARGE): the same input fails the same way however often it is retried.
+ * Receivers answer RESOURCE_EXHAUSTED/413 and count the spans as `too_large`.
+ */
+export function isTooLargeError(e: unknown): e is TailsamplerError {
+  return e instanceof TailsamplerError && e.code.endsWith('_TOO_LARGE');
+}

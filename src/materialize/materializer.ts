@@ -92,7 +92,7 @@ export class Materializer implements Component {
         this.metrics.rejectedRecords.inc();
         this.logger.error(
           { err, endsAt: records[i]!.next },
-          'spool record is not an OTLP ExportTraceServiceRequest; left out of the table (it stays in the spool until its retention)',
+          'spool record is not a valid OTLP ExportTraceServiceRequest (malformed protobuf, or a string that is not UTF-8); left out of the table, never rewritten (it stays in the spool until its retention)',
         );
       },
       records.map((r) => r.kafka),

@@ -4,9 +4,18 @@
  * spec mandates and what the proto3 JSON mapping allows: lowerCamelCase or original field names,
  * int64 as string or number, enums as integer or name, ids as hex. Unknown fields are ignored, as the
  * spec requires; values of the wrong type are an InvalidRequestError naming the path.
+ *
+ * Integers are exact: every integer field (64-bit times and intValue, uint32 counts, fixed32 flags,
+ * enums, strindex) takes a JSON number or a string, decided on its decimal text (numbers arrive as
+ * text through `parseJsonLossless`), never through a double. A fraction/exponent form counts when its
+ * value is integral (`1e3`), as in protobuf's Go and Java parsers; anything else, or a value out of the
+ * field's range, is refused with the field's path. A string that is not well-formed Unicode (an
+ * unpaired surrogate escape) throws InvalidUnicodeError, which `requestFromJson` turns into a
+ * rejected span (or the spans of a resource/scope) instead of a refused request.
  */
 import type { opentelemetry } from './gen/otlp.js';
 import { InvalidRequestError } from './errors.ts';
+import { exactInteger, markedNumber } from './json-numbers.ts';
 
 type KeyValueProps = opentelemetry.proto.common.v1.KeyValue.$Properties;
 type AnyValueProps = opentelemetry.proto.common.v1.AnyValue.$Properties;
@@ -29,7 +38,10 @@ const SPAN_KINDS = [
 const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
 const MAX_DEPTH = 64;
 const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
 
 function fail(path: string, message: string): never {
   throw new InvalidRequestError(`${path}: ${message}`);
@@ -52,36 +64,71 @@ function array(v: unknown, path: string): unknown[] {
   return v;
 }
 
+/**
+ * A string of a span (or of its resource/scope) that is not well-formed Unicode: an unpaired surrogate,
+ * which has no UTF-8 encoding. `requestFromJson` rejects the span(s) it belongs to.
+ */
+export class InvalidUnicodeError extends InvalidRequestError {
+  readonly path: string;
+  constructor(path: string) {
+    super(`${path}: string is not well-formed Unicode (unpaired surrogate)`);
+    this.name = 'InvalidUnicodeError';
+    this.path = path;
+  }
+}
+
 function str(v: unknown, path: string): string {
-  if (typeof v !== 'string') fail(path, 'expected a string');
+  if (typeof v !== 'string' || markedNumber(v) !== null) fail(path, 'expected a string');
+  if (!v.isWellFormed()) throw new InvalidUnicodeError(path);
   return v;
 }
 
-function int(v: unknown, path: string, min: number, max: number): number {
-  let n = v;
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) n = Number(v);
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(path, 'expected an integer in range');
-  return n;
+/** The exact value of an integer field given as a JSON number or a string, within [min, max]; a number when safe. */
+function integer(v: unknown, path: string, min: bigint, max: bigint, type: string): number | bigint {
+  let x: number | bigint;
+  if (typeof v === 'number') {
+    // Numbers reach here as doubles only when exact (short plain tokens); others arrive marked.
+    if (!Number.isSafeInteger(v)) fail(path, `expected an integer (${type}), got ${v}`);
+    x = v;
+  } else if (typeof v === 'string') {
+    const text = markedNumber(v) ?? v;
+    const e = exactInteger(text);
+    if (e === null) fail(path, `expected an integer (${type}), got ${JSON.stringify(text)}`);
+    if (e === 'fraction') fail(path, `expected an integer (${type}), got ${text}, which is not integral`);
+    if (e === 'range') fail(path, `${text} is out of range for ${type}`);
+    x = e;
+  } else fail(path, `expected an integer (${type})`);
+  if (x < min || x > max) fail(path, `${x} is out of range for ${type}`);
+  return x;
 }
 
-/** int64/uint64 as the signed decimal string protobufjs's Writer takes (same 64 bits). */
-function int64(v: unknown, path: string, unsigned: boolean): string {
-  let b: bigint;
-  if (typeof v === 'string' && /^-?\d+$/.test(v)) b = BigInt(v);
-  else if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
-  else fail(path, 'expected an integer (decimal string)');
-  if (unsigned ? b < 0n || b > UINT64_MAX : b < INT64_MIN || b >= -INT64_MIN) fail(path, 'integer out of range');
-  return BigInt.asIntN(64, b).toString();
+function int(v: unknown, path: string, min: number, max: number): number {
+  return Number(integer(v, path, BigInt(min), BigInt(max), min < 0 ? 'int32' : 'uint32'));
+}
+
+/** The 64 bits protobufjs's Writer takes: a safe integer as a number, else low/high halves (as a Long would hold them). */
+type Int64 = number | { low: number; high: number; unsigned: boolean };
+
+/**
+ * int64/uint64/fixed64. Never a decimal string: protobufjs parses those through Long.fromString,
+ * ~0.6 µs per value, the largest single cost of a JSON span before this.
+ */
+function int64(v: unknown, path: string, unsigned: boolean): Int64 {
+  const x = unsigned ? integer(v, path, 0n, UINT64_MAX, 'uint64') : integer(v, path, INT64_MIN, INT64_MAX, 'int64');
+  if (typeof x === 'number') return x;
+  if (x >= MIN_SAFE && x <= MAX_SAFE) return Number(x);
+  const bits = BigInt.asUintN(64, x);
+  return { low: Number(bits & 0xffffffffn), high: Number(bits >> 32n), unsigned };
 }
 
 /** An int64 field's value, or undefined for the default 0 (omitted on the wire). */
-function int64Field(v: unknown, path: string, unsigned: boolean): string | undefined {
-  const s = int64(v, path, unsigned);
-  return s === '0' ? undefined : s;
+function int64Field(v: unknown, path: string, unsigned: boolean): Int64 | undefined {
+  const x = int64(v, path, unsigned);
+  return x === 0 ? undefined : x;
 }
 
 function enumValue(v: unknown, path: string, names: readonly string[]): number {
-  if (typeof v === 'string' && !/^-?\d+$/.test(v)) {
+  if (typeof v === 'string' && markedNumber(v) === null && !/^-?\d/.test(v)) {
     const i = names.indexOf(v);
     if (i < 0) fail(path, `unknown enum value ${JSON.stringify(v)}`);
     return i;
@@ -103,6 +150,8 @@ function base64Bytes(v: unknown, path: string): Uint8Array {
 
 function double(v: unknown, path: string): number {
   if (typeof v === 'number') return v;
+  const source = markedNumber(v);
+  if (source !== null) return Number(source);
   if (v === 'NaN') return NaN;
   if (v === 'Infinity') return Infinity;
   if (v === '-Infinity') return -Infinity;
@@ -285,33 +334,96 @@ function spanFromJson(v: unknown, path: string): SpanProps {
   return span;
 }
 
-/** A whole ExportTraceServiceRequest. */
-export function requestFromJson(v: unknown): RequestProps {
+/** Spans left out of a request and why (one call per reason and container). */
+export type RejectSpans = (reason: string, spans: number) => void;
+
+const NOT_UNICODE = 'invalid Unicode (unpaired surrogate) in';
+
+/** The member of `base` an error path points into: `base.attributes[2].value` → `attributes`. */
+function memberOf(path: string, base: string): string {
+  const rest = path.slice(base.length + 1);
+  const m = /^[A-Za-z_]+/.exec(rest);
+  return m === null ? rest : m[0];
+}
+
+/** `resource attributes`, `resource schemaUrl`, `scope name`…: where in a container a bad string sits. */
+function containerMember(path: string, base: string, name: string): string {
+  const inner = `${base}.${name}`;
+  return `${name} ${path.startsWith(inner + '.') ? memberOf(path, inner) : memberOf(path, base)}`;
+}
+
+/**
+ * A whole ExportTraceServiceRequest. A span holding a string that is not well-formed Unicode is left
+ * out and reported through `reject`; so are all spans of a resource or scope holding one (the
+ * ResourceSpans/ScopeSpans goes with them). Any other problem throws InvalidRequestError.
+ */
+export function requestFromJson(v: unknown, reject: RejectSpans): RequestProps {
   const o = object(v, 'request');
   const rsList = get(o, 'resourceSpans', 'resource_spans');
   if (rsList === undefined) return {};
-  return {
-    resourceSpans: array(rsList, 'resourceSpans').map((rsv, i) => {
-      const rp = `resourceSpans[${i}]`;
-      const rs = object(rsv, rp);
-      const out: opentelemetry.proto.trace.v1.ResourceSpans.$Properties = {};
-      let x: unknown;
+  const resourceSpans: opentelemetry.proto.trace.v1.ResourceSpans.$Properties[] = [];
+  array(rsList, 'resourceSpans').forEach((rsv, i) => {
+    const rp = `resourceSpans[${i}]`;
+    const rs = object(rsv, rp);
+    const out: opentelemetry.proto.trace.v1.ResourceSpans.$Properties = {};
+    let bad: string | null = null;
+    let x: unknown;
+    try {
       if ((x = get(rs, 'resource')) !== undefined) out.resource = resourceFromJson(x, rp + '.resource');
       if ((x = get(rs, 'schemaUrl', 'schema_url')) !== undefined) setIf(out, 'schemaUrl', str(x, rp + '.schemaUrl'));
-      const ssList = get(rs, 'scopeSpans', 'scope_spans');
-      if (ssList !== undefined) {
-        out.scopeSpans = array(ssList, rp + '.scopeSpans').map((ssv, j) => {
-          const sp = `${rp}.scopeSpans[${j}]`;
-          const ss = object(ssv, sp);
-          const sOut: opentelemetry.proto.trace.v1.ScopeSpans.$Properties = {};
-          let y: unknown;
+    } catch (e) {
+      if (!(e instanceof InvalidUnicodeError)) throw e;
+      bad = `${NOT_UNICODE} ${containerMember(e.path, rp, 'resource')}`;
+    }
+    let spans = 0;
+    let removed = false;
+    const ssList = get(rs, 'scopeSpans', 'scope_spans');
+    if (ssList !== undefined) {
+      out.scopeSpans = [];
+      array(ssList, rp + '.scopeSpans').forEach((ssv, j) => {
+        const sp = `${rp}.scopeSpans[${j}]`;
+        const ss = object(ssv, sp);
+        const sOut: opentelemetry.proto.trace.v1.ScopeSpans.$Properties = {};
+        let scopeBad: string | null = null;
+        let y: unknown;
+        try {
           if ((y = get(ss, 'scope')) !== undefined) sOut.scope = scopeFromJson(y, sp + '.scope');
           if ((y = get(ss, 'schemaUrl', 'schema_url')) !== undefined) setIf(sOut, 'schemaUrl', str(y, sp + '.schemaUrl'));
-          if ((y = get(ss, 'spans')) !== undefined) sOut.spans = array(y, sp + '.spans').map((s, k) => spanFromJson(s, `${sp}.spans[${k}]`));
-          return sOut;
-        });
-      }
-      return out;
-    }),
-  };
+        } catch (e) {
+          if (!(e instanceof InvalidUnicodeError)) throw e;
+          scopeBad = `${NOT_UNICODE} ${containerMember(e.path, sp, 'scope')}`;
+        }
+        const list: SpanProps[] = [];
+        let dropped = 0;
+        if ((y = get(ss, 'spans')) !== undefined) {
+          array(y, sp + '.spans').forEach((s, k) => {
+            const path = `${sp}.spans[${k}]`;
+            try {
+              list.push(spanFromJson(s, path));
+            } catch (e) {
+              if (!(e instanceof InvalidUnicodeError)) throw e;
+              reject(`${NOT_UNICODE} span ${memberOf(e.path, path)}`, 1);
+              dropped++;
+            }
+          });
+        }
+        if (scopeBad !== null || (dropped > 0 && list.length === 0)) {
+          if (scopeBad !== null && list.length > 0) reject(scopeBad, list.length);
+          removed = true;
+          return;
+        }
+        sOut.spans = list;
+        spans += list.length;
+        out.scopeSpans!.push(sOut);
+      });
+    }
+    if (bad !== null) {
+      if (spans > 0) reject(bad, spans);
+      return;
+    }
+    // Emptied by rejections: dropped like the protobuf validator drops emptied containers.
+    if (removed && out.scopeSpans!.length === 0) return;
+    resourceSpans.push(out);
+  });
+  return { resourceSpans };
 }

@@ -1,8 +1,11 @@
 /**
  * An append-only UTF-8 byte buffer for building JSON text without intermediate strings: string
- * fields are copied from the protobuf bytes (already UTF-8) with JSON escaping, and a finished cell
- * becomes one JS string with a single decode. This keeps the materializer's hot path off the GC.
+ * fields are copied from the protobuf bytes with JSON escaping, and a finished cell becomes one JS
+ * string with a single decode (after a UTF-8 check when it holds non-ASCII bytes). This keeps the materializer's hot path off the GC.
  */
+import { isUtf8 } from 'node:buffer';
+import { WireError } from './wire-reader.ts';
+
 const HEX = Buffer.from('0123456789abcdef');
 /** For each byte < 0x80: 0 = copy, else the escape character after the backslash ('u' = \u00XX). */
 const ESCAPE = new Uint8Array(128);
@@ -33,8 +36,17 @@ export class JsonWriter {
     this.buf = next;
   }
 
-  /** Text written since `start`, as a string; truncates back to `start`. */
+  /**
+   * Text written since `start`, as a string; truncates back to `start`. String bytes are copied as
+   * they came, so text with non-ASCII bytes is checked first: invalid UTF-8 throws WireError rather
+   * than being decoded to U+FFFD.
+   */
   take(start: number): string {
+    if (this.wide && !isUtf8(this.buf.subarray(start, this.len))) {
+      this.len = start;
+      if (start === 0) this.wide = false;
+      throw new WireError('invalid UTF-8 in a string field');
+    }
     const s = this.buf.toString(this.wide ? 'utf8' : 'latin1', start, this.len);
     this.len = start;
     if (start === 0) this.wide = false;

@@ -4,6 +4,8 @@
  * straight from the bytes. Every read is bounds-checked against the enclosing message's end so a
  * truncated or lying length prefix fails with WireError instead of reading a neighbour's bytes.
  */
+import { isUtf8 } from 'node:buffer';
+
 export const WT_VARINT = 0;
 export const WT_I64 = 1;
 export const WT_LEN = 2;
@@ -106,10 +108,15 @@ export class WireReader {
     return stop;
   }
 
-  /** A length-delimited UTF-8 string. */
+  /**
+   * A length-delimited UTF-8 string. Bytes that are not valid UTF-8 throw WireError (strict proto3
+   * parsers refuse them too) instead of decoding to U+FFFD: a string is never silently rewritten.
+   */
   string(end: number): string {
     const stop = this.delimited(end);
     const s = stop === this.pos ? '' : this.buf.toString('utf8', this.pos, stop);
+    // Invalid bytes decode to U+FFFD, so only a string holding one (never a one-byte string) needs a closer look.
+    if (s.indexOf('\ufffd') >= 0 && !isUtf8(this.buf.subarray(this.pos, stop))) throw new WireError('invalid UTF-8 in a string field');
     this.pos = stop;
     return s;
   }

@@ -10,6 +10,7 @@ export class Metrics {
   readonly registry: Registry;
   readonly receiverAcceptedSpans: Counter<'receiver' | 'transport'>;
   readonly receiverRefusedSpans: Counter<'receiver' | 'transport' | 'reason'>;
+  readonly receiverRefusedRequests: Counter<'receiver' | 'transport' | 'reason'>;
   readonly spoolPendingBytes: Gauge;
   readonly spoolKafkaProducedMessages: Counter;
   readonly spoolKafkaAssignedPartitions: Gauge;
@@ -48,7 +49,13 @@ export class Metrics {
     });
     this.receiverRefusedSpans = new Counter({
       name: 'tailsampler_receiver_refused_spans_total',
-      help: 'Spans a receiver refused, by reason (invalid, busy, too_large, error)',
+      help: 'Spans a receiver refused, by reason (invalid, busy, too_large, error); a request refused before its spans are known (malformed, or too large to read) adds 0',
+      labelNames: ['receiver', 'transport', 'reason'],
+      registers: r,
+    });
+    this.receiverRefusedRequests = new Counter({
+      name: 'tailsampler_receiver_refused_requests_total',
+      help: 'Requests a receiver refused whole (an error status, not partial success), by reason (invalid, busy, too_large, error)',
       labelNames: ['receiver', 'transport', 'reason'],
       registers: r,
     });
@@ -79,7 +86,7 @@ export class Metrics {
     });
     this.rejectedRecords = new Counter({
       name: 'tailsampler_materializer_rejected_records_total',
-      help: 'Spool records that are not OTLP ExportTraceServiceRequests (e.g. a topic written with another encoding), left out of the table',
+      help: 'Spool records that are not valid OTLP ExportTraceServiceRequests (e.g. a topic written with another encoding, or a string that is not UTF-8), left out of the table',
       registers: r,
     });
     this.commitDuration = new Histogram({

@@ -2,7 +2,7 @@
  * What both OTLP transports do with a decoded request body: validate, hand valid spans to the
  * consumer, count, and turn the outcome into a transport-neutral result (gRPC code + HTTP status).
  */
-import { PipelineBusyError, isTailsamplerError } from '../../errors.ts';
+import { PipelineBusyError, isTailsamplerError, isTooLargeError } from '../../errors.ts';
 import { InvalidRequestError } from '../../otlp/errors.ts';
 import { validateJsonRequest, validateProtobufRequest, type ValidatedRequest } from '../../otlp/validate.ts';
 import type { TracesConsumer } from '../../pipeline/consumer.ts';
@@ -10,6 +10,8 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 
 export type Transport = 'grpc' | 'http';
+export type Format = 'protobuf' | 'json';
+export type RefusalReason = 'invalid' | 'busy' | 'too_large' | 'error';
 
 /** gRPC status codes used here (numerically equal to google.rpc.Code). */
 export const GrpcCode = {
@@ -53,17 +55,30 @@ export function tooLarge(message: string): ExportFailure {
   return { ok: false, grpcCode: GrpcCode.RESOURCE_EXHAUSTED, httpStatus: 413, message };
 }
 
+/**
+ * Counts a request refused whole: `spans` of it (0 when it was refused before they were known: a
+ * malformed body, or one too large to read) and the request itself.
+ */
+export function countRefused(deps: Pick<HandlerDeps, 'metrics'>, transport: Transport, reason: RefusalReason, spans: number): void {
+  const labels = { receiver: 'otlp', transport, reason };
+  deps.metrics.receiverRefusedSpans.inc(labels, spans);
+  deps.metrics.receiverRefusedRequests.inc(labels);
+}
+
+/** A body (JSON: a string, or UTF-8 bytes with `format` 'json') → validated, consumed, counted. */
 export async function handleExport(
   body: Uint8Array | string,
   transport: Transport,
   deps: HandlerDeps,
+  format: Format = typeof body === 'string' ? 'json' : 'protobuf',
 ): Promise<ExportResult> {
   let v: ValidatedRequest;
+  if (format === 'protobuf' && typeof body === 'string') throw new TypeError('a protobuf body must be bytes');
   try {
-    v = typeof body === 'string' ? validateJsonRequest(body) : validateProtobufRequest(body);
+    v = format === 'json' ? validateJsonRequest(body) : validateProtobufRequest(body as Uint8Array);
   } catch (e) {
     if (e instanceof InvalidRequestError) {
-      deps.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', transport, reason: 'invalid' }, 0);
+      countRefused(deps, transport, 'invalid', 0);
       return invalid(e.message);
     }
     throw e;
@@ -81,7 +96,7 @@ export async function handleExport(
 
 function refusal(e: unknown, spans: number, transport: Transport, deps: HandlerDeps): ExportFailure {
   if (e instanceof PipelineBusyError) {
-    deps.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', transport, reason: 'busy' }, spans);
+    countRefused(deps, transport, 'busy', spans);
     return {
       ok: false,
       grpcCode: GrpcCode.UNAVAILABLE,
@@ -90,7 +105,12 @@ function refusal(e: unknown, spans: number, transport: Transport, deps: HandlerD
       retryAfterMs: e.retryAfterMs > 0 ? e.retryAfterMs : DEFAULT_RETRY_AFTER_MS,
     };
   }
-  deps.metrics.receiverRefusedSpans.inc({ receiver: 'otlp', transport, reason: 'error' }, spans);
+  // A span or trace bigger than the spool can store: the same request would fail again.
+  if (isTooLargeError(e)) {
+    countRefused(deps, transport, 'too_large', spans);
+    return tooLarge(e.message);
+  }
+  countRefused(deps, transport, 'error', spans);
   const retryable = isTailsamplerError(e) && e.retryable;
   deps.logger.warn({ err: e, transport, spans, retryable }, 'consumer refused an OTLP export');
   if (retryable) {

@@ -1,10 +1,11 @@
 /**
  * OTLP/gRPC: opentelemetry.proto.collector.trace.v1.TraceService/Export on @grpc/grpc-js. Messages stay
  * raw bytes (identity (de)serializers) because validation walks the wire format itself; grpc-js
- * enforces the size limit (RESOURCE_EXHAUSTED) and inflates gzip.
+ * enforces the size limit (RESOURCE_EXHAUSTED, before the handler runs: an interceptor counts it) and
+ * inflates gzip.
  */
 import * as grpc from '@grpc/grpc-js';
-import { handleExport, type HandlerDeps } from './export-handler.ts';
+import { countRefused, handleExport, type HandlerDeps } from './export-handler.ts';
 import { exportResponseProtobuf, statusProtobuf } from './responses.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -39,6 +40,7 @@ export class OtlpGrpcServer {
     this.deps = deps;
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': Math.floor(config.max_recv_msg_size_mib * 1024 * 1024),
+      interceptors: [(_method, call) => this.countSizeRefusals(call)],
     });
     this.server.addService(traceService, { Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.export(call, cb) });
   }
@@ -66,6 +68,27 @@ export class OtlpGrpcServer {
         clearTimeout(timer);
         resolve();
       });
+    });
+  }
+
+  /**
+   * grpc-js refuses a message over max_receive_message_length (or one that inflates past it) with
+   * RESOURCE_EXHAUSTED from the call it hands the first interceptor, without running the handler or
+   * the interceptor chain; watching that call's sendStatus is the one place to see it. Statuses the
+   * handler sends come through the chain (the responder below) and are counted by handleExport.
+   */
+  private countSizeRefusals(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
+    let fromHandler = false;
+    const sendStatus = call.sendStatus.bind(call);
+    call.sendStatus = (status) => {
+      if (!fromHandler && status.code === grpc.status.RESOURCE_EXHAUSTED) countRefused(this.deps, 'grpc', 'too_large', 0);
+      sendStatus(status);
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      sendStatus: (status, next) => {
+        fromHandler = true;
+        next(status);
+      },
     });
   }
 

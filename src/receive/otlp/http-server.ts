@@ -6,7 +6,7 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { GrpcCode, handleExport, invalid, tooLarge, type ExportFailure, type HandlerDeps } from './export-handler.ts';
+import { GrpcCode, countRefused, handleExport, invalid, tooLarge, type ExportFailure, type Format, type HandlerDeps } from './export-handler.ts';
 import { exportResponseJson, exportResponseProtobuf, statusJson, statusProtobuf } from './responses.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -16,8 +16,6 @@ export interface HttpConfig {
   max_request_body_size_mib: number;
   traces_url_path: string;
 }
-
-type Format = 'protobuf' | 'json';
 
 function formatOf(contentType: string | undefined): Format | null {
   const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -109,19 +107,26 @@ export class OtlpHttpServer {
     if (format === null) return this.plain(req, res, 415, 'content type must be application/x-protobuf or application/json');
     const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
     const inflate = decompressor(encoding);
-    if (inflate === undefined) return this.fail(req, res, format, invalid(`unsupported content encoding ${encoding}`));
+    if (inflate === undefined) {
+      countRefused(this.deps, 'http', 'invalid', 0);
+      return this.fail(req, res, format, invalid(`unsupported content encoding ${encoding}`));
+    }
     const declared = Number(req.headers['content-length']);
-    if (inflate === null && declared > this.limit) return this.fail(req, res, format, tooLarge(this.tooLargeMessage()));
+    if (inflate === null && declared > this.limit) return this.refuseTooLarge(req, res, format);
     this.readBody(req, inflate).then(
       async (body) => {
-        const result = await handleExport(format === 'json' ? body.toString('utf8') : body, 'http', this.deps);
+        // JSON bytes go as they are: the validator checks their UTF-8 instead of decoding it lossily.
+        const result = await handleExport(body, 'http', this.deps, format);
         if (!result.ok) return this.fail(req, res, format, result);
         const payload = format === 'json' ? exportResponseJson(result.rejected, result.rejectionMessage) : exportResponseProtobuf(result.rejected, result.rejectionMessage);
         this.send(res, 200, format, payload);
       },
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) return this.fail(req, res, format, tooLarge(this.tooLargeMessage()));
-        if (err instanceof BadEncoding) return this.fail(req, res, format, invalid(`cannot decompress body: ${err.message}`));
+        if (err instanceof BodyTooLarge) return this.refuseTooLarge(req, res, format);
+        if (err instanceof BadEncoding) {
+          countRefused(this.deps, 'http', 'invalid', 0);
+          return this.fail(req, res, format, invalid(`cannot decompress body: ${err.message}`));
+        }
         // The client went away mid-body: nobody to answer.
         this.deps.logger.debug({ err }, 'OTLP/HTTP request body aborted');
         req.destroy();
@@ -132,8 +137,10 @@ export class OtlpHttpServer {
     });
   }
 
-  private tooLargeMessage(): string {
-    return `request body larger than ${this.config.max_request_body_size_mib} MiB`;
+  /** 413 for a body over the limit. It is not read (or not to the end), so its spans are unknown: counted as a request. */
+  private refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, format: Format): void {
+    countRefused(this.deps, 'http', 'too_large', 0);
+    this.fail(req, res, format, tooLarge(`request body larger than ${this.config.max_request_body_size_mib} MiB`));
   }
 
   private readBody(req: http.IncomingMessage, inflate: Transform | null): Promise<Buffer> {

@@ -11,7 +11,7 @@
  * message on the wire (field 1: repeated ResourceSpans).
  */
 import { WireError, WireReader, WT_LEN, tagOf } from '../../otlp/wire-reader.ts';
-import { KafkaSpoolError } from './errors.ts';
+import { KafkaRecordTooLargeError, KafkaSpoolError } from './errors.ts';
 import { varint32Len, writeVarint32 } from '../../otlp/wire-writer.ts';
 
 export interface TraceMessage {
@@ -66,7 +66,10 @@ function traceIdOf(r: WireReader, end: number): string {
 /**
  * Splits one request into per-trace messages, in order of each trace's first span. Within a message
  * resources and scopes keep their order and content, and spans their order. A trace whose message
- * would exceed `maxBytes` is cut into several messages (same key), each still whole spans.
+ * would exceed `maxBytes` is cut into several messages (same key), each still whole spans; a single
+ * span that does not fit one message even alone (with its resource and scope) cannot be cut and throws
+ * KafkaRecordTooLargeError, refusing the request (receivers: RESOURCE_EXHAUSTED/413, `too_large`)
+ * instead of leaving Kafka to refuse the produce.
  */
 export function splitByTrace(payload: Uint8Array, maxBytes: number): TraceMessage[] {
   const r = new WireReader(payload);
@@ -134,7 +137,16 @@ function encodeTrace(trace: Trace, maxBytes: number, out: TraceMessage[]): void 
   let bound = 0; // upper bound of the encoded size of `chunk`
   let lastResource: Container | null = null;
   const flush = (): void => {
-    out.push({ key: trace.key, value: encodeEntries(chunk), spans: chunkSpans });
+    const value = encodeEntries(chunk);
+    // Only a chunk of one span can exceed the bound (more spans are cut before it is reached).
+    if (value.length > maxBytes) {
+      throw new KafkaRecordTooLargeError(
+        `a span of trace ${trace.key} is ${value.length} bytes as a TracesData message (with its resource and scope), more than the ${maxBytes} bytes a message may hold (spool.kafka.max_message_bytes less record overhead); a span cannot be cut`,
+        value.length,
+        maxBytes,
+      );
+    }
+    out.push({ key: trace.key, value, spans: chunkSpans });
     chunk = [];
     chunkSpans = 0;
     bound = 0;

@@ -54,6 +54,8 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
         ],
       },
       exporters: { otlp: { endpoint: otelcol.httpEndpoint, protocol: 'http/protobuf', retry_on_failure: { initial_interval_ms: 200 } } },
+      // The exact-JSON trace below starts in Dec 2025: keep its day partition.
+      storage: { retention_days: 0 },
     },
   });
   t.after(() => svc.kill());
@@ -69,10 +71,28 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
   vipTrace[2]!.attributes.push(['customer.tier', { s: 'gold' }]);
   const split = makeTrace({ n: 6, startMs: now, durationMs: 30, error: true });
   const bulk = Array.from({ length: 40 }, () => makeTrace({ n: 5, startMs: now, durationMs: 10 }));
+  // 64-bit integers sent as JSON numbers (proto3 JSON allows it): through a double the start would be
+  // ...456768 and the extremes refused. A kept trace, so both the table and the re-export are checked.
+  const exactJson = makeTrace({ n: 2, startMs: now, durationMs: 20, error: true });
+  const EXACT_START = 1764620000123456789n;
+  exactJson[0]!.startNs = EXACT_START;
+  exactJson[0]!.endNs = EXACT_START + 1500n;
+  exactJson[1]!.startNs = EXACT_START + 1000n;
+  exactJson[1]!.endNs = EXACT_START + 1400n;
+  exactJson[0]!.attributes.push(['int.max', { i: 9223372036854775807n }], ['int.min', { i: -9223372036854775808n }]);
+  exactJson[0]!.events = [{ timeNs: EXACT_START + 7n, name: 'exact', attributes: [] }];
 
   await postProtobuf(svc.http, toProtobuf([resource(errorTrace), resource(plainHttp, 'cart')]));
   await grpcExport(svc.grpc, toProtobuf([resource(slowTrace), resource(plainGrpc)]));
   await postJson(svc.http, toJson([resource([...errorJson, ...plainJson], 'payment')]));
+  const numbers = toJson([resource(exactJson, 'exact')])
+    .replace(`"startTimeUnixNano":"${EXACT_START}"`, `"startTimeUnixNano":${EXACT_START}`)
+    .replace(`"endTimeUnixNano":"${EXACT_START + 1500n}"`, `"endTimeUnixNano":${EXACT_START + 1500n}`)
+    .replace(`"timeUnixNano":"${EXACT_START + 7n}"`, `"timeUnixNano":${EXACT_START + 7n}`)
+    .replace('"intValue":"9223372036854775807"', '"intValue":9223372036854775807')
+    .replace('"intValue":"-9223372036854775808"', '"intValue":-9223372036854775808');
+  assert.match(numbers, /"startTimeUnixNano":1764620000123456789,.*"intValue":9223372036854775807}.*"intValue":-9223372036854775808}.*"timeUnixNano":1764620000123456796,/);
+  await postJson(svc.http, numbers);
   await grpcExport(svc.grpc, toProtobuf([resource(vipTrace), resource(bulk.flat(), 'inventory')]));
   // One trace over three requests, two transports and (with 1 s commits) several snapshots.
   await postProtobuf(svc.http, toProtobuf([resource(split.slice(0, 2))]));
@@ -87,11 +107,12 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
     [errorJson[0]!.traceId, errorJson],
     [vipTrace[0]!.traceId, vipTrace],
     [split[0]!.traceId, split],
+    [exactJson[0]!.traceId, exactJson],
   ]);
   const dropped = [plainHttp, plainGrpc, plainJson, ...bulk];
 
   // Decided and exported: wait for all kept traces at the collector.
-  const names = new Map([[errorTrace, 'error'], [slowTrace, 'slow'], [errorJson, 'error-json'], [vipTrace, 'vip'], [split, 'split']].map(([t, n]) => [(t as TestSpan[])[0]!.traceId, n as string]));
+  const names = new Map([[errorTrace, 'error'], [slowTrace, 'slow'], [errorJson, 'error-json'], [vipTrace, 'vip'], [split, 'split'], [exactJson, 'exact-json']].map(([t, n]) => [(t as TestSpan[])[0]!.traceId, n as string]));
   await waitFor('kept traces at the collector', async () => {
     const got = await otelcol.received();
     const missing = [...kept].filter(([id, spans]) => got.find((r) => r.traceId === id)?.spans.length !== spans.length);
@@ -133,20 +154,49 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
       assert.equal(r.resourceSchemaUrl, 'https://opentelemetry.io/schemas/1.26.0');
     }
   }
-  assert.ok((await svc.metric('tailsampler_traces_decided_total', { policy: 'errors', outcome: 'sampled' })) >= 3);
+  // The exact values at the Collector (its file exporter writes 64-bit integers as strings).
+  const exactOut = received.find((r) => r.traceId === exactJson[0]!.traceId)!.spans.find((x) => x.span.spanId === exactJson[0]!.spanId)!.span;
+  assert.equal(exactOut.startTimeUnixNano, '1764620000123456789');
+  assert.equal(exactOut.endTimeUnixNano, '1764620000123458289');
+  assert.equal(exactOut.events[0].timeUnixNano, '1764620000123456796');
+  const outInts = new Map((exactOut.attributes as { key: string; value: { intValue?: string } }[]).map((a) => [a.key, a.value.intValue]));
+  assert.equal(outInts.get('int.max'), '9223372036854775807');
+  assert.equal(outInts.get('int.min'), '-9223372036854775808');
+  assert.ok((await svc.metric('tailsampler_traces_decided_total', { policy: 'errors', outcome: 'sampled' })) >= 4);
   assert.equal(await svc.metric('tailsampler_traces_decided_total', { policy: 'vip', outcome: 'sampled' }), 1);
 
   // Every received span is in the table exactly once, as independent readers see it.
   const sentSpans = [...kept.values()].reduce((n, s) => n + s.length, 0) + dropped.reduce((n, s) => n + s.length, 0) + 1; // + the late dropped span (the late kept one is in errorTrace)
   const read = (await runPython(READ_TABLE, [
-    join(svc.dir, 'catalog.db'), join(svc.dir, 'warehouse'), 'observability', 'otel_spans', errorTrace[0]!.traceId, split[0]!.traceId,
-  ])) as { rows: number; distinct_span_ids: number; duckdb: { rows: number; distinct_span_ids: number }; traces: Record<string, { rows: number; span_ids: string[]; status_codes: number[] }> };
+    join(svc.dir, 'catalog.db'), join(svc.dir, 'warehouse'), 'observability', 'otel_spans', errorTrace[0]!.traceId, split[0]!.traceId, exactJson[0]!.traceId,
+  ])) as {
+    rows: number;
+    distinct_span_ids: number;
+    duckdb: { rows: number; distinct_span_ids: number };
+    traces: Record<string, {
+      rows: number;
+      span_ids: string[];
+      status_codes: number[];
+      spans: Record<string, { start_time_unix_nano: string; end_time_unix_nano: string; duration: string; attributes: string; events: string }>;
+      duckdb_start_time_unix_nano: Record<string, string>;
+    }>;
+  };
   assert.equal(read.rows, sentSpans);
   assert.equal(read.distinct_span_ids, sentSpans);
   assert.equal(read.duckdb.rows, sentSpans);
   assert.equal(read.duckdb.distinct_span_ids, sentSpans);
   assert.deepEqual(read.traces[errorTrace[0]!.traceId]!.span_ids, errorTrace.map((s) => s.spanId).sort());
   assert.deepEqual(read.traces[split[0]!.traceId]!.status_codes, [0, 0, 0, 0, 0, 2]);
+  // The exact values in the table, as pyiceberg and duckdb read them.
+  const exactRow = read.traces[exactJson[0]!.traceId]!.spans[exactJson[0]!.spanId]!;
+  assert.equal(exactRow.start_time_unix_nano, '1764620000123456789');
+  assert.equal(exactRow.end_time_unix_nano, '1764620000123458289');
+  assert.equal(exactRow.duration, '1500', 'the duration a latency policy sees');
+  assert.equal(read.traces[exactJson[0]!.traceId]!.duckdb_start_time_unix_nano[exactJson[0]!.spanId], '1764620000123456789');
+  const rowInts = new Map((JSON.parse(exactRow.attributes) as { key: string; value: { intValue?: string } }[]).map((a) => [a.key, a.value.intValue]));
+  assert.equal(rowInts.get('int.max'), '9223372036854775807');
+  assert.equal(rowInts.get('int.min'), '-9223372036854775808');
+  assert.equal((JSON.parse(exactRow.events) as { timeUnixNano: string }[])[0]!.timeUnixNano, '1764620000123456796');
 
   assert.equal(await svc.stop(), 0, 'clean shutdown');
 });

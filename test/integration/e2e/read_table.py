@@ -25,11 +25,27 @@ duck = con.execute(
 per_trace = {}
 for tid in trace_ids:
     scanned = table.scan(row_filter=EqualTo("trace_id", tid)).to_arrow()
+    # 64-bit values as decimal strings: a JSON number would lose digits in the reader of this output.
+    by_span = {
+        row["span_id"]: {
+            "start_time_unix_nano": str(row["start_time_unix_nano"]),
+            "end_time_unix_nano": str(row["end_time_unix_nano"]),
+            "duration": str(row["duration"]),
+            "attributes": row["attributes"],
+            "events": row["events"],
+        }
+        for row in scanned.select(["span_id", "start_time_unix_nano", "end_time_unix_nano", "duration", "attributes", "events"]).to_pylist()
+    }
+    duck_starts = con.execute(
+        "SELECT span_id, CAST(start_time_unix_nano AS VARCHAR) FROM read_parquet(?) WHERE trace_id = ?", [files, tid]
+    ).fetchall() if files else []
     per_trace[tid] = {
         "rows": scanned.num_rows,
         "span_ids": sorted(scanned.column("span_id").to_pylist()),
         "status_codes": sorted(scanned.column("status_code").to_pylist()),
         "services": sorted(set(scanned.column("service_name").to_pylist())),
+        "spans": by_span,
+        "duckdb_start_time_unix_nano": dict(duck_starts),
     }
 print(json.dumps({
     "rows": rows.num_rows,

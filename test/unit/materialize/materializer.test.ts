@@ -11,6 +11,7 @@ import { createSpool } from '../../../src/spool/factory.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { makeTrace, toProtobuf } from '../../support/traces.ts';
+import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../fixtures/otlp/invalid-utf8.ts';
 
 const request = (n: number) => toProtobuf([{ service: 'svc', scope: { name: 's' }, spans: makeTrace({ n, startMs: Date.now(), durationMs: 10 }) }]);
 
@@ -43,6 +44,34 @@ test('a commit that landed but reported failure (outcome unknown) is not committ
     const { files } = await table.changesSince(0);
     assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 7, 'the first batch is in the table once, the second once');
     assert.equal(spool.pendingBytes(), 0);
+  } finally {
+    await m.shutdown();
+    await spool.shutdown();
+    await close();
+  }
+});
+
+test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) is counted and left out, never rewritten', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'materializer-'));
+  const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
+  const metrics = new Metrics();
+  const deps = { metrics, logger: silentLogger() };
+  const { table, close } = await createSpanTable(config.storage, deps);
+  const spool = createSpool(config.spool, deps);
+  await spool.start();
+  const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
+  try {
+    await m.start();
+    const spans = makeTrace({ n: 2, startMs: Date.now(), durationMs: 10 });
+    spans[1]!.attributes.push(['note', { s: PLACEHOLDER }]);
+    const bad = withInvalidUtf8(toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }]), BAD_UTF8.lone);
+    // The spool takes bytes as they are: only the receivers validate.
+    await spool.append([request(3), bad, request(2)]);
+    await m.drain();
+    const { files } = await table.changesSince(0);
+    assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 5, 'the two good records, none of the bad one');
+    assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
+    assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad record');
   } finally {
     await m.shutdown();
     await spool.shutdown();

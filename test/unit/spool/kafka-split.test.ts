@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
-import { KafkaSpoolError } from '../../../src/spool/kafka/errors.ts';
+import { KafkaRecordTooLargeError, KafkaSpoolError } from '../../../src/spool/kafka/errors.ts';
+import { isTooLargeError } from '../../../src/errors.ts';
 import { partitionForKey } from '../../../src/spool/kafka/partitioner.ts';
 import { splitByTrace } from '../../../src/spool/kafka/split.ts';
 import { ExportTraceServiceRequest, hex, u64 } from '../../fixtures/otlp/requests.ts';
@@ -157,6 +158,24 @@ test('a trace bigger than max bytes is cut into several messages of whole spans,
   }
   assert.deepEqual(names, big.map((b) => b.name));
   assert.deepEqual(messages.filter((m) => m.key === T2).map((m) => m.spans), [1]);
+});
+
+test('a span that does not fit one message even alone is refused as too large, not handed to Kafka', () => {
+  const huge = span(T1, 'huge', { attributes: [{ key: 'pad', value: { stringValue: 'x'.repeat(9_000) } }] });
+  const request = { resourceSpans: [{ resource: resA, scopeSpans: [{ scope: scopeA1, spans: [span(T2, 'small'), huge] }] }] };
+  assert.throws(
+    () => splitByTrace(ExportTraceServiceRequest.encode(request).finish(), 8_000),
+    (e: unknown) =>
+      e instanceof KafkaRecordTooLargeError &&
+      e.code === 'TS_SPOOL_KAFKA_RECORD_TOO_LARGE' &&
+      isTooLargeError(e) &&
+      !e.retryable &&
+      e.max === 8_000 &&
+      e.bytes > 9_000 &&
+      e.message.includes(T1),
+  );
+  // With room for it, the same request splits as usual.
+  assert.deepEqual(splitByTrace(ExportTraceServiceRequest.encode(request).finish(), 10_000).map((m) => m.spans), [1, 1]);
 });
 
 test('an empty request gives no message; bytes that are not OTLP are a typed error', () => {

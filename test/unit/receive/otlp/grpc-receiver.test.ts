@@ -2,10 +2,12 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { PipelineBusyError } from '../../../../src/errors.ts';
+import { KafkaRecordTooLargeError } from '../../../../src/spool/kafka/errors.ts';
 import { google } from '../../../../src/otlp/gen/otlp.js';
 import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
 import { ExportTraceServiceResponse, encodeRequest, hex, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
 import { MALFORMED } from '../../../fixtures/otlp/malformed.ts';
+import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../../fixtures/otlp/invalid-utf8.ts';
 import { counter, grpcExport, startReceiver, type Harness } from '../../../fixtures/otlp/receiver-harness.ts';
 
 let h: Harness;
@@ -60,10 +62,57 @@ test('malformed requests → INVALID_ARGUMENT, nothing consumed', async () => {
   assert.equal(h.consumer.got.length, 0);
 });
 
-test('oversize message → RESOURCE_EXHAUSTED', async () => {
+test('oversize message → RESOURCE_EXHAUSTED (plain or inflating past the limit), counted as a too_large request', async () => {
+  const tooLarge = { transport: 'grpc', reason: 'too_large' };
+  const before = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
   const r = await grpcExport(h.grpcAddress, realisticRequest(400));
   assert.equal(r.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
+  // ~200 KiB of repetitive spans compress far below the 0.1 MiB limit: refused when inflated.
+  const z = await grpcExport(h.grpcAddress, realisticRequest(400), { gzip: true });
+  assert.equal(z.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
   assert.equal(h.consumer.got.length, 0);
+  // grpc-js refuses these before the handler: the spans are unknown, the requests are counted.
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), before + 2);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), 0);
+  // The interceptor lets everything else through.
+  assert.equal((await grpcExport(h.grpcAddress, encodeRequest(richRequest()))).error, null);
+});
+
+test('a span too large for the spool → RESOURCE_EXHAUSTED without RetryInfo, its spans counted once as too_large', async () => {
+  const tooLarge = { transport: 'grpc', reason: 'too_large' };
+  const requestsBefore = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
+  h.consumer.failWith = new KafkaRecordTooLargeError('a span of trace 0af7 is 1200000 bytes', 1_200_000, 999_000);
+  const r = await grpcExport(h.grpcAddress, encodeRequest(richRequest()));
+  assert.equal(r.error?.code, grpcStatus.RESOURCE_EXHAUSTED);
+  assert.equal(r.error?.details, 'a span of trace 0af7 is 1200000 bytes');
+  const [details] = r.error!.metadata.get('grpc-status-details-bin') as Buffer[];
+  assert.equal(google.rpc.Status.decode(details!).details.length, 0, 'no RetryInfo: not retryable');
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), 6);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), requestsBefore + 1, 'not counted again by the interceptor');
+});
+
+test('invalid UTF-8 over gRPC → OK with partial_success naming it; the valid spans are consumed', async () => {
+  const invalidBefore = await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'grpc', reason: 'invalid' });
+  const body = withInvalidUtf8(
+    encodeRequest({
+      resourceSpans: [{ scopeSpans: [{ spans: [
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203331'), name: 'good' },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203332'), name: PLACEHOLDER },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203333'), attributes: [{ key: PLACEHOLDER, value: { stringValue: 'v' } }] },
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203334'), attributes: [{ key: 'k', value: { stringValue: PLACEHOLDER } }] },
+      ] }] }, { resource: { attributes: [{ key: 'service.name', value: { stringValue: PLACEHOLDER } }] }, scopeSpans: [{ spans: [
+        { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203335'), name: 'under a bad resource' },
+      ] }] }],
+    }),
+    BAD_UTF8.lone,
+  );
+  const r = await grpcExport(h.grpcAddress, body);
+  assert.equal(r.error, null);
+  const ps = ExportTraceServiceResponse.decode(r.response!).partialSuccess!;
+  assert.equal(ps.rejectedSpans!.toString(), '4');
+  assert.equal(ps.errorMessage, '4 invalid span(s) dropped: 1 × invalid UTF-8 in span name; 2 × invalid UTF-8 in span attributes; 1 × invalid UTF-8 in resource');
+  assert.deepEqual(requestsToColumns([h.consumer.got[0]!.request]).operation_name, ['good']);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'grpc', reason: 'invalid' }), invalidBefore + 4);
 });
 
 test('PipelineBusyError → UNAVAILABLE with RetryInfo in grpc-status-details-bin', async () => {

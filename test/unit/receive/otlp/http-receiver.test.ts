@@ -2,10 +2,13 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { PipelineBusyError, TailsamplerError } from '../../../../src/errors.ts';
+import { KafkaRecordTooLargeError } from '../../../../src/spool/kafka/errors.ts';
+import { SpoolRecordTooLargeError } from '../../../../src/spool/local/errors.ts';
 import { google } from '../../../../src/otlp/gen/otlp.js';
 import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
 import { ExportTraceServiceResponse, encodeRequest, hex, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
 import { MALFORMED } from '../../../fixtures/otlp/malformed.ts';
+import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../../fixtures/otlp/invalid-utf8.ts';
 import { counter, post, startReceiver, type Harness } from '../../../fixtures/otlp/receiver-harness.ts';
 
 const PB = { 'Content-Type': 'application/x-protobuf' };
@@ -134,7 +137,9 @@ test('gzip and deflate bodies are inflated; broken gzip → 400', async () => {
   assert.equal(h.consumer.got.length, 2);
 });
 
-test('bodies over the limit → 413, also when only the inflated size is too large', async () => {
+test('bodies over the limit → 413, also when only the inflated size is too large; counted as too_large requests', async () => {
+  const tooLarge = { transport: 'http', reason: 'too_large' };
+  const before = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
   const big = realisticRequest(400); // ~200 KiB > 0.1 MiB
   assert.ok(big.length > 0.1 * 1024 * 1024);
   const r = await post(h.httpUrl, big, PB);
@@ -145,6 +150,79 @@ test('bodies over the limit → 413, also when only the inflated size is too lar
   const g = await post(h.httpUrl, bomb, { ...PB, 'Content-Encoding': 'gzip' });
   assert.equal(g.status, 413);
   assert.equal(h.consumer.got.length, 0);
+  // Neither body was read to the end, so their spans are unknown: the requests are counted, 0 spans.
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), before + 2);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), 0);
+});
+
+test('a span or trace too large for the spool → 413 RESOURCE_EXHAUSTED, its spans counted as too_large', async () => {
+  const tooLarge = { transport: 'http', reason: 'too_large' };
+  const spansBefore = await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge);
+  const requestsBefore = await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge);
+  for (const err of [new KafkaRecordTooLargeError('span 01 of trace 02 is 2000000 bytes, more than 999000', 2_000_000, 999_000), new SpoolRecordTooLargeError(600 << 20, 512 << 20)]) {
+    h.consumer.failWith = err;
+    const r = await post(h.httpUrl, encodeRequest(richRequest()), PB);
+    assert.equal(r.status, 413);
+    const status = google.rpc.Status.decode(r.body);
+    assert.equal(status.code, 8);
+    assert.equal(status.message, err.message);
+    assert.equal(status.details.length, 0, 'no RetryInfo: retrying the same request cannot succeed');
+    const j = await post(h.httpUrl, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}]}', JSON_CT);
+    assert.equal(j.status, 413);
+    assert.equal(JSON.parse(j.body.toString()).code, 8);
+  }
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), spansBefore + 2 * (6 + 1));
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), requestsBefore + 4);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'error' }), 0);
+});
+
+test('invalid UTF-8 over HTTP protobuf → partial_success names it; the other spans are stored untouched', async () => {
+  const invalidBefore = await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'invalid' });
+  const body = withInvalidUtf8(
+    encodeRequest({
+      resourceSpans: [
+        { scopeSpans: [{ spans: [
+          { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203331'), name: 'good' },
+          { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203332'), name: PLACEHOLDER },
+          { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203333'), name: 'k', attributes: [{ key: PLACEHOLDER, value: { stringValue: 'v' } }] },
+          { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203334'), name: 'v', attributes: [{ key: 'k', value: { stringValue: PLACEHOLDER } }] },
+        ] }] },
+        { resource: { attributes: [{ key: 'service.name', value: { stringValue: PLACEHOLDER } }] }, scopeSpans: [{ spans: [
+          { traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203335'), name: 'under a bad resource' },
+        ] }] },
+      ],
+    }),
+    BAD_UTF8.invalid,
+  );
+  const r = await post(h.httpUrl, body, PB);
+  assert.equal(r.status, 200);
+  const ps = ExportTraceServiceResponse.decode(r.body).partialSuccess!;
+  assert.equal(ps.rejectedSpans!.toString(), '4');
+  assert.equal(ps.errorMessage, '4 invalid span(s) dropped: 1 × invalid UTF-8 in span name; 2 × invalid UTF-8 in span attributes; 1 × invalid UTF-8 in resource');
+  assert.equal(h.consumer.got.length, 1);
+  assert.equal(h.consumer.got[0]!.spanCount, 1);
+  assert.deepEqual(requestsToColumns([h.consumer.got[0]!.request]).operation_name, ['good']);
+  assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'invalid' }), invalidBefore + 4);
+});
+
+test('OTLP/JSON: unpaired surrogates reject their span; a body that is not UTF-8 → 400; numbers keep every digit', async () => {
+  const span = (id: string, extra: string) => `{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"${id}"${extra}}`;
+  const body = `{"resourceSpans":[{"scopeSpans":[{"spans":[${span('b7ad6b7169203331', ',"name":"ok","startTimeUnixNano":1764620000123456789,"attributes":[{"key":"max","value":{"intValue":9223372036854775807}},{"key":"min","value":{"intValue":-9223372036854775808}}]')},${span('b7ad6b7169203332', ',"name":"\\ud800"')}]}]}]}`;
+  const r = await post(h.httpUrl, body, JSON_CT);
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body.toString()), { partialSuccess: { rejectedSpans: '1', errorMessage: '1 invalid span(s) dropped: 1 × invalid Unicode (unpaired surrogate) in span name' } });
+  const cols = requestsToColumns([h.consumer.got[0]!.request]);
+  assert.deepEqual(cols.operation_name, ['ok']);
+  assert.equal(cols.start_time_unix_nano[0], 1764620000123456789n);
+  assert.equal(cols.attributes[0], '[{"key":"max","value":{"intValue":"9223372036854775807"}},{"key":"min","value":{"intValue":"-9223372036854775808"}}]');
+  const raw = Buffer.concat([Buffer.from(`{"resourceSpans":[{"scopeSpans":[{"spans":[${span('b7ad6b7169203331', ',"name":"')}`.slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}]}]}')]);
+  const bad = await post(h.httpUrl, raw, JSON_CT);
+  assert.equal(bad.status, 400);
+  assert.deepEqual(JSON.parse(bad.body.toString()), { code: 3, message: 'request body is not valid UTF-8' });
+  const out = await post(h.httpUrl, body.replace('9223372036854775807', '9223372036854775808'), JSON_CT);
+  assert.equal(out.status, 400);
+  assert.match(JSON.parse(out.body.toString()).message, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[0\]\.value\.intValue: 9223372036854775808 is out of range for int64/);
+  assert.equal(h.consumer.got.length, 1);
 });
 
 test('wrong content type → 415, wrong method → 405, other path → 404', async () => {
