@@ -101,18 +101,12 @@ export class DeliveryStore {
   constructor(decisions: DecisionStore) {
     this.#decisions = decisions;
     const db = decisions.db;
+    // What is owed, and what a dead letter keeps of it.
+    const owed = `exporter TEXT NOT NULL, trace_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+      threshold TEXT, policy TEXT NOT NULL, decided_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0`;
     db.exec(`
       CREATE TABLE IF NOT EXISTS deliveries (
-        exporter TEXT NOT NULL,
-        trace_id TEXT NOT NULL,
-        first_seq INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL,
-        threshold TEXT,
-        policy TEXT NOT NULL,
-        decided_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL,
-        last_error TEXT,
+        ${owed}, next_at INTEGER NOT NULL, last_error TEXT,
         PRIMARY KEY (exporter, trace_id, first_seq)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (exporter, next_at);
@@ -120,17 +114,7 @@ export class DeliveryStore {
       CREATE INDEX IF NOT EXISTS deliveries_first_seq ON deliveries (first_seq);
       CREATE INDEX IF NOT EXISTS deliveries_decided ON deliveries (exporter, decided_at);
       CREATE TABLE IF NOT EXISTS dead_letters (
-        exporter TEXT NOT NULL,
-        trace_id TEXT NOT NULL,
-        first_seq INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL,
-        threshold TEXT,
-        policy TEXT NOT NULL,
-        decided_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        error TEXT NOT NULL,
-        failed_at INTEGER NOT NULL,
+        ${owed}, reason TEXT NOT NULL, error TEXT NOT NULL, failed_at INTEGER NOT NULL,
         PRIMARY KEY (exporter, trace_id, first_seq)
       ) WITHOUT ROWID;
     `);
