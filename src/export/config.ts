@@ -1,31 +1,6 @@
 import { z } from 'zod';
-
-const positiveInt = z.number().int().positive();
-
-const retrySchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    initial_interval_ms: positiveInt.default(5_000),
-    max_interval_ms: positiveInt.default(30_000),
-    max_elapsed_time_ms: z.number().int().min(0).default(300_000),
-  })
-  .strict()
-  .prefault({});
-
-const queueSchema = z
-  .object({
-    /** Requests held in memory while the destination is slow. */
-    queue_size: positiveInt.default(100),
-    /** Requests sent at once. */
-    num_consumers: positiveInt.default(4),
-    /**
-     * Kept traces waiting for this exporter (durably, as trace ids: their spans stay in the table).
-     * Past this, newly kept traces go to the dead-letter list with reason `backlog_full`.
-     */
-    max_backlog_traces: positiveInt.default(1_000_000),
-  })
-  .strict()
-  .prefault({});
+import { datadogExporterSchema, type DatadogExporterConfig } from './datadog/config.ts';
+import { positiveInt, queueSchema, retrySchema } from './queue-config.ts';
 
 export const otlpExporterSchema = z
   .object({
@@ -48,20 +23,22 @@ export const debugExporterSchema = z
 export type OtlpExporterConfig = z.infer<typeof otlpExporterSchema>;
 export type DebugExporterConfig = z.infer<typeof debugExporterSchema>;
 export type RetryConfig = OtlpExporterConfig['retry_on_failure'];
+export type { DatadogExporterConfig };
 
 /** Each exporter type's own config section; a component id is `type` or `type/name`, as in the Collector. */
-export const EXPORTER_SCHEMAS = { otlp: otlpExporterSchema, debug: debugExporterSchema } as const;
+export const EXPORTER_SCHEMAS = { otlp: otlpExporterSchema, datadog: datadogExporterSchema, debug: debugExporterSchema } as const;
 export type ExporterType = keyof typeof EXPORTER_SCHEMAS;
 
 /** One configured exporter: its component id, its type and its validated section. */
 export type ExporterConfig =
   | { id: string; type: 'otlp'; config: OtlpExporterConfig }
+  | { id: string; type: 'datadog'; config: DatadogExporterConfig }
   | { id: string; type: 'debug'; config: DebugExporterConfig };
 
 const ID = /^([a-z_]+)(?:\/([A-Za-z0-9_.-]+))?$/;
 
 /**
- * The `exporters` section: a map from component id (`otlp`, `otlp/backup`, `debug`) to that type's
+ * The `exporters` section: a map from component id (`otlp`, `otlp/backup`, `datadog`, `debug`) to that type's
  * settings (`{}` for all defaults; `null` switches an exporter off, as `receivers.otlp.grpc: null`
  * does). Each section is checked by its type's schema and every problem reported under its id's path.
  * Without the section, the debug exporter prints kept traces.

@@ -58,3 +58,11 @@ export class ExporterConfigError extends TailsamplerError {
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** A request cannot be turned into what the destination takes (it is not a valid ExportTraceServiceRequest): permanent. */
+export class ExportEncodeError extends TailsamplerError {
+  constructor(message: string, cause?: unknown) {
+    super('TS_EXPORT_ENCODE', message, { retryable: false, cause });
+    this.name = 'ExportEncodeError';
+  }
+}

@@ -20,8 +20,14 @@ export interface DeliveryOptions {
   retryIntervalMs: { initial: number; max: number };
 }
 
+/** What the emitter knows of the traces in a request beyond their spans, for destinations that carry it. */
+export interface ExportContext {
+  /** The policy that kept each trace, by trace id (32 lowercase hex characters). */
+  policies: ReadonlyMap<string, string>;
+}
+
 /**
- * A destination for kept traces (OTLP/HTTP, OTLP/gRPC, debug; Datadog later), built by its type's
+ * A destination for kept traces (OTLP/HTTP, OTLP/gRPC, Datadog, debug), built by its type's
  * factory from its config section, with a Collector-style component id (`otlp`, `otlp/backup`).
  */
 export interface TraceExporter extends Component {
@@ -30,7 +36,8 @@ export interface TraceExporter extends Component {
   /**
    * Queues one ExportTraceServiceRequest (protobuf bytes) holding `spanCount` spans. Resolves when the
    * destination accepted it, or with a failure (retryable or permanent) once the exporter's own
-   * retries ran out; never rejects.
+   * retries ran out; never rejects. `context` says which policy kept each trace (the Datadog
+   * exporter tags it; the others ignore it).
    */
-  export(request: Uint8Array, spanCount: number): Promise<ExportResult>;
+  export(request: Uint8Array, spanCount: number, context?: ExportContext): Promise<ExportResult>;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { DebugExporterConfig, ExporterConfig, ExporterType, OtlpExporterConfig } from './config.ts';
+import type { DatadogExporterConfig, DebugExporterConfig, ExporterConfig, ExporterType, OtlpExporterConfig } from './config.ts';
+import { DatadogExporter } from './datadog/exporter.ts';
 import { DebugExporter } from './debug-exporter.ts';
 import type { TraceExporter } from './exporter.ts';
 import { OtlpGrpcSender } from './otlp-grpc-sender.ts';
@@ -29,6 +30,16 @@ function createOtlp(id: string, c: OtlpExporterConfig, deps: ExporterDeps): Trac
   });
 }
 
+function createDatadog(id: string, c: DatadogExporterConfig, deps: ExporterDeps): TraceExporter {
+  return new DatadogExporter({
+    id,
+    config: c,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    ...(deps.shutdownDrainMs === undefined ? {} : { shutdownDrainMs: deps.shutdownDrainMs }),
+  });
+}
+
 function createDebug(id: string, c: DebugExporterConfig, deps: ExporterDeps): TraceExporter {
   return new DebugExporter({ id, config: c, metrics: deps.metrics, logger: deps.logger });
 }
@@ -36,6 +47,7 @@ function createDebug(id: string, c: DebugExporterConfig, deps: ExporterDeps): Tr
 /** One factory per exporter type, as the Collector's components: each builds from its own section. */
 const FACTORIES: { [T in ExporterType]: Factory<Extract<ExporterConfig, { type: T }>['config']> } = {
   otlp: createOtlp,
+  datadog: createDatadog,
   debug: createDebug,
 };
 
