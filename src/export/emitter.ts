@@ -64,6 +64,8 @@ interface Item {
   firstSeq: number;
   lastSeq: number;
   threshold: string | null;
+  /** The policy that kept the trace (passed to exporters that tag it, e.g. Datadog). */
+  policy: string;
   attempts: Attempt[];
   readFailed: string | null;
 }
@@ -266,7 +268,7 @@ export class Emitter implements DecisionSink {
         const key = `${d.traceId} ${d.firstSeq}`;
         let item = items.get(key);
         if (item === undefined) {
-          item = { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold, attempts: [], readFailed: null };
+          item = { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold, policy: d.policy, attempts: [], readFailed: null };
           items.set(key, item);
         }
         lane.sending.add(deliveryKey(d));
@@ -346,6 +348,7 @@ export class Emitter implements DecisionSink {
           if (item !== undefined) rowsOf.set(item, (rowsOf.get(item) ?? 0) + 1);
         }
         const request = columnsToRequest(withStates, rows);
+        const context = { policies: new Map([...rowsOf.keys()].map((item) => [item.traceId, item.policy])) };
         for (const lane of lanes) {
           const attempts: Attempt[] = [];
           for (const [item, count] of rowsOf) {
@@ -355,7 +358,7 @@ export class Emitter implements DecisionSink {
             attempts.push(a);
           }
           lane.outstanding++;
-          void lane.exporter.export(request, n).then(
+          void lane.exporter.export(request, n, context).then(
             (result) => this.#answered(lane, attempts, result),
             // export() never rejects; should it, the request counts as a retryable failure.
             (err: unknown) => this.#answered(lane, attempts, { ok: false, retryable: true, error: err instanceof Error ? err : new Error(String(err)) }),
