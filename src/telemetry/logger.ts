@@ -20,6 +20,17 @@ const REDACT = [
   'storage.s3.secret_access_key',
   'storage.s3.session_token',
   'config.exporters.*.headers',
+  // The parsed `exporters` section is a list of { id, type, config }.
+  'config.exporters[*].config.headers',
+  'exporters[*].config.headers',
+  '*.config.headers',
+  // Datadog agentless API key (exporters.datadog.api.key), and the header that carries it.
+  '*.api.key',
+  'api.key',
+  'config.exporters[*].config.api.key',
+  'exporters[*].config.api.key',
+  '*.config.api.key',
+  '*.headers["dd-api-key"]',
   '*.credential',
   'catalog.token',
   'catalog.credential',
