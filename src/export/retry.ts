@@ -77,7 +77,7 @@ function isRetryable(e: unknown): boolean {
 
 function retryAfterOf(e: unknown): number | undefined {
   if (typeof e === 'object' && e !== null && 'retryAfterMs' in e) {
-    const v = (e as { retryAfterMs: unknown }).retryAfterMs;
+    const v = e.retryAfterMs;
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   }
   return undefined;

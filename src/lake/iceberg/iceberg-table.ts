@@ -3,7 +3,7 @@ import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
 import { PARTITION_FIELDS } from '../span-schema.ts';
-import type { CommitSummary, DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { CommitSummary, DataFileEntry, DataFileRef, OpenedSpanTable, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { addedManifestFile, dayPath, writeAddedManifest, writeBatchFiles } from './append-files.ts';
@@ -378,7 +378,7 @@ export function tableOptionsFromConfig(
  */
 export async function openOwnedSpanTable(
   options: IcebergSpanTableOptions & { io: FileIO & { close(): void } },
-): Promise<{ table: SpanTable; close(): Promise<void> }> {
+): Promise<OpenedSpanTable> {
   const close = async (): Promise<void> => {
     await options.catalog.close();
     options.io.close();

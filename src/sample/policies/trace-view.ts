@@ -111,8 +111,8 @@ export class TraceView {
     this.#attrsLoaded = true;
     const nKeys = this.#keys.keys.length;
     const n = this.#spans.length;
-    this.#spanValues = new Array(nKeys);
-    this.#resourceValues = new Array(nKeys);
+    this.#spanValues = new Array<(AnyValue | undefined)[]>(nKeys);
+    this.#resourceValues = new Array<(AnyValue | undefined)[]>(nKeys);
     for (let k = 0; k < nKeys; k++) {
       this.#spanValues[k] = new Array<AnyValue | undefined>(n);
       this.#resourceValues[k] = [];
@@ -168,7 +168,7 @@ function parseList(text: string): KeyValue[] | null {
 function parseObject(text: string): { attributes?: unknown } | null {
   try {
     const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' ? (v as { attributes?: unknown }) : null;
+    return v !== null && typeof v === 'object' ? v : null;
   } catch {
     return null;
   }

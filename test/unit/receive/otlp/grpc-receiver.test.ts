@@ -70,7 +70,7 @@ test('PipelineBusyError → UNAVAILABLE with RetryInfo in grpc-status-details-bi
   h.consumer.failWith = new PipelineBusyError('spool full', 1500);
   const r = await grpcExport(h.grpcAddress, encodeRequest(richRequest()));
   assert.equal(r.error?.code, grpcStatus.UNAVAILABLE);
-  const [details] = r.error!.metadata.get('grpc-status-details-bin') as Buffer[];
+  const [details] = r.error.metadata.get('grpc-status-details-bin') as Buffer[];
   const st = google.rpc.Status.decode(details!);
   assert.equal(st.code, grpcStatus.UNAVAILABLE);
   assert.equal(st.details[0]!.type_url, 'type.googleapis.com/google.rpc.RetryInfo');

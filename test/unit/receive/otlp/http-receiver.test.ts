@@ -115,7 +115,7 @@ test('bad JSON → 400 with a JSON Status', async () => {
     const r = await post(h.httpUrl, body, JSON_CT);
     assert.equal(r.status, 400, body);
     assert.equal(r.headers['content-type'], 'application/json');
-    assert.equal(JSON.parse(r.body.toString()).code, 3);
+    assert.equal((JSON.parse(r.body.toString()) as { code: number }).code, 3);
   }
   assert.equal(h.consumer.got.length, 0);
 });
@@ -172,7 +172,7 @@ test('back-pressure: PipelineBusyError → 503 with Retry-After and RetryInfo', 
   assert.equal(info.retryDelay!.nanos, 500_000_000);
   const j = await post(h.httpUrl, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}]}', JSON_CT);
   assert.equal(j.status, 503);
-  assert.equal(JSON.parse(j.body.toString()).code, 14);
+  assert.equal((JSON.parse(j.body.toString()) as { code: number }).code, 14);
   assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'busy' }), 7);
 });
 
