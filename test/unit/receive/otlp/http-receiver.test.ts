@@ -177,7 +177,7 @@ test('back-pressure: PipelineBusyError → 503 with Retry-After and RetryInfo', 
 });
 
 test('other consumer errors: retryable → 503, permanent → 500', async () => {
-  h.consumer.failWith = new TailsamplerError('TS_SPOOL_IO', 'disk hiccup', { retryable: true });
+  h.consumer.failWith = new TailsamplerError('TS_SPOOL_WRITE', 'disk hiccup');
   assert.equal((await post(h.httpUrl, encodeRequest(richRequest()), PB)).status, 503);
   h.consumer.failWith = new Error('bug');
   const r = await post(h.httpUrl, encodeRequest(richRequest()), PB);
