@@ -242,6 +242,12 @@ export class S3FileIO implements FileIO {
     }
   }
 
+  /**
+   * Parts of `partSizeBytes`, `multipartConcurrency` at a time; any failure aborts the upload, so no
+   * parts are left behind. Written here rather than with @aws-sdk/lib-storage's Upload, which refuses
+   * parts under 5 MiB (Garage takes smaller ones; `storage.s3.part_size_mib` allows them) and chooses
+   * between one PUT and multipart by the part size instead of `multipart_threshold_mib`.
+   */
   private async writeMultipart(uri: string, bucket: string, key: string, bytes: Uint8Array): Promise<void> {
     let uploadId: string | undefined;
     try {
