@@ -23,7 +23,7 @@ export class ExportSendError extends TailsamplerError {
 /** An attempt took longer than `timeout_ms`; transient, like gRPC DEADLINE_EXCEEDED. */
 export class ExportTimeoutError extends TailsamplerError {
   constructor(timeoutMs: number) {
-    super('TS_EXPORT_TIMEOUT', `export attempt timed out after ${timeoutMs} ms`, { retryable: true });
+    super('TS_EXPORT_TIMEOUT', `export attempt timed out after ${timeoutMs} ms`);
     this.name = 'ExportTimeoutError';
   }
 }
@@ -31,10 +31,7 @@ export class ExportTimeoutError extends TailsamplerError {
 /** Retrying stopped because the next wait would pass `max_elapsed_time_ms`. */
 export class ExportRetriesExhaustedError extends TailsamplerError {
   constructor(attempts: number, cause: unknown) {
-    super('TS_EXPORT_RETRIES_EXHAUSTED', `export failed after ${attempts} attempts: ${messageOf(cause)}`, {
-      retryable: true,
-      cause,
-    });
+    super('TS_EXPORT_RETRIES_EXHAUSTED', `export failed after ${attempts} attempts: ${messageOf(cause)}`, { cause });
     this.name = 'ExportRetriesExhaustedError';
   }
 }
@@ -42,7 +39,7 @@ export class ExportRetriesExhaustedError extends TailsamplerError {
 /** The exporter was shut down before the request could be delivered. */
 export class ExporterShutdownError extends TailsamplerError {
   constructor(exporterId: string) {
-    super('TS_EXPORT_SHUTDOWN', `exporter ${exporterId} is shut down; request not delivered`, { retryable: true });
+    super('TS_EXPORT_SHUTDOWN', `exporter ${exporterId} is shut down; request not delivered`);
     this.name = 'ExporterShutdownError';
   }
 }
