@@ -258,11 +258,14 @@ export class Emitter implements DecisionSink {
     const now = this.#now();
     const items = new Map<string, Item>();
     let more = false;
-    for (const lane of this.#lanes) {
-      if (lane.outstanding >= lane.exporter.delivery.capacity) continue;
+    const taken: Delivery[][] = this.#lanes.map((lane) => {
+      if (lane.outstanding >= lane.exporter.delivery.capacity) return [];
       const due = this.#store.due(lane.exporter.id, now, this.#opts.batchSize, lane.sending);
       if (due.length === this.#opts.batchSize) more = true;
-      for (const d of due) {
+      return due;
+    });
+    this.#lanes.forEach((lane, i) => {
+      for (const d of taken[i]!) {
         const key = `${d.traceId} ${d.firstSeq}`;
         let item = items.get(key);
         if (item === undefined) {
@@ -272,7 +275,7 @@ export class Emitter implements DecisionSink {
         lane.sending.add(deliveryKey(d));
         item.attempts.push({ lane, delivery: d, open: 0, dispatched: false, rows: 0, retryError: null, rejected: null, partial: null });
       }
-    }
+    });
     // Traces owed to the same exporters are read once and sent to all of them.
     const groups = new Map<string, Item[]>();
     for (const item of items.values()) {
