@@ -39,7 +39,7 @@ async function running(component: 'kafka' | 'garage', endpointKey: string): Prom
   }
   const [host, port] = endpoint.replace(/^\w+:\/\//, '').split(',')[0]!.split(':');
   return new Promise((resolve) => {
-    const s = connect(Number(port), host!, () => (s.destroy(), resolve(true)));
+    const s = connect(Number(port), host, () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
 }

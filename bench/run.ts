@@ -48,7 +48,7 @@ function loadgen(endpoint: string, traces: number, spansPerTrace: number, extra:
     const p = spawn(process.execPath, [BIN, 'loadgen', '--endpoint', endpoint, '--traces', String(traces), '--spans-per-trace', String(spansPerTrace), '--traces-per-request', '100', '--concurrency', '4', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`loadgen exited ${code}`))));
+    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { spansPerSecond: number; seconds: number }) : reject(new Error(`loadgen exited ${code}`))));
   });
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, unit tests, then integration tests against real components
+# The whole test suite: type check, lint, unit tests, then integration tests against real components
 # (pyiceberg/duckdb and Datadog's ddapm-test-agent from PyPI, an OpenTelemetry Collector built from the
 # Go module proxy, Kafka and the Iceberg REST catalog from Maven Central, Garage from crates.io, Redis
 # from Debian), which this script installs into a cache under $HOME on first use and starts for the run.
@@ -12,6 +12,8 @@ if [ "$major" -lt 24 ]; then
 fi
 echo "== type check"
 node node_modules/typescript/bin/tsc -p tsconfig.json
+echo "== lint"
+node node_modules/eslint/bin/eslint.js .
 echo "== unit tests"
 node --test --test-concurrency=2 'test/unit/**/*.test.ts'
 echo "== installing real components for integration tests (cached)"

@@ -1,21 +1,30 @@
+import { errorCodes, type ErrorCode, type ErrorCodeInfo, type FixedErrorCode, type PerInstanceErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
+
 /**
  * The project's error base: every error that crosses a module boundary is a TailsamplerError with a
- * stable `code` (TS_<AREA>_<WHAT>) and says whether retrying the same operation can succeed.
+ * stable `code` from the catalogue in error-codes.ts (TS_<AREA>_<WHAT>) and says whether retrying the
+ * same operation can succeed: as the catalogue says for the code, or, for a code catalogued
+ * `per instance`, as its constructor was told.
  */
 export interface ErrorOptions {
   cause?: unknown;
-  retryable?: boolean;
 }
 
 export class TailsamplerError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
+  constructor(code: FixedErrorCode, message: string, options?: ErrorOptions);
+  constructor(code: PerInstanceErrorCode, message: string, options: ErrorOptions & { retryable: boolean });
+  constructor(code: ErrorCode, message: string, options: ErrorOptions & { retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TailsamplerError';
     this.code = code;
-    this.retryable = options.retryable ?? false;
+    // A code outside the catalogue can only come from untyped callers: it decides per instance.
+    const catalogued = (errorCodes as Readonly<Record<string, ErrorCodeInfo | undefined>>)[code]?.retryable ?? 'per instance';
+    this.retryable = catalogued === 'per instance' ? options.retryable === true : catalogued;
   }
 }
 
@@ -23,7 +32,7 @@ export class TailsamplerError extends Error {
 export class PipelineBusyError extends TailsamplerError {
   readonly retryAfterMs: number;
   constructor(message: string, retryAfterMs: number) {
-    super('TS_PIPELINE_BUSY', message, { retryable: true });
+    super('TS_PIPELINE_BUSY', message);
     this.name = 'PipelineBusyError';
     this.retryAfterMs = retryAfterMs;
   }

@@ -50,7 +50,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
     const nl = head.subarray(0, bytesRead).indexOf(10);
     let header: { magic?: string; version?: number; sequenceNumber?: number; count?: number };
     try {
-      header = JSON.parse(head.subarray(0, nl < 0 ? 0 : nl).toString('utf8'));
+      header = JSON.parse(head.subarray(0, nl < 0 ? 0 : nl).toString('utf8')) as typeof header;
     } catch (cause) {
       throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} has no valid header`, { cause });
     }

@@ -87,7 +87,8 @@ export function toJson(value: unknown): unknown {
   if (value instanceof Uint8Array) return hex(value);
   if (Array.isArray(value)) return value.map(toJson);
   if (typeof value === 'object') {
-    if (typeof (value as { toNumber?: unknown }).toNumber === 'function') return String(value);
+    // protobufjs Long: its toString() is the decimal value.
+    if (typeof (value as { toNumber?: unknown }).toNumber === 'function') return (value as { toString(): string }).toString();
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k.startsWith('$')) continue;

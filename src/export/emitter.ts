@@ -2,6 +2,7 @@ import type { StoredDecision } from '../evaluate/decision-store.ts';
 import type { TraceReader } from '../evaluate/trace-reader.ts';
 import { isTailsamplerError } from '../errors.ts';
 import { FileNotFoundError } from '../lake/file-io-errors.ts';
+import { nextBackoff } from '../retry.ts';
 import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
 import type { SpanTable } from '../lake/table.ts';
 import { columnsToRequest } from '../otlp/from-columns.ts';
@@ -13,7 +14,6 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
 import { messageOf } from './errors.ts';
 import type { ExportResult, TraceExporter } from './exporter.ts';
-import { backoffDelay } from './retry.ts';
 
 /** What export reads back: every column OTLP has (not where the span sat in Kafka). */
 const EXPORT_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.filter((c) => c.type !== 'kafka_metadata').map((c) => c.name);
@@ -260,11 +260,14 @@ export class Emitter implements DecisionSink {
     const now = this.#now();
     const items = new Map<string, Item>();
     let more = false;
-    for (const lane of this.#lanes) {
-      if (lane.outstanding >= lane.exporter.delivery.capacity) continue;
+    const taken: Delivery[][] = this.#lanes.map((lane) => {
+      if (lane.outstanding >= lane.exporter.delivery.capacity) return [];
       const due = this.#store.due(lane.exporter.id, now, this.#opts.batchSize, lane.sending);
       if (due.length === this.#opts.batchSize) more = true;
-      for (const d of due) {
+      return due;
+    });
+    this.#lanes.forEach((lane, i) => {
+      for (const d of taken[i]!) {
         const key = `${d.traceId} ${d.firstSeq}`;
         let item = items.get(key);
         if (item === undefined) {
@@ -274,7 +277,7 @@ export class Emitter implements DecisionSink {
         lane.sending.add(deliveryKey(d));
         item.attempts.push({ lane, delivery: d, open: 0, dispatched: false, rows: 0, retryError: null, rejected: null, partial: null });
       }
-    }
+    });
     // Traces owed to the same exporters are read once and sent to all of them.
     const groups = new Map<string, Item[]>();
     for (const item of items.values()) {
@@ -332,7 +335,7 @@ export class Emitter implements DecisionSink {
       if (cols.length === 0) continue;
       const traceIds = cols.trace_id!;
       const states = Array.from(cols.trace_state!);
-      const rowItems: (Item | undefined)[] = new Array(cols.length);
+      const rowItems = new Array<Item | undefined>(cols.length);
       for (let i = 0; i < cols.length; i++) {
         const item = itemOf(traceIds[i]!, file.sequenceNumber);
         rowItems[i] = item;
@@ -409,7 +412,8 @@ export class Emitter implements DecisionSink {
         deadLetters.push({ delivery: a.delivery, reason, error: a.rejected ?? a.partial ?? 'no rows of the trace are left in the table' });
       } else if (a.retryError !== null) {
         const { initial, max } = a.lane.exporter.delivery.retryIntervalMs;
-        retry.push({ delivery: a.delivery, nextAtMs: now + backoffDelay(a.delivery.attempts, initial, max, this.#random), error: a.retryError });
+        const delayMs = nextBackoff({ initialIntervalMs: initial, maxIntervalMs: max }, a.delivery.attempts + 1, this.#random);
+        retry.push({ delivery: a.delivery, nextAtMs: now + delayMs, error: a.retryError });
       } else {
         delivered.push(a.delivery);
       }

@@ -1,8 +1,9 @@
 import { TailsamplerError } from '../errors.ts';
 
 /**
- * One attempt to deliver a request failed. `retryable` follows the OTLP spec's table of transient
- * statuses; `retryAfterMs` carries the server's throttling hint (HTTP Retry-After, gRPC RetryInfo).
+ * One attempt to deliver a request failed. `retryable` follows the destination's transient statuses
+ * (the OTLP spec's table; for Datadog, the Agent's: 408, 429, 5xx); `retryAfterMs` carries the
+ * server's throttling hint (HTTP Retry-After, gRPC RetryInfo).
  */
 export class ExportSendError extends TailsamplerError {
   readonly retryAfterMs: number | undefined;
@@ -23,7 +24,7 @@ export class ExportSendError extends TailsamplerError {
 /** An attempt took longer than `timeout_ms`; transient, like gRPC DEADLINE_EXCEEDED. */
 export class ExportTimeoutError extends TailsamplerError {
   constructor(timeoutMs: number) {
-    super('TS_EXPORT_TIMEOUT', `export attempt timed out after ${timeoutMs} ms`, { retryable: true });
+    super('TS_EXPORT_TIMEOUT', `export attempt timed out after ${timeoutMs} ms`);
     this.name = 'ExportTimeoutError';
   }
 }
@@ -31,10 +32,7 @@ export class ExportTimeoutError extends TailsamplerError {
 /** Retrying stopped because the next wait would pass `max_elapsed_time_ms`. */
 export class ExportRetriesExhaustedError extends TailsamplerError {
   constructor(attempts: number, cause: unknown) {
-    super('TS_EXPORT_RETRIES_EXHAUSTED', `export failed after ${attempts} attempts: ${messageOf(cause)}`, {
-      retryable: true,
-      cause,
-    });
+    super('TS_EXPORT_RETRIES_EXHAUSTED', `export failed after ${attempts} attempts: ${messageOf(cause)}`, { cause });
     this.name = 'ExportRetriesExhaustedError';
   }
 }
@@ -42,7 +40,7 @@ export class ExportRetriesExhaustedError extends TailsamplerError {
 /** The exporter was shut down before the request could be delivered. */
 export class ExporterShutdownError extends TailsamplerError {
   constructor(exporterId: string) {
-    super('TS_EXPORT_SHUTDOWN', `exporter ${exporterId} is shut down; request not delivered`, { retryable: true });
+    super('TS_EXPORT_SHUTDOWN', `exporter ${exporterId} is shut down; request not delivered`);
     this.name = 'ExporterShutdownError';
   }
 }
@@ -62,7 +60,7 @@ export function messageOf(e: unknown): string {
 /** A request cannot be turned into what the destination takes (it is not a valid ExportTraceServiceRequest): permanent. */
 export class ExportEncodeError extends TailsamplerError {
   constructor(message: string, cause?: unknown) {
-    super('TS_EXPORT_ENCODE', message, { retryable: false, cause });
+    super('TS_EXPORT_ENCODE', message, { cause });
     this.name = 'ExportEncodeError';
   }
 }

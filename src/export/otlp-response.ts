@@ -32,7 +32,7 @@ export function decodeStatus(body: Uint8Array): { message: string; retryDelayMs:
     for (const any of status.details) {
       if (any.type_url === RETRY_INFO_TYPE && any.value) {
         const d = google.rpc.RetryInfo.decode(any.value).retryDelay;
-        if (d) retryDelayMs = toNumber(d.seconds as LongLike) * 1000 + Math.floor((d.nanos ?? 0) / 1e6);
+        if (d) retryDelayMs = toNumber(d.seconds) * 1000 + Math.floor((d.nanos ?? 0) / 1e6);
       }
     }
     return { message: status.message, retryDelayMs };

@@ -1,12 +1,10 @@
 import type { OtlpExporterConfig } from './config.ts';
+import { retryWithBackoff } from '../retry.ts';
 import { ExportRetriesExhaustedError, ExportTimeoutError } from './errors.ts';
-import { isTailsamplerError } from '../errors.ts';
+
+export { sleep } from '../retry.ts';
 
 export type RetryConfig = OtlpExporterConfig['retry_on_failure'];
-
-/** The Collector's backoff shape: each wait grows by 1.5×, randomised ±50% so senders do not march in step. */
-const MULTIPLIER = 1.5;
-const RANDOMIZATION = 0.5;
 
 export interface RetryOptions {
   retry: RetryConfig;
@@ -21,92 +19,25 @@ export interface RetryOptions {
 }
 
 /**
- * The wait before attempt `failures + 1` after `failures` failed ones: `initialMs` × 1.5^failures,
- * capped at `maxMs`, randomised ±50%.
+ * The shared retry (src/retry.ts) as the exporters use it, with `retry_on_failure` as the Collector's
+ * exporterhelper reads it: waits grow 1.5× from `initial_interval_ms` up to `max_interval_ms`, ±50%
+ * jitter. Runs `attempt` until it succeeds, fails permanently (an error whose `retryable` is false),
+ * or the next wait would pass `max_elapsed_time_ms` (0: no limit, as in the Collector). An attempt
+ * longer than `timeoutMs` fails with the retryable ExportTimeoutError. A server's throttling hint
+ * (Retry-After, RetryInfo) lengthens the wait but never shortens it. Throws the attempt's own error
+ * when it is permanent, ExportRetriesExhaustedError when time ran out (at once when retrying is
+ * disabled), and the abort reason when `signal` fired.
  */
-export function backoffDelay(failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const interval = Math.min(initialMs * MULTIPLIER ** failures, maxMs);
-  return interval * (1 - RANDOMIZATION + 2 * RANDOMIZATION * random());
-}
-
-/**
- * Runs `attempt` until it succeeds, fails permanently (an error whose `retryable` is false), or the
- * next wait would pass `max_elapsed_time_ms` (0: no limit, as in the Collector). A server's throttling
- * hint (Retry-After, RetryInfo) lengthens the wait but never shortens it. Throws the attempt's own
- * error when it is permanent, ExportRetriesExhaustedError when time ran out, and the abort reason
- * when `signal` fired.
- */
-export async function runWithRetry<T>(attempt: (signal: AbortSignal) => Promise<T>, options: RetryOptions): Promise<T> {
-  const { retry, timeoutMs, signal } = options;
-  const random = options.random ?? Math.random;
-  const started = Date.now();
-  let interval = retry.initial_interval_ms;
-  for (let n = 1; ; n++) {
-    signal.throwIfAborted();
-    let error: unknown;
-    try {
-      return await attemptWithTimeout(attempt, timeoutMs, signal);
-    } catch (e) {
-      if (signal.aborted) throw signal.reason;
-      error = e;
-    }
-    if (!isRetryable(error)) throw error;
-    if (!retry.enabled) throw new ExportRetriesExhaustedError(n, error);
-
-    let delay = interval * (1 - RANDOMIZATION + 2 * RANDOMIZATION * random());
-    const hint = retryAfterOf(error);
-    if (hint !== undefined) delay = Math.max(delay, hint);
-    interval = Math.min(interval * MULTIPLIER, retry.max_interval_ms);
-    if (retry.max_elapsed_time_ms > 0 && Date.now() - started + delay > retry.max_elapsed_time_ms) {
-      throw new ExportRetriesExhaustedError(n, error);
-    }
-    options.onRetry?.(n, delay, error);
-    await sleep(delay, signal);
-  }
-}
-
-async function attemptWithTimeout<T>(
-  attempt: (signal: AbortSignal) => Promise<T>,
-  timeoutMs: number,
-  outer: AbortSignal,
-): Promise<T> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  try {
-    return await attempt(AbortSignal.any([outer, timeout]));
-  } catch (e) {
-    // Senders may surface the abort as their own error; the timeout is what matters to the caller.
-    if (timeout.aborted && !outer.aborted) throw new ExportTimeoutError(timeoutMs);
-    throw e;
-  }
-}
-
-function isRetryable(e: unknown): boolean {
-  return isTailsamplerError(e) ? e.retryable : false;
-}
-
-function retryAfterOf(e: unknown): number | undefined {
-  if (typeof e === 'object' && e !== null && 'retryAfterMs' in e) {
-    const v = (e as { retryAfterMs: unknown }).retryAfterMs;
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  }
-  return undefined;
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+export function runWithRetry<T>(attempt: (signal: AbortSignal) => Promise<T>, options: RetryOptions): Promise<T> {
+  const { retry } = options;
+  return retryWithBackoff(attempt, {
+    backoff: { initialIntervalMs: retry.initial_interval_ms, maxIntervalMs: retry.max_interval_ms },
+    maxAttempts: retry.enabled ? undefined : 1,
+    maxElapsedMs: retry.max_elapsed_time_ms,
+    timeout: { ms: options.timeoutMs, error: (ms) => new ExportTimeoutError(ms) },
+    exhausted: (attempts, error) => new ExportRetriesExhaustedError(attempts, error),
+    signal: options.signal,
+    random: options.random,
+    onRetry: options.onRetry,
   });
 }

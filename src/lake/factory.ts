@@ -6,7 +6,7 @@ import { createFileIO, warehouseUri } from './file-io-factory.ts';
 import { openOwnedSpanTable, tableOptionsFromConfig } from './iceberg/iceberg-table.ts';
 import { createRestSpanTable } from './iceberg/rest-span-table.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
-import type { SpanTable } from './table.ts';
+import type { OpenedSpanTable } from './table.ts';
 
 /** Accepts a plain path or SQLAlchemy's `sqlite:///path` spelling (what pyiceberg users write). */
 function sqlitePath(uri: string): string {
@@ -23,7 +23,7 @@ function sqlitePath(uri: string): string {
 export async function createSpanTable(
   config: StorageConfig,
   deps: { logger: Logger; metrics?: Metrics },
-): Promise<{ table: SpanTable; close(): Promise<void> }> {
+): Promise<OpenedSpanTable> {
   if (config.catalog.type === 'rest') return createRestSpanTable(config, config.catalog, deps);
   const io = createFileIO(config, deps);
   const logger = deps.logger.child({ component: 'iceberg' });

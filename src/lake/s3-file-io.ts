@@ -242,6 +242,12 @@ export class S3FileIO implements FileIO {
     }
   }
 
+  /**
+   * Parts of `partSizeBytes`, `multipartConcurrency` at a time; any failure aborts the upload, so no
+   * parts are left behind. Written here rather than with @aws-sdk/lib-storage's Upload, which refuses
+   * parts under 5 MiB (Garage takes smaller ones; `storage.s3.part_size_mib` allows them) and chooses
+   * between one PUT and multipart by the part size instead of `multipart_threshold_mib`.
+   */
   private async writeMultipart(uri: string, bucket: string, key: string, bytes: Uint8Array): Promise<void> {
     let uploadId: string | undefined;
     try {
@@ -254,9 +260,10 @@ export class S3FileIO implements FileIO {
     const partCount = Math.ceil(bytes.byteLength / partSize);
     const parts: CompletedPart[] = new Array<CompletedPart>(partCount);
     let nextPart = 0;
-    let failure: unknown = null;
-    const worker = async (): Promise<void> => {
-      while (failure === null && nextPart < partCount) {
+    let failed = false;
+    // Each worker uploads parts until none is left or one failed anywhere, and returns its failure.
+    const worker = async (): Promise<Error | null> => {
+      while (!failed && nextPart < partCount) {
         const i = nextPart++;
         const body = bytes.subarray(i * partSize, Math.min(bytes.byteLength, (i + 1) * partSize));
         try {
@@ -265,11 +272,14 @@ export class S3FileIO implements FileIO {
           );
           parts[i] = { ETag: r.ETag, PartNumber: i + 1 };
         } catch (e) {
-          failure ??= toFileIOError(e, 'upload_part', uri);
+          failed = true;
+          return toFileIOError(e, 'upload_part', uri);
         }
       }
+      return null;
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.multipartConcurrency, partCount) }, worker));
+    const failures = await Promise.all(Array.from({ length: Math.min(this.options.multipartConcurrency, partCount) }, worker));
+    const failure = failures.find((f) => f !== null) ?? null;
     try {
       if (failure !== null) throw failure;
       await this.client.send(

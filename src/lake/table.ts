@@ -77,6 +77,12 @@ export interface TableChanges {
  */
 export type CommitSummary = Record<string, string> | ((parent: SnapshotRef | null) => Record<string, string>);
 
+/** An open span table and what closes it (its catalog and FileIO); `close` may be called detached. */
+export interface OpenedSpanTable {
+  table: SpanTable;
+  close: () => Promise<void>;
+}
+
 /**
  * The span table as the pipeline sees it: the materializer appends, the evaluator and exporter read.
  * Implemented on the Iceberg format (src/lake/iceberg) over any catalog and FileIO.

@@ -3,7 +3,7 @@ import { TailsamplerError } from '../errors.ts';
 /** The client sent something that is not a valid OTLP trace export request; retrying it cannot help. */
 export class InvalidRequestError extends TailsamplerError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_RECEIVER_INVALID_REQUEST', message, { ...options, retryable: false });
+    super('TS_RECEIVER_INVALID_REQUEST', message, options);
     this.name = 'InvalidRequestError';
   }
 }
@@ -14,7 +14,7 @@ export class InvalidRequestError extends TailsamplerError {
  */
 export class CorruptPayloadError extends TailsamplerError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_OTLP_CORRUPT_PAYLOAD', message, { ...options, retryable: false });
+    super('TS_OTLP_CORRUPT_PAYLOAD', message, options);
     this.name = 'CorruptPayloadError';
   }
 }

@@ -7,8 +7,8 @@
  * `columnsToRequest` relies on to regroup resources and scopes. Each writer first notes where its
  * fields are, then writes; repeated fields are found by a second scan of the message.
  */
-import { JsonWriter, lit } from './json-writer.ts';
-import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, int64String, tagOf, uint64String } from './wire-reader.ts';
+import { type JsonWriter, lit } from './json-writer.ts';
+import { WireError, type WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, int64String, tagOf, uint64String } from './wire-reader.ts';
 
 const MAX_DEPTH = 64;
 

@@ -26,7 +26,6 @@ export interface Service {
   /** Null when another writer fills the table (`storage.materializer: external`). */
   readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
-  readonly emitter: Emitter;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   shutdown(): Promise<void>;
@@ -125,7 +124,6 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       receiver,
       materializer,
       evaluator,
-      emitter,
       metrics,
       telemetryAddress: () => telemetry.address(),
       shutdown: stopAll,

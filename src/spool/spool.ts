@@ -47,7 +47,7 @@ export interface Spool extends Component {
 /** Another writer committed records this one read (it took over their partitions): re-read from the table. */
 export class SpoolPositionConflictError extends TailsamplerError {
   constructor(message: string) {
-    super('TS_SPOOL_POSITION_CONFLICT', message, { retryable: true });
+    super('TS_SPOOL_POSITION_CONFLICT', message);
     this.name = 'SpoolPositionConflictError';
   }
 }

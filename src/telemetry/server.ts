@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Component } from '../component.ts';
 import type { TelemetryConfig } from '../config/schema.ts';
 import type { Logger } from './logger.ts';
@@ -97,7 +96,7 @@ export function createTelemetryServer(config: TelemetryConfig, deps: TelemetrySe
       });
     },
     address(): string | null {
-      const a = server.address() as AddressInfo | string | null;
+      const a = server.address();
       if (a === null || typeof a === 'string') return a;
       return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
     },

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 /** OTLP/JSON objects as the Collector's file exporter writes them (camelCase keys, hex ids, int64 as strings). */
-export type OtlpJson = Record<string, any>;
+export type OtlpJson = Record<string, unknown>;
 
 export interface ReceivedSpan {
   span: OtlpJson;
@@ -84,8 +84,8 @@ export async function startOtelcol(options: { logDir?: string; ports?: { grpc: n
       log.push(chunk.toString());
       void appendFile(logFile, chunk).catch(() => {});
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
     try {
       await waitReady([grpcPort, httpPort], exited);
@@ -137,15 +137,20 @@ function collectorConfig(grpcPort: number, httpPort: number, output: string): st
   });
 }
 
+/** One line of the file exporter: a TracesData in OTLP/JSON. */
+interface TracesDataJson {
+  resourceSpans?: { resource?: OtlpJson; schemaUrl?: string; scopeSpans?: { scope?: OtlpJson; schemaUrl?: string; spans?: OtlpJson[] }[] }[];
+}
+
 async function readReceived(path: string): Promise<ReceivedTrace[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const traces = new Map<string, ReceivedTrace>();
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     // The exporter may be mid-write of the last line; it will be complete on the next read.
-    let data: OtlpJson;
+    let data: TracesDataJson;
     try {
-      data = JSON.parse(line);
+      data = JSON.parse(line) as TracesDataJson;
     } catch {
       continue;
     }
@@ -198,7 +203,7 @@ function freePort(): Promise<number> {
 
 async function waitReady(ports: number[], exited: Promise<number | null>): Promise<void> {
   let dead: number | null | undefined;
-  void exited.then((code) => (dead = code));
+  void exited.then((code) => (dead = code)); // exited only ever resolves (on 'exit'): nothing to handle
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (const port of ports) {
     while (!(await canConnect(port))) {

@@ -30,7 +30,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${String(last)}` : last === undefined ? '' : `: ${JSON.stringify(last)}`}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -81,7 +81,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let dead = false;
-  void exited.then(() => (dead = true));
+  void exited.then(() => (dead = true)); // exited only ever resolves (on 'exit'): nothing to handle
   const telemetry = `http://127.0.0.1:${ports.telemetry}`;
   await waitFor('service readiness', async () => {
     if (dead) throw new Error(`service exited during start:\n${output}`);

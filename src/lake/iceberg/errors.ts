@@ -6,7 +6,7 @@ import { TailsamplerError } from '../../errors.ts';
  */
 export class CommitConflictError extends TailsamplerError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_CATALOG_COMMIT_CONFLICT', message, { ...options, retryable: true });
+    super('TS_CATALOG_COMMIT_CONFLICT', message, options);
     this.name = 'CommitConflictError';
   }
 }
@@ -44,7 +44,7 @@ export class InvalidMetadataError extends TailsamplerError {
 /** Commits kept losing races; the caller may try the whole append again later. */
 export class CommitRetriesExhaustedError extends TailsamplerError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_CATALOG_COMMIT_RETRIES_EXHAUSTED', message, { ...options, retryable: true });
+    super('TS_CATALOG_COMMIT_RETRIES_EXHAUSTED', message, options);
     this.name = 'CommitRetriesExhaustedError';
   }
 }
@@ -64,7 +64,7 @@ export class CommitStateUnknownError extends TailsamplerError {
 export class CatalogUnavailableError extends TailsamplerError {
   readonly status: number | null;
   constructor(message: string, options: { cause?: unknown; status?: number | null } = {}) {
-    super('TS_CATALOG_UNAVAILABLE', message, { cause: options.cause, retryable: true });
+    super('TS_CATALOG_UNAVAILABLE', message, { cause: options.cause });
     this.name = 'CatalogUnavailableError';
     this.status = options.status ?? null;
   }

@@ -3,9 +3,10 @@ import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
 import { PARTITION_FIELDS } from '../span-schema.ts';
-import type { CommitSummary, DataFileEntry, DataFileRef, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { CommitSummary, DataFileEntry, DataFileRef, OpenedSpanTable, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import type { Logger } from '../../telemetry/logger.ts';
+import { nextBackoff, retryWithBackoff, sleep, type BackoffPolicy } from '../../retry.ts';
 import { addedManifestFile, dayPath, writeAddedManifest, writeBatchFiles } from './append-files.ts';
 import type { Catalog, LoadedTable, TableIdentifier, TableUpdate } from './catalog.ts';
 import {
@@ -51,14 +52,18 @@ export interface IcebergSpanTableOptions {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
-/** Reloads tried to learn whether a commit whose answer was lost landed. */
+/**
+ * Between commits that lost a race: 0–20 ms, doubling, up to 0–1 s (full jitter, so that writers
+ * that collided spread out).
+ */
+const COMMIT_BACKOFF: BackoffPolicy = { initialIntervalMs: 10, multiplier: 2, maxIntervalMs: 500, randomization: 1 };
+/** Reloads tried to learn whether a commit whose answer was lost landed, 0.25 s apart, doubling. */
 const RECONCILE_ATTEMPTS = 6;
+const RECONCILE_BACKOFF: BackoffPolicy = { initialIntervalMs: 250, multiplier: 2, maxIntervalMs: 5000, randomization: 0 };
 
 function findSnapshot(metadata: TableMetadata, snapshotId: number): Snapshot | null {
   return metadata.snapshots?.find((s) => s['snapshot-id'] === snapshotId) ?? null;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function toRef(s: Snapshot): SnapshotRef {
   return {
@@ -198,7 +203,7 @@ class IcebergSpanTable implements SpanTable {
       } catch (e) {
         if (e instanceof CommitStateUnknownError) {
           // The catalog may have applied it: look before committing again, never re-send blindly.
-          const landed = await this.reconcile(snapshotId, e);
+          const landed = await this.reconcile(snapshotId);
           if (landed !== null) return toRef(landed);
           lastConflict = e;
           logger.warn({ attempt, snapshotId, err: e.message }, 'iceberg commit state unknown; the snapshot is not in the table, committing again');
@@ -210,7 +215,7 @@ class IcebergSpanTable implements SpanTable {
         // A commit whose answer was lost may have landed since: then this conflict is our own snapshot.
         const landed = findSnapshot((await this.reload()).metadata, snapshotId);
         if (landed !== null) return toRef(landed);
-        await sleep(Math.min(1000, 10 * 2 ** attempt * Math.random()));
+        if (attempt < MAX_COMMIT_ATTEMPTS) await sleep(nextBackoff(COMMIT_BACKOFF, attempt));
       }
     }
     throw new CommitRetriesExhaustedError(`commit lost ${MAX_COMMIT_ATTEMPTS} races in a row`, { cause: lastConflict });
@@ -221,23 +226,20 @@ class IcebergSpanTable implements SpanTable {
    * snapshot if the table has it (the commit landed), or null if it does not. When the catalog keeps
    * failing, the state stays unknown and so does the error.
    */
-  private async reconcile(snapshotId: number, cause: CommitStateUnknownError): Promise<Snapshot | null> {
-    let lastError: unknown = cause;
-    for (let i = 0; i < RECONCILE_ATTEMPTS; i++) {
-      try {
-        const { metadata } = await this.reload();
-        const landed = findSnapshot(metadata, snapshotId);
-        this.options.logger.info({ snapshotId, landed: landed !== null }, 'reconciled iceberg commit of unknown state');
-        return landed;
-      } catch (e) {
-        lastError = e;
-        if (i < RECONCILE_ATTEMPTS - 1) await sleep(Math.min(5000, 250 * 2 ** i));
-      }
-    }
-    throw new CommitStateUnknownError(
-      `commit of snapshot ${snapshotId} has an unknown outcome and the table could not be reloaded to check it`,
-      { cause: lastError },
-    );
+  private async reconcile(snapshotId: number): Promise<Snapshot | null> {
+    const { metadata } = await retryWithBackoff(() => this.reload(), {
+      backoff: RECONCILE_BACKOFF,
+      maxAttempts: RECONCILE_ATTEMPTS,
+      retryable: () => true,
+      exhausted: (_attempts, lastError) =>
+        new CommitStateUnknownError(
+          `commit of snapshot ${snapshotId} has an unknown outcome and the table could not be reloaded to check it`,
+          { cause: lastError },
+        ),
+    });
+    const landed = findSnapshot(metadata, snapshotId);
+    this.options.logger.info({ snapshotId, landed: landed !== null }, 'reconciled iceberg commit of unknown state');
+    return landed;
   }
 
   /**
@@ -378,7 +380,7 @@ export function tableOptionsFromConfig(
  */
 export async function openOwnedSpanTable(
   options: IcebergSpanTableOptions & { io: FileIO & { close(): void } },
-): Promise<{ table: SpanTable; close(): Promise<void> }> {
+): Promise<OpenedSpanTable> {
   const close = async (): Promise<void> => {
     await options.catalog.close();
     options.io.close();

@@ -42,5 +42,5 @@ export function parseJsonExact(text: string, what: string, unsafeIntegers: 'refu
     }
     return value;
   };
-  return JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown);
+  return JSON.parse(text, reviver);
 }

@@ -4,7 +4,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { LocalFileIO } from '../file-io.ts';
 import { RoutingFileIO } from '../file-io-router.ts';
 import { S3FileIO, s3OptionsFromConfig, s3OptionsFromProperties } from '../s3-file-io.ts';
-import type { SpanTable } from '../table.ts';
+import type { OpenedSpanTable } from '../table.ts';
 import { openOwnedSpanTable, tableOptionsFromConfig } from './iceberg-table.ts';
 import { RestCatalog } from './rest-catalog.ts';
 import type { RestCatalogConfig } from './rest-config.ts';
@@ -19,7 +19,7 @@ export async function createRestSpanTable(
   config: StorageConfig,
   catalogConfig: RestCatalogConfig,
   deps: { logger: Logger; metrics?: Metrics },
-): Promise<{ table: SpanTable; close(): Promise<void> }> {
+): Promise<OpenedSpanTable> {
   const logger = deps.logger.child({ component: 'iceberg' });
   const catalog = await RestCatalog.open({
     uri: catalogConfig.uri,

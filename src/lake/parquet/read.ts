@@ -22,7 +22,7 @@ const OWN_COLUMNS: FileColumns = new Map([...COLUMN_BY_NAME].map(([name, d]) => 
 
 export class ParquetReadError extends TailsamplerError {
   constructor(message: string, cause?: unknown) {
-    super('TS_LAKE_PARQUET_READ', message, { cause, retryable: false });
+    super('TS_LAKE_PARQUET_READ', message, { cause });
     this.name = 'ParquetReadError';
   }
 }

@@ -1,4 +1,5 @@
 /** Encodings of OTLP export responses and google.rpc.Status bodies, in protobuf or OTLP/JSON. */
+import type Long from 'long';
 import { google, opentelemetry } from '../../otlp/gen/otlp.js';
 
 const ExportTraceServiceResponse = opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
@@ -7,7 +8,7 @@ const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
 export function exportResponseProtobuf(rejected: number, message: string): Uint8Array {
   if (rejected === 0 && message === '') return ExportTraceServiceResponse.encode({}).finish();
   return ExportTraceServiceResponse.encode({
-    partialSuccess: { rejectedSpans: String(rejected) as unknown as import('long').default, errorMessage: message },
+    partialSuccess: { rejectedSpans: String(rejected) as unknown as Long, errorMessage: message },
   }).finish();
 }
 
@@ -22,7 +23,7 @@ function retryInfo(retryAfterMs: number): google.protobuf.Any.$Properties {
   return {
     type_url: RETRY_INFO_TYPE,
     value: google.rpc.RetryInfo.encode({
-      retryDelay: { seconds: String(seconds) as unknown as import('long').default, nanos },
+      retryDelay: { seconds: String(seconds) as unknown as Long, nanos },
     }).finish(),
   };
 }

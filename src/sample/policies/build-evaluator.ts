@@ -69,7 +69,9 @@ export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys): PolicyEv
         c.composite_sub_policy.map((p, i) => ({ evaluator: buildEvaluator(p, keys), allocatedSps: rates[i]! })),
       );
     }
-    case 'ottl_condition':
-      throw new SamplingPolicyError(String((cfg as { name?: unknown }).name ?? ''), 'policy type ottl_condition is not supported');
+    case 'ottl_condition': {
+      const name = (cfg as { name?: unknown }).name;
+      throw new SamplingPolicyError(typeof name === 'string' ? name : '', 'policy type ottl_condition is not supported');
+    }
   }
 }

@@ -122,8 +122,8 @@ export class TraceView {
     this.#attrsLoaded = true;
     const nKeys = this.#keys.keys.length;
     const n = this.#spans.length;
-    this.#spanValues = new Array(nKeys);
-    this.#resourceValues = new Array(nKeys);
+    this.#spanValues = new Array<(AnyValue | undefined)[]>(nKeys);
+    this.#resourceValues = new Array<(AnyValue | undefined)[]>(nKeys);
     for (let k = 0; k < nKeys; k++) {
       this.#spanValues[k] = new Array<AnyValue | undefined>(n);
       this.#resourceValues[k] = [];

@@ -9,7 +9,7 @@ import { TailsamplerError } from '../../errors.ts';
  */
 export class KafkaUnavailableError extends TailsamplerError {
   constructor(message: string, cause?: unknown) {
-    super('TS_SPOOL_KAFKA_UNAVAILABLE', message, { cause, retryable: true });
+    super('TS_SPOOL_KAFKA_UNAVAILABLE', message, { cause });
     this.name = 'KafkaUnavailableError';
   }
 }
@@ -17,7 +17,7 @@ export class KafkaUnavailableError extends TailsamplerError {
 /** Kafka refused the operation for a reason retrying cannot fix (authorization, a message too large, config). */
 export class KafkaSpoolError extends TailsamplerError {
   /** `code`: subclasses name their case (TS_SPOOL_KAFKA_<WHAT>). */
-  constructor(message: string, cause?: unknown, code = 'TS_SPOOL_KAFKA') {
+  constructor(message: string, cause?: unknown, code: 'TS_SPOOL_KAFKA' | 'TS_SPOOL_KAFKA_RECORD_TOO_LARGE' = 'TS_SPOOL_KAFKA') {
     super(code, message, { cause });
     this.name = 'KafkaSpoolError';
   }

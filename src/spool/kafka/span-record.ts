@@ -263,7 +263,7 @@ function encodeSpanRecords(payload: Uint8Array, header: Buffer, maxValue: number
     throw e;
   }
   const data = FIELDS.map((f) => columnData(cols, f));
-  const out: TraceMessage[] = new Array(cols.length);
+  const out = new Array<TraceMessage>(cols.length);
   for (let i = 0; i < cols.length; i++) {
     const size = header.length + measure(data, i);
     if (size > maxValue) {

@@ -19,7 +19,7 @@ export class SpoolCorruptError extends TailsamplerError {
 /** Writing or fsyncing a batch failed; nothing of it was acknowledged, so the client may simply retry. */
 export class SpoolWriteError extends TailsamplerError {
   constructor(message: string, cause: unknown) {
-    super('TS_SPOOL_WRITE', message, { cause, retryable: true });
+    super('TS_SPOOL_WRITE', message, { cause });
     this.name = 'SpoolWriteError';
   }
 }
@@ -35,7 +35,7 @@ export class SpoolPositionError extends TailsamplerError {
 /** The spool is not running (not started yet, shutting down, or shut down). */
 export class SpoolClosedError extends TailsamplerError {
   constructor(what: string) {
-    super('TS_SPOOL_CLOSED', `spool is not running: cannot ${what}`, { retryable: true });
+    super('TS_SPOOL_CLOSED', `spool is not running: cannot ${what}`);
     this.name = 'SpoolClosedError';
   }
 }

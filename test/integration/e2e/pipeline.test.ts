@@ -158,7 +158,7 @@ test('OTLP in over HTTP and gRPC → spool → Iceberg → policies → exactly 
   const exactOut = received.find((r) => r.traceId === exactJson[0]!.traceId)!.spans.find((x) => x.span.spanId === exactJson[0]!.spanId)!.span;
   assert.equal(exactOut.startTimeUnixNano, '1764620000123456789');
   assert.equal(exactOut.endTimeUnixNano, '1764620000123458289');
-  assert.equal(exactOut.events[0].timeUnixNano, '1764620000123456796');
+  assert.equal((exactOut.events as { timeUnixNano: string }[])[0]!.timeUnixNano, '1764620000123456796');
   const outInts = new Map((exactOut.attributes as { key: string; value: { intValue?: string } }[]).map((a) => [a.key, a.value.intValue]));
   assert.equal(outInts.get('int.max'), '9223372036854775807');
   assert.equal(outInts.get('int.min'), '-9223372036854775808');

@@ -34,7 +34,11 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
     paths.push(p);
     expectedPartitions.push(`${s.partition.timestamp_day}/${s.partition.trace_id_bucket}`);
   }
-  const out = JSON.parse(execFileSync(python(), [join(here, 'parquet-readers.py'), ...paths], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  const out = JSON.parse(execFileSync(python(), [join(here, 'parquet-readers.py'), ...paths], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+    count: number; sum_duration: string; nulls_parent: number; rows: unknown[][]; schema: [string, string, number, string, string][];
+    compression: string[]; row_groups: number; trace_stats: [string, string][]; arrow_field_ids: Record<string, number>;
+    arrow_nullable: Record<string, boolean>; arrow_types: Record<string, string>; iceberg_partitions: string[][];
+  };
 
   assert.equal(out.count, 5000);
   let sum = 0n;
@@ -46,7 +50,7 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
 
   // The five smallest span ids, value by value.
   const order = Array.from({ length: batch.length }, (_, i) => i).sort((a, b) => (batch.span_id[a]! < batch.span_id[b]! ? -1 : 1));
-  for (const [k, row] of (out.rows as unknown[][]).entries()) {
+  for (const [k, row] of out.rows.entries()) {
     const i = order[k]!;
     const meta = batch._kafka_metadata[i]!;
     assert.deepEqual(row, [
@@ -58,13 +62,13 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
   }
 
   // Depth first, as Parquet lists them: the _kafka_metadata group, then its fields.
-  const elements = (out.schema as [string, string, number, string, string][]).slice(1);
+  const elements = out.schema.slice(1);
   const expected = SPAN_COLUMNS.flatMap((c): { id: number; name: string; required: boolean }[] => (c.type === 'kafka_metadata' ? [c, ...KAFKA_METADATA_FIELDS] : [c]));
   assert.deepEqual(elements.map((l) => [l[0], l[2], l[3]]), expected.map((c) => [c.name, c.id, c.required ? 'REQUIRED' : 'OPTIONAL']));
   assert.deepEqual(out.compression, ['ZSTD']);
   assert.ok(out.row_groups > 1);
   // trace_id row-group ranges are disjoint and ascending: the file is sorted by trace_id.
-  const stats = out.trace_stats as [string, string][];
+  const stats = out.trace_stats;
   for (let i = 1; i < stats.length; i++) assert.ok(stats[i - 1]![1] <= stats[i]![0]);
 
   for (const c of SPAN_COLUMNS) {

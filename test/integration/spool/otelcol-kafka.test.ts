@@ -179,7 +179,7 @@ async function startKafkaCollector(brokers: string[], topic: string): Promise<Ka
     child.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     let dead = false;
-    void exited.then(() => (dead = true));
+    void exited.then(() => (dead = true)); // exited only ever resolves (on 'exit'): nothing to handle
     try {
       for (const port of [keyedPort, unkeyedPort]) {
         await waitFor(`the Kafka-writing collector on ${port}`, async () => {
@@ -413,7 +413,7 @@ test('a topic written by the Collector kafkaexporter (otlp_proto, trace-id parti
   }
   // Beyond the decision: the kept spans leave both paths identical (resource, scope, attributes, tracestate).
   const embeddedSpans = new Map(viaEmbedded.flatMap((r) => r.spans.map((s) => [s.span.spanId as string, spanKey(s)])));
-  for (const r of viaKafka) for (const s of r.spans) assert.deepEqual(spanKey(s), embeddedSpans.get(s.span.spanId as string), `span ${s.span.spanId} identical on both paths`);
+  for (const r of viaKafka) for (const s of r.spans) assert.deepEqual(spanKey(s), embeddedSpans.get(s.span.spanId as string), `span ${s.span.spanId as string} identical on both paths`);
 
   assert.equal(await fromKafka.metric('tailsampler_exporter_sent_spans_total', { exporter: 'otlp' }), [...f.expectedKept].reduce((n, x) => n + byTrace.get(x)!.length, 0));
   assert.equal(await fromKafka.stop(), 0, 'kafka-spool service shuts down cleanly');

@@ -61,7 +61,7 @@ test('every metric the README lists is registered, with the documented type and 
     if (m === undefined) wrong.push(`${name}: listed in the README but not registered`);
     else {
       if (m.type !== doc.type) wrong.push(`${name}: README says ${doc.type}, registered as ${m.type}`);
-      if (m.labels.join() !== doc.labels.join()) wrong.push(`${name}: README labels [${doc.labels}], registered [${m.labels}]`);
+      if (m.labels.join() !== doc.labels.join()) wrong.push(`${name}: README labels [${doc.labels.join()}], registered [${m.labels.join()}]`);
     }
     if (doc.meaning === '') wrong.push(`${name}: no meaning given`);
   }

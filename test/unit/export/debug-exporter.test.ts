@@ -12,7 +12,7 @@ async function run(verbosity: DebugExporterConfig['verbosity']) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -45,11 +45,16 @@ describe('debug exporter', () => {
 
   it('detailed: the full span with attributes, resource and scope', async () => {
     const { lines } = await run('detailed');
-    const spans = lines.filter((l) => l.msg === 'span') as { span: any; resource: any; scope: any }[];
+    type Attribute = { key: string; value: { stringValue?: string; intValue?: string } };
+    const spans = lines.filter((l) => l.msg === 'span') as unknown as {
+      span: { spanId: string; attributes: Attribute[] };
+      resource: { attributes: Attribute[] };
+      scope: { name: string };
+    }[];
     assert.equal(spans.length, 3);
     assert.equal(spans[1]!.span.spanId, '0700000000000002');
     assert.deepEqual(spans[1]!.span.attributes, [{ key: 'i', value: { intValue: '1' } }]);
-    assert.equal(spans[0]!.resource.attributes[0].value.stringValue, 'unit');
+    assert.equal(spans[0]!.resource.attributes[0]!.value.stringValue, 'unit');
     assert.equal(spans[0]!.scope.name, 'unit-test');
   });
 

@@ -59,6 +59,24 @@ describe('runWithRetry', () => {
     );
   });
 
+  it('gives up with ExportRetriesExhaustedError when the next wait would pass max_elapsed_time_ms', async () => {
+    let calls = 0;
+    const throttled = new ExportSendError('429', { retryable: true, retryAfterMs: 60_000 });
+    const started = Date.now();
+    await assert.rejects(
+      runWithRetry(
+        async () => {
+          calls++;
+          throw throttled;
+        },
+        { retry: { ...fast, max_elapsed_time_ms: 1_000 }, timeoutMs: 1_000, signal: new AbortController().signal },
+      ),
+      (e) => e instanceof ExportRetriesExhaustedError && e.cause === throttled && e.retryable && /after 1 attempts/.test(e.message),
+    );
+    assert.equal(calls, 1);
+    assert.ok(Date.now() - started < 1_000, 'did not wait for the 60 s hint first');
+  });
+
   it('stops at once with the abort reason when the signal fires during backoff', async () => {
     const ctl = new AbortController();
     const reason = new Error('shutdown');

@@ -61,7 +61,7 @@ export interface Received {
 export type Handler = (req: Received, res: ServerResponse, n: number) => void;
 
 /** A real HTTP server on 127.0.0.1:0 that records requests and lets each test script the answers. */
-export async function startHttpServer(handler: Handler): Promise<{ url: string; requests: Received[]; close(): Promise<void> }> {
+export async function startHttpServer(handler: Handler): Promise<{ url: string; requests: Received[]; close: () => Promise<void> }> {
   const requests: Received[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

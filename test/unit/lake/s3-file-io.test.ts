@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, parseConfig } from '../../../src/config/load.ts';
 import type { FileIO } from '../../../src/lake/file-io.ts';
 import { FileNotFoundError, InvalidFileUriError, ObjectStoreRequestError } from '../../../src/lake/file-io-errors.ts';
@@ -15,6 +17,7 @@ import {
   s3OptionsFromProperties,
   toFileIOError,
 } from '../../../src/lake/s3-file-io.ts';
+import { Metrics } from '../../../src/telemetry/metrics.ts';
 
 const MIB = 1024 * 1024;
 
@@ -221,4 +224,127 @@ test('warehouse URIs: s3 kept as written, paths made absolute file URIs', () => 
 
 test('S3FileIO refuses nonsense sizes', () => {
   assert.throws(() => new S3FileIO({ ...DEFAULT_S3_OPTIONS, partSizeBytes: 0 }), (e: unknown) => (e as { code?: string }).code === 'TS_FILEIO_INVALID_OPTIONS');
+});
+
+interface S3Call {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: Buffer;
+}
+
+/**
+ * Just enough of S3's multipart API on 127.0.0.1 to watch S3FileIO drive it: every request is kept;
+ * `failPart` answers that part (and `failComplete` the completion) with a 500 InternalError at once,
+ * other parts after `partDelayMs`.
+ */
+async function fakeS3(opts: { failPart?: number; failComplete?: boolean; concurrency?: number; partDelayMs?: number } = {}) {
+  const calls: S3Call[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://s3');
+      const call = { method: req.method ?? '', path: url.pathname, query: url.searchParams, body: Buffer.concat(chunks) };
+      calls.push(call);
+      const xml = (status: number, body: string, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/xml', ...headers });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+      };
+      const internal = () => xml(500, '<Error><Code>InternalError</Code><Message>injected</Message></Error>');
+      const q = call.query;
+      if (call.method === 'POST' && q.has('uploads')) {
+        xml(200, '<InitiateMultipartUploadResult><Bucket>b12</Bucket><Key>big.bin</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>');
+      } else if (call.method === 'PUT' && q.has('partNumber')) {
+        if (Number(q.get('partNumber')) === opts.failPart) internal();
+        else setTimeout(() => xml(200, '', { etag: `"etag-${q.get('partNumber')}"` }), opts.partDelayMs ?? 0);
+      } else if (call.method === 'POST' && q.has('uploadId')) {
+        if (opts.failComplete) internal();
+        else xml(200, '<CompleteMultipartUploadResult><Bucket>b12</Bucket><Key>big.bin</Key><ETag>"all-5"</ETag></CompleteMultipartUploadResult>');
+      } else if (call.method === 'DELETE' && q.has('uploadId')) {
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(200, { etag: '"single"' }).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const metrics = new Metrics();
+  const io = new S3FileIO(
+    {
+      ...DEFAULT_S3_OPTIONS,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+      multipartThresholdBytes: 1000,
+      partSizeBytes: 400,
+      multipartConcurrency: opts.concurrency ?? 2,
+      maxAttempts: 1,
+    },
+    { metrics },
+  );
+  const close = async () => {
+    io.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+  const requests = async (op: string) => (await metrics.s3Requests.get()).values.find((v) => v.labels.op === op)?.value ?? 0;
+  return { calls, io, close, requests };
+}
+
+const bigObject = Buffer.from(Array.from({ length: 1800 }, (_, i) => i % 251));
+
+test('a multipart upload sends parts of the configured size in order, completes them by ETag, and counts each request', async () => {
+  const s3 = await fakeS3();
+  try {
+    await s3.io.write('s3://b12/big.bin', bigObject);
+    const parts = s3.calls.filter((c) => c.method === 'PUT');
+    assert.deepEqual(parts.map((p) => [Number(p.query.get('partNumber')), p.query.get('uploadId'), p.body.length]).sort((a, b) => Number(a[0]) - Number(b[0])), [
+      [1, 'up-1', 400], [2, 'up-1', 400], [3, 'up-1', 400], [4, 'up-1', 400], [5, 'up-1', 200],
+    ]);
+    assert.ok(Buffer.concat(parts.sort((a, b) => Number(a.query.get('partNumber')) - Number(b.query.get('partNumber'))).map((p) => p.body)).equals(bigObject));
+    const complete = s3.calls.filter((c) => c.method === 'POST' && c.query.get('uploadId') === 'up-1');
+    assert.equal(complete.length, 1);
+    const listed = [...complete[0]!.body.toString().matchAll(/<Part>(.*?)<\/Part>/g)].map((m) => m[1]);
+    assert.deepEqual(listed, [1, 2, 3, 4, 5].map((n) => `<ETag>&quot;etag-${n}&quot;</ETag><PartNumber>${n}</PartNumber>`));
+    assert.equal(s3.calls.filter((c) => c.method === 'DELETE').length, 0, 'nothing to abort');
+    assert.equal(await s3.requests('create_multipart_upload'), 1);
+    assert.equal(await s3.requests('upload_part'), 5);
+    assert.equal(await s3.requests('complete_multipart_upload'), 1);
+    assert.equal(await s3.requests('put_object'), 0);
+
+    await s3.io.write('s3://b12/small.bin', bigObject.subarray(0, 999));
+    assert.equal(await s3.requests('put_object'), 1, 'below the threshold: one PutObject');
+  } finally {
+    await s3.close();
+  }
+});
+
+test('a failed part aborts the multipart upload, sends no completion, and surfaces the typed error', async () => {
+  // Part 1 fails at once while part 2 is in flight on the other worker: that worker stops after it.
+  const s3 = await fakeS3({ failPart: 1, concurrency: 2, partDelayMs: 100 });
+  try {
+    await assert.rejects(s3.io.write('s3://b12/big.bin', bigObject), (e: unknown) => {
+      assert.ok(e instanceof ObjectStoreRequestError, String(e));
+      assert.equal(e.operation, 'upload_part');
+      assert.equal(e.status, 500);
+      assert.equal(e.retryable, true);
+      return true;
+    });
+    const aborts = s3.calls.filter((c) => c.method === 'DELETE');
+    assert.deepEqual(aborts.map((c) => [c.path, c.query.get('uploadId')]), [['/b12/big.bin', 'up-1']]);
+    assert.equal(s3.calls.filter((c) => c.method === 'POST' && c.query.has('uploadId')).length, 0, 'never completed');
+    assert.equal(s3.calls.filter((c) => c.method === 'PUT').length, 2, 'no part uploaded after the failure');
+  } finally {
+    await s3.close();
+  }
+});
+
+test('a failed completion aborts the upload too', async () => {
+  const s3 = await fakeS3({ failComplete: true });
+  try {
+    await assert.rejects(s3.io.write('s3://b12/big.bin', bigObject), (e: unknown) => e instanceof ObjectStoreRequestError && e.operation === 'complete_multipart_upload');
+    assert.deepEqual(s3.calls.filter((c) => c.method === 'DELETE').map((c) => c.query.get('uploadId')), ['up-1']);
+  } finally {
+    await s3.close();
+  }
 });

@@ -7,7 +7,7 @@ import { policyListSchema } from '../../../src/sample/policies/config.ts';
 function issues(policies: unknown[]): string[] {
   const r = configSchema.safeParse({ sampling: { policies } });
   assert.equal(r.success, false, 'expected the config to be rejected');
-  return r.error!.issues.map((i) => {
+  return r.error.issues.map((i) => {
     let p = '';
     for (const k of i.path) p += typeof k === 'number' ? `[${k}]` : p === '' ? String(k) : `.${String(k)}`;
     return `${p}: ${i.message}`;

@@ -80,7 +80,7 @@ export function samplerDeps(): SamplerDeps {
 /** A logger whose lines are kept, parsed, for assertions. */
 export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  return { logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), lines };
+  return { logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
 }
 
 /** A counter's value for one label set (0 when the series does not exist). */

@@ -130,15 +130,15 @@ const FIXED = PRACTICAL.replace('string_attribute: { key: app.do_not_sample', 'b
 );
 
 test('the README example as printed is rejected at rule 7, with the path', () => {
-  const r = configSchema.safeParse({ sampling: parse(PRACTICAL) });
+  const r = configSchema.safeParse({ sampling: parse(PRACTICAL) as unknown });
   assert.equal(r.success, false);
-  const paths = r.error!.issues.map((i) => i.path.join('.'));
+  const paths = r.error.issues.map((i) => i.path.join('.'));
   assert.ok(paths.includes('sampling.policies.6.drop.drop_sub_policy.0'), paths.join('\n'));
-  assert.ok(r.error!.issues.some((i) => i.message.includes('string_attribute')));
+  assert.ok(r.error.issues.some((i) => i.message.includes('string_attribute')));
 });
 
 test('the corrected README example validates and decides as otelcol would', () => {
-  const cfg = configSchema.parse({ sampling: parse(FIXED) });
+  const cfg = configSchema.parse({ sampling: parse(FIXED) as unknown });
   const s = buildSampler(cfg.sampling, samplerDeps());
   assert.deepEqual(s.policyNames.length, 7);
   const svc = (name: string, attrs: Record<string, string | boolean> = {}, status = 0) => ({ resource: { 'service.name': name }, attrs, status });
@@ -213,7 +213,7 @@ policies:
 `;
 
 test("the README's first example validates; its drop policy overrides always_sample", () => {
-  const policies = policyListSchema.parse(parse(FIRST).policies);
+  const policies = policyListSchema.parse((parse(FIRST) as { policies: unknown }).policies);
   const s = buildSampler({ sample_errors: true, error_sample_rate: 1, sample_latency: true, latency_threshold_ms: 1, policies }, samplerDeps());
   assert.equal(s.policyNames.length, 14);
   assert.deepEqual(s.decide(trace([{ attrs: { 'url.path': '/api/health' } }]), 0), { keep: false, policy: 'drop-policy-1', threshold: null });
@@ -229,8 +229,8 @@ policies:
       error_mode: ignore
       span: ['attributes["test_attr_key_1"] == "test_attr_val_1"']
 `;
-  const r = policyListSchema.safeParse(parse(ottl).policies);
+  const r = policyListSchema.safeParse((parse(ottl) as { policies: unknown }).policies);
   assert.equal(r.success, false);
-  assert.match(r.error!.issues[0]!.message, /ottl_condition is not supported/);
-  assert.deepEqual(r.error!.issues[0]!.path, [0, 'type']);
+  assert.match(r.error.issues[0]!.message, /ottl_condition is not supported/);
+  assert.deepEqual(r.error.issues[0]!.path, [0, 'type']);
 });

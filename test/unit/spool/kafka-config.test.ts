@@ -124,8 +124,8 @@ test('Kafka client failures map to retryable unavailability or a permanent error
   for (const e of unavailable) {
     const mapped = kafkaError(e, 'ctx');
     assert.ok(mapped instanceof KafkaUnavailableError, `${e.message} → ${mapped.constructor.name}`);
-    assert.equal((mapped as KafkaUnavailableError).retryable, true);
-    assert.equal((mapped as KafkaUnavailableError).code, 'TS_SPOOL_KAFKA_UNAVAILABLE');
+    assert.equal(mapped.retryable, true);
+    assert.equal(mapped.code, 'TS_SPOOL_KAFKA_UNAVAILABLE');
     assert.equal(mapped.cause, e);
   }
   const permanent = [
@@ -137,7 +137,7 @@ test('Kafka client failures map to retryable unavailability or a permanent error
   for (const e of permanent) {
     const mapped = kafkaError(e, 'ctx');
     assert.ok(mapped instanceof KafkaSpoolError, `${e.message} → ${mapped.constructor.name}`);
-    assert.equal((mapped as KafkaSpoolError).retryable, false);
+    assert.equal(mapped.retryable, false);
   }
   const own = new KafkaPositionError('x');
   assert.equal(kafkaError(own, 'ctx'), own);

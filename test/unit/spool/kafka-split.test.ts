@@ -113,14 +113,14 @@ test('spans of 3 traces across 2 resources and 3 scopes become 3 messages, one t
   // T2: one span under A/A1, one under B/B1.
   const t2 = decoded[1]!;
   assert.deepEqual(
-    t2.resourceSpans.map((rs) => [rs.resource.attributes![0]!.value!.stringValue, rs.scopeSpans.map((ss) => [ss.scope!.name, ss.spans.map((x) => x.name)])]),
+    t2.resourceSpans.map((rs) => [rs.resource.attributes![0]!.value!.stringValue, rs.scopeSpans.map((ss) => [ss.scope.name, ss.spans.map((x) => x.name)])]),
     [['checkout', [['io.opentelemetry.http', ['t2-a']]]], ['payments', [['io.opentelemetry.grpc', ['t2-b']]]]],
   );
   assert.deepEqual(t2.resourceSpans[1]!.scopeSpans[0]!.spans.map((x) => spanBytes(x)), [spanBytes(s.t2b)]);
 
   // T3: A/A2 then B/B1.
   assert.deepEqual(
-    decoded[2]!.resourceSpans.map((rs) => rs.scopeSpans.map((ss) => [ss.scope!.name, ss.spans.map((x) => x.name)])),
+    decoded[2]!.resourceSpans.map((rs) => rs.scopeSpans.map((ss) => [ss.scope.name, ss.spans.map((x) => x.name)])),
     [[['io.opentelemetry.db', ['t3-a']]], [['io.opentelemetry.grpc', ['t3-b']]]],
   );
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalFileIO, toFileUri } from '../../../../src/lake/file-io.ts';
 import type { Catalog, TableIdentifier, TableRequirement, TableUpdate } from '../../../../src/lake/iceberg/catalog.ts';
-import { CommitStateUnknownError } from '../../../../src/lake/iceberg/errors.ts';
+import { CatalogUnavailableError, CommitStateUnknownError } from '../../../../src/lake/iceberg/errors.ts';
 import { openIcebergSpanTable } from '../../../../src/lake/iceberg/iceberg-table.ts';
 import { SqlCatalog } from '../../../../src/lake/iceberg/sql-catalog.ts';
 import { silentLogger } from '../../../../src/telemetry/logger.ts';
@@ -23,10 +23,18 @@ class LossyCatalog implements Catalog {
   readonly inner: SqlCatalog;
   next: 'ok' | 'applied' | 'dropped' = 'ok';
   commits = 0;
+  /** Table loads that fail (catalog unreachable) before they answer again. */
+  failLoads = 0;
+  loads = 0;
   constructor(inner: SqlCatalog) {
     this.inner = inner;
   }
   loadTable(t: TableIdentifier) {
+    this.loads++;
+    if (this.failLoads > 0) {
+      this.failLoads--;
+      return Promise.reject(new CatalogUnavailableError('injected: catalog unreachable'));
+    }
     return this.inner.loadTable(t);
   }
   createTable(t: TableIdentifier, r: Parameters<Catalog['createTable']>[1]) {
@@ -83,5 +91,21 @@ test('a commit that never reached the catalog is committed again after the reloa
   assert.equal(loaded.metadata.snapshots!.length, 1);
   assert.equal(loaded.metadata['current-snapshot-id'], ref.snapshotId);
   assert.equal((await table.changesSince(0)).files.reduce((n, f) => n + f.recordCount, 0), 6);
+  await catalog.close();
+});
+
+test('reloads that fail while reconciling are retried with backoff until the catalog answers', async () => {
+  const { catalog, table } = await setup();
+  await table.append(spanBatch({ traces: 2, spansPerTrace: 2, seed: 4 }), { n: '1' });
+  catalog.next = 'applied';
+  catalog.failLoads = 2;
+  const commitsBefore = catalog.commits;
+  const loadsBefore = catalog.loads;
+  const started = Date.now();
+  const ref = await table.append(spanBatch({ traces: 2, spansPerTrace: 2, seed: 5 }), { n: '2' });
+  assert.equal(catalog.commits - commitsBefore, 1, 'found on the third reload: not committed twice');
+  assert.equal(catalog.loads - loadsBefore, 3);
+  assert.ok(Date.now() - started >= 700, 'waited 250 + 500 ms between the reloads');
+  assert.equal((await catalog.inner.loadTable(id))!.metadata['current-snapshot-id'], ref.snapshotId);
   await catalog.close();
 });

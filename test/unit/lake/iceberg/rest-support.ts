@@ -24,7 +24,7 @@ export interface FakeReply {
  * (the catalog itself is tested against Apache Iceberg's real REST server in test/integration).
  * `handler` decides each reply; every request is recorded.
  */
-export async function fakeServer(handler: (req: SeenRequest) => FakeReply): Promise<{ uri: string; seen: SeenRequest[]; close(): Promise<void> }> {
+export async function fakeServer(handler: (req: SeenRequest) => FakeReply): Promise<{ uri: string; seen: SeenRequest[]; close: () => Promise<void> }> {
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

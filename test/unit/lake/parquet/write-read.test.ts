@@ -32,7 +32,7 @@ class MemoryIO implements FileIO {
   }
 }
 
-const ALL = SPAN_COLUMNS.map((c) => c.name) as ColumnName[];
+const ALL = SPAN_COLUMNS.map<ColumnName>((c) => c.name);
 const I64_MAX = 2n ** 63n - 1n;
 const I64_MIN = -(2n ** 63n);
 

@@ -118,7 +118,7 @@ test('bad JSON → 400 with a JSON Status', async () => {
     const r = await post(h.httpUrl, body, JSON_CT);
     assert.equal(r.status, 400, body);
     assert.equal(r.headers['content-type'], 'application/json');
-    assert.equal(JSON.parse(r.body.toString()).code, 3);
+    assert.equal((JSON.parse(r.body.toString()) as { code: number }).code, 3);
   }
   assert.equal(h.consumer.got.length, 0);
 });
@@ -169,7 +169,7 @@ test('a span or trace too large for the spool → 413 RESOURCE_EXHAUSTED, its sp
     assert.equal(status.details.length, 0, 'no RetryInfo: retrying the same request cannot succeed');
     const j = await post(h.httpUrl, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}]}', JSON_CT);
     assert.equal(j.status, 413);
-    assert.equal(JSON.parse(j.body.toString()).code, 8);
+    assert.equal((JSON.parse(j.body.toString()) as { code: number }).code, 8);
   }
   assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', tooLarge), spansBefore + 2 * (6 + 1));
   assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_requests_total', tooLarge), requestsBefore + 4);
@@ -221,7 +221,7 @@ test('OTLP/JSON: unpaired surrogates reject their span; a body that is not UTF-8
   assert.deepEqual(JSON.parse(bad.body.toString()), { code: 3, message: 'request body is not valid UTF-8' });
   const out = await post(h.httpUrl, body.replace('9223372036854775807', '9223372036854775808'), JSON_CT);
   assert.equal(out.status, 400);
-  assert.match(JSON.parse(out.body.toString()).message, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[0\]\.value\.intValue: 9223372036854775808 is out of range for int64/);
+  assert.match((JSON.parse(out.body.toString()) as { message: string }).message, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.attributes\[0\]\.value\.intValue: 9223372036854775808 is out of range for int64/);
   assert.equal(h.consumer.got.length, 1);
 });
 
@@ -250,12 +250,12 @@ test('back-pressure: PipelineBusyError → 503 with Retry-After and RetryInfo', 
   assert.equal(info.retryDelay!.nanos, 500_000_000);
   const j = await post(h.httpUrl, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}]}', JSON_CT);
   assert.equal(j.status, 503);
-  assert.equal(JSON.parse(j.body.toString()).code, 14);
+  assert.equal((JSON.parse(j.body.toString()) as { code: number }).code, 14);
   assert.equal(await counter(h.metrics, 'tailsampler_receiver_refused_spans_total', { transport: 'http', reason: 'busy' }), 7);
 });
 
 test('other consumer errors: retryable → 503, permanent → 500', async () => {
-  h.consumer.failWith = new TailsamplerError('TS_SPOOL_IO', 'disk hiccup', { retryable: true });
+  h.consumer.failWith = new TailsamplerError('TS_SPOOL_WRITE', 'disk hiccup');
   assert.equal((await post(h.httpUrl, encodeRequest(richRequest()), PB)).status, 503);
   h.consumer.failWith = new Error('bug');
   const r = await post(h.httpUrl, encodeRequest(richRequest()), PB);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { PipelineBusyError } from '../../../../src/errors.ts';
+import { PipelineBusyError, TailsamplerError } from '../../../../src/errors.ts';
 import { parsePosition } from '../../../../src/spool/local/position.ts';
 import {
   KIB_IN_MIB,
@@ -157,8 +157,10 @@ describe('LocalSpool group commit', () => {
     const results = await Promise.allSettled([spool.append([rec(1)]), spool.append([rec(2), rec(3)])]);
     for (const r of results) {
       assert.equal(r.status, 'rejected');
-      assert.equal((r as PromiseRejectedResult).reason.code, 'TS_SPOOL_WRITE');
-      assert.equal((r as PromiseRejectedResult).reason.retryable, true);
+      const e: unknown = r.reason;
+      assert.ok(e instanceof TailsamplerError, String(e));
+      assert.equal(e.code, 'TS_SPOOL_WRITE');
+      assert.equal(e.retryable, true);
     }
     assert.equal(lines.filter((l) => l.level === 50).length, 1, 'one error line per failed batch');
     fail = false;
