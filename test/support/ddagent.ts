@@ -71,8 +71,8 @@ export async function startDdAgent(checks: readonly string[] = DD_CHECKS): Promi
     });
     running.add(child);
     const log: string[] = [];
-    child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
-    child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
+    child.stdout.on('data', (c: Buffer) => log.push(c.toString()));
+    child.stderr.on('data', (c: Buffer) => log.push(c.toString()));
     const exited = new Promise<void>((res) => child.once('exit', () => res()));
     const url = `http://127.0.0.1:${port}`;
     try {
@@ -128,7 +128,7 @@ export async function startDdAgent(checks: readonly string[] = DD_CHECKS): Promi
 export function parseLossless(text: string): unknown {
   const reviver = (_key: string, value: unknown, context?: { source?: string }): unknown =>
     typeof value === 'number' && context?.source !== undefined && /^-?\d+$/.test(context.source) ? BigInt(context.source) : value;
-  return JSON.parse(text, reviver as (key: string, value: unknown) => unknown);
+  return JSON.parse(text, reviver);
 }
 
 function freePort(): Promise<number> {

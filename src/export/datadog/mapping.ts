@@ -19,6 +19,8 @@ type OtlpSpan = opentelemetry.proto.trace.v1.Span.$Properties;
 type OtlpEvent = opentelemetry.proto.trace.v1.Span.Event.$Properties;
 type OtlpLink = opentelemetry.proto.trace.v1.Span.Link.$Properties;
 type Attrs = ReadonlyMap<string, AnyValue>;
+type Kind = opentelemetry.proto.trace.v1.Span.SpanKind;
+type StatusCode = opentelemetry.proto.trace.v1.Status.StatusCode;
 
 /** A Datadog span (`pkg/proto/datadog/trace/span.proto`); 64-bit fields as BigInt, never as doubles. */
 export interface DdSpan {
@@ -75,7 +77,9 @@ export const DEFAULT_SERVICE = 'otlpresourcenoservicename';
 
 const EMPTY: Attrs = new Map();
 const SpanKind = opentelemetry.proto.trace.v1.Span.SpanKind;
-const STATUS_ERROR = opentelemetry.proto.trace.v1.Status.StatusCode.STATUS_CODE_ERROR;
+const { STATUS_CODE_ERROR, STATUS_CODE_UNSET } = opentelemetry.proto.trace.v1.Status.StatusCode;
+/** Messaging operation names apply to these kinds only. */
+const REMOTE_KINDS: ReadonlySet<Kind> = new Set([SpanKind.SPAN_KIND_SERVER, SpanKind.SPAN_KIND_CLIENT, SpanKind.SPAN_KIND_PRODUCER, SpanKind.SPAN_KIND_CONSUMER]);
 
 /** `span.kind` meta values (traceutil.OTelSpanKindName). */
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
@@ -159,9 +163,9 @@ export function mapRequest(request: Uint8Array, options: MapOptions = {}): Mappe
 /** One OTel span as a Datadog span (transform.OtelSpanToDDSpan). */
 export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVersion: string, scopeAttrs: Attrs = EMPTY): DdSpan {
   const sattr = attrMap(span.attributes);
-  const kind = span.kind ?? 0;
+  const kind: Kind = span.kind ?? SpanKind.SPAN_KIND_UNSPECIFIED;
   const status = span.status ?? {};
-  const statusCode = status.code ?? 0;
+  const statusCode: StatusCode = status.code ?? STATUS_CODE_UNSET;
   const statusMessage = status.message ?? '';
   const traceId = span.traceId ?? new Uint8Array(0);
   const start = uint64Of(span.startTimeUnixNano);
@@ -178,7 +182,7 @@ export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVers
     parentId: u64(span.parentSpanId, 0),
     start: BigInt.asIntN(64, start),
     duration: BigInt.asIntN(64, duration),
-    error: statusCode === STATUS_ERROR ? 1 : 0,
+    error: statusCode === STATUS_CODE_ERROR ? 1 : 0,
     meta: new Map(),
     metrics: new Map(),
   };
@@ -248,7 +252,7 @@ export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVers
 }
 
 /** traceutil.GetOTelOperationNameV2. */
-function operationName(kind: number, s: Attrs, r: Attrs): string {
+function operationName(kind: Kind, s: Attrs, r: Attrs): string {
   const explicit = either(s, r, true, 'operation.name');
   if (explicit !== '') return explicit;
   const isClient = kind === SpanKind.SPAN_KIND_CLIENT;
@@ -261,7 +265,7 @@ function operationName(kind: number, s: Attrs, r: Attrs): string {
   if (db !== '' && isClient) return `${db}.query`;
   const system = either(s, r, true, 'messaging.system');
   const op = either(s, r, true, 'messaging.operation');
-  if (system !== '' && op !== '' && kind >= SpanKind.SPAN_KIND_SERVER && kind <= SpanKind.SPAN_KIND_CONSUMER) return `${system}.${op}`;
+  if (system !== '' && op !== '' && REMOTE_KINDS.has(kind)) return `${system}.${op}`;
   const rpc = either(s, r, true, 'rpc.system');
   if (rpc === 'aws-api' && isClient) {
     const service = either(s, r, true, 'rpc.service');
@@ -282,11 +286,11 @@ function operationName(kind: number, s: Attrs, r: Attrs): string {
 }
 
 /** traceutil.GetOTelResourceV2, cut to 5000 bytes. */
-function resourceName(span: OtlpSpan, kind: number, s: Attrs, r: Attrs): string {
+function resourceName(span: OtlpSpan, kind: Kind, s: Attrs, r: Attrs): string {
   return truncateUtf8(resourceNameFull(span, kind, s, r), MAX_RESOURCE_BYTES);
 }
 
-function resourceNameFull(span: OtlpSpan, kind: number, s: Attrs, r: Attrs): string {
+function resourceNameFull(span: OtlpSpan, kind: Kind, s: Attrs, r: Attrs): string {
   const explicit = either(s, r, false, 'resource.name');
   if (explicit !== '') return explicit;
   let method = either(s, r, false, 'http.request.method', 'http.method');
@@ -324,7 +328,7 @@ function resourceNameFull(span: OtlpSpan, kind: number, s: Attrs, r: Attrs): str
 }
 
 /** traceutil.GetOTelSpanType. */
-function spanType(kind: number, s: Attrs, r: Attrs): string {
+function spanType(kind: Kind, s: Attrs, r: Attrs): string {
   const explicit = either(s, r, false, 'span.type');
   if (explicit !== '') return explicit;
   if (kind === SpanKind.SPAN_KIND_SERVER) return 'web';
@@ -354,8 +358,8 @@ function httpStatusCode(s: Attrs, r: Attrs): number | null {
  * `exception` events (the last one wins), the message else from the status message, else from a
  * string HTTP status code ("404 Not Found").
  */
-function statusToError(code: number, message: string, events: readonly OtlpEvent[], meta: Map<string, string>): number {
-  if (code !== STATUS_ERROR) return 0;
+function statusToError(code: StatusCode, message: string, events: readonly OtlpEvent[], meta: Map<string, string>): number {
+  if (code !== STATUS_CODE_ERROR) return 0;
   for (const e of events) {
     if ((e.name ?? '').toLowerCase() !== 'exception') continue;
     const attrs = attrMap(e.attributes);

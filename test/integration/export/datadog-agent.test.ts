@@ -7,7 +7,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Long from 'long';
-import { decode } from '@msgpack/msgpack';
 import { datadogExporterSchema } from '../../../src/export/datadog/config.ts';
 import { DatadogExporter } from '../../../src/export/datadog/exporter.ts';
 import { mapRequest } from '../../../src/export/datadog/mapping.ts';
@@ -22,6 +21,7 @@ import { DD_CHECKS, startDdAgent, type DdJsonSpan, type RunningDdAgent } from '.
 import { localPipeline } from '../../support/local-pipeline.ts';
 import { waitFor } from '../../support/otelcol.ts';
 import { makeTrace } from '../../support/traces.ts';
+import { decodeV04, type V04Span } from '../../unit/export/datadog-support.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 const { SpanKind } = opentelemetry.proto.trace.v1.Span;
@@ -168,7 +168,7 @@ describe('Datadog exporter → ddapm-test-agent (v0.4, checks on)', { timeout: 1
     for (const r of requests) {
       assert.equal(r.method, 'PUT');
       assert.ok(r.body.length <= maxRequestBytes, `${r.body.length} bytes`);
-      const sent = decode(r.body, { useBigInt64: true }) as Record<string, any>[][];
+      const sent = decodeV04(r.body);
       assert.equal(r.headers['x-datadog-trace-count'], String(sent.length));
       assert.equal(r.headers['content-type'], 'application/msgpack');
       for (const chunk of sent) {
@@ -249,11 +249,11 @@ describe('Datadog exporter → ddapm-test-agent (v0.4, checks on)', { timeout: 1
     const expected = buildV04Payloads(mapRequest(bytes, { policies: new Map([[TRACE_A, 'errors'], [TRACE_B, 'sample-10pct']]) }), maxRequestBytes);
     const want = new Map<bigint, DdJsonSpan>();
     for (const p of expected) {
-      for (const chunk of decode(p.body, { useBigInt64: true }) as Record<string, unknown>[][]) {
-        for (const s of chunk) want.set(BigInt(s.span_id as number | bigint), normalize(s));
+      for (const chunk of decodeV04(p.body)) {
+        for (const s of chunk) want.set(BigInt(s.span_id), normalize(s));
       }
     }
-    for (const [spanId, got] of bySpan) assert.deepEqual(normalize(got as unknown as Record<string, unknown>), want.get(spanId), `span ${spanId.toString(16)}`);
+    for (const [spanId, got] of bySpan) assert.deepEqual(normalize(got), want.get(spanId), `span ${spanId.toString(16)}`);
 
     // The checks ran and none failed.
     const failures = await agent.failures();
@@ -322,21 +322,20 @@ describe('the pipeline → Datadog: kept traces carry the policy that kept them'
 });
 
 /** Integers as BigInt, metrics as numbers: the same shape whichever decoder read the span. */
-function normalize(s: Record<string, unknown>): DdJsonSpan {
-  const big = (v: unknown): bigint => BigInt(v as number | bigint);
+function normalize(s: V04Span | DdJsonSpan): DdJsonSpan {
   return {
-    service: s.service as string,
-    name: s.name as string,
-    resource: s.resource as string,
-    type: s.type as string,
-    trace_id: big(s.trace_id),
-    span_id: big(s.span_id),
-    parent_id: big(s.parent_id),
-    start: big(s.start),
-    duration: big(s.duration),
-    error: big(s.error),
-    meta: { ...(s.meta as Record<string, string>) },
-    metrics: Object.fromEntries(Object.entries((s.metrics ?? {}) as Record<string, number | bigint>).map(([k, v]) => [k, Number(v)])),
+    service: s.service,
+    name: s.name,
+    resource: s.resource,
+    type: s.type,
+    trace_id: BigInt(s.trace_id),
+    span_id: BigInt(s.span_id),
+    parent_id: BigInt(s.parent_id),
+    start: BigInt(s.start),
+    duration: BigInt(s.duration),
+    error: BigInt(s.error),
+    meta: { ...s.meta },
+    metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, Number(v)])),
   };
 }
 

@@ -5,26 +5,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { decode } from '@msgpack/msgpack';
-import protobuf from 'protobufjs';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
 import { encodeSpanProto } from '../../../src/export/datadog/agent-payload.ts';
 import { mapRequest, type DdSpan, type MappedRequest } from '../../../src/export/datadog/mapping.ts';
 import { MsgpackWriter, msgpackArrayLength, writeSpanMsgpack } from '../../../src/export/datadog/msgpack.ts';
 import { buildAgentPayloads, buildV04Payloads, chunkRootIndex, computeTopLevel } from '../../../src/export/datadog/payloads.ts';
 import { hex, u64 } from '../../fixtures/otlp/requests.ts';
+import { decodeAgentPayload, decodeSpanProto, decodeV04, type PbTracerPayload } from './datadog-support.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 type SpanProps = opentelemetry.proto.trace.v1.Span.$Properties;
-
-const root = protobuf.parse(readFileSync(new URL('../../fixtures/datadog/agent-payload.proto', import.meta.url), 'utf8'), { keepCase: true }).root;
-const AgentPayload = root.lookupType('datadog.trace.AgentPayload');
-const SpanType = root.lookupType('datadog.trace.Span');
-
-function toObject(type: protobuf.Type, bytes: Uint8Array): Record<string, any> {
-  return type.toObject(type.decode(bytes), { longs: String, defaults: false }) as Record<string, any>;
-}
 
 function ddSpan(p: Partial<DdSpan> = {}): DdSpan {
   return {
@@ -67,14 +58,11 @@ function request(traces: number, spans: number, attrBytes = 0): Uint8Array {
   }).finish();
 }
 
-type DecodedV04 = Record<string, any>[][];
-const decodeV04 = (b: Uint8Array): DecodedV04 => decode(b, { useBigInt64: true }) as DecodedV04;
-
 describe('v0.4 msgpack', () => {
   it('a span map decodes back with exact uint64 ids, int64 times, float64 metrics, UTF-8 strings', () => {
     const w = new MsgpackWriter(16);
     writeSpanMsgpack(w, ddSpan());
-    const s = decode(w.finish(), { useBigInt64: true }) as Record<string, unknown>;
+    const s = decodeV04(Uint8Array.of(0x91, 0x91, ...w.finish()))[0]![0]!;
     assert.deepEqual(Object.keys(s), ['service', 'name', 'resource', 'trace_id', 'span_id', 'parent_id', 'start', 'duration', 'error', 'meta', 'metrics', 'type']);
     assert.equal(s.trace_id, 0xfedcba9876543210n);
     assert.equal(s.span_id, 0xffffffffffffffffn);
@@ -200,7 +188,7 @@ describe('chunk roots and top-level spans', () => {
 
 describe('AgentPayload (agentless)', () => {
   it('a span message decodes back field by field', () => {
-    const s = toObject(SpanType, encodeSpanProto(ddSpan()));
+    const s = decodeSpanProto(encodeSpanProto(ddSpan()));
     assert.deepEqual(s, {
       service: 'svc',
       name: 'op',
@@ -215,7 +203,7 @@ describe('AgentPayload (agentless)', () => {
       metrics: { m: 1.5, int: 42, neg: -3 },
       type: 'web',
     });
-    const zero = toObject(SpanType, encodeSpanProto(ddSpan({ parentId: 0n, error: 0, meta: new Map(), metrics: new Map() })));
+    const zero = decodeSpanProto(encodeSpanProto(ddSpan({ parentId: 0n, error: 0, meta: new Map(), metrics: new Map() })));
     assert.equal(zero.parentID, undefined, 'proto3 leaves zero values out');
     assert.equal(zero.error, undefined);
   });
@@ -239,11 +227,11 @@ describe('AgentPayload (agentless)', () => {
     assert.equal(payloads.length, 1);
     assert.equal(payloads[0]!.spans, 3);
     assert.equal(payloads[0]!.traces, 3);
-    const p = toObject(AgentPayload, payloads[0]!.body);
+    const p = decodeAgentPayload(payloads[0]!.body);
     assert.equal(p.hostName, 'sampler-1');
     assert.equal(p.agentVersion, 'tailsampler-0.1.0');
     assert.equal(p.tracerPayloads.length, 2);
-    const [a, b] = p.tracerPayloads;
+    const [a, b] = p.tracerPayloads as [PbTracerPayload, PbTracerPayload];
     assert.deepEqual(
       { containerID: a.containerID, languageName: a.languageName, tracerVersion: a.tracerVersion, env: a.env, hostname: a.hostname, appVersion: a.appVersion },
       { containerID: 'abc', languageName: 'java', tracerVersion: 'otlp-1.40.0', env: 'prod', hostname: 'web-1', appVersion: '7.1' },
@@ -252,14 +240,17 @@ describe('AgentPayload (agentless)', () => {
     for (const c of [...a.chunks, ...b.chunks]) {
       assert.equal(c.priority, 2);
       assert.deepEqual(c.tags, { '_dd.p.dm': '-4' });
-      assert.equal(c.spans[0].metrics._sampling_priority_v1, 2);
-      assert.equal(c.spans[0].meta['_dd.p.dm'], '-4');
-      assert.equal(c.spans[0].metrics._top_level, 1, 'agentless computes top-level spans, as the Agent would');
+      const root = c.spans[0]!;
+      assert.equal(root.metrics?._sampling_priority_v1, 2);
+      assert.equal(root.meta?.['_dd.p.dm'], '-4');
+      assert.equal(root.metrics?._top_level, 1, 'agentless computes top-level spans, as the Agent would');
     }
-    assert.equal(a.chunks[0].spans[0].start, '1764620000123456789');
-    assert.equal(a.chunks[0].spans[0].duration, '10');
-    assert.equal(b.chunks[0].spans[0].service, 'b');
-    assert.equal(b.chunks[0].spans[0].parentID, String(0x0101010101010101n));
+    const first = a.chunks[0]!.spans[0]!;
+    assert.equal(first.start, '1764620000123456789');
+    assert.equal(first.duration, '10');
+    const child = b.chunks[0]!.spans[0]!;
+    assert.equal(child.service, 'b');
+    assert.equal(child.parentID, String(0x0101010101010101n));
   });
 
   it('is cut at max_request_bytes too, every span once', () => {
@@ -268,11 +259,11 @@ describe('AgentPayload (agentless)', () => {
     let spans = 0;
     for (const p of payloads) {
       assert.ok(p.body.length <= 3000, `${p.body.length}`);
-      const decoded = toObject(AgentPayload, p.body);
+      const decoded = decodeAgentPayload(p.body);
       for (const tp of decoded.tracerPayloads) for (const c of tp.chunks) {
         spans += c.spans.length;
         assert.equal(c.priority, 2);
-        assert.equal(c.spans.filter((s: any) => s.metrics?._sampling_priority_v1 === 2).length, 1);
+        assert.equal(c.spans.filter((s) => s.metrics?._sampling_priority_v1 === 2).length, 1);
       }
     }
     assert.equal(spans, 40);

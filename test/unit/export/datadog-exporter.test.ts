@@ -5,10 +5,7 @@
  */
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { decode } from '@msgpack/msgpack';
-import protobuf from 'protobufjs';
 import { parseConfig } from '../../../src/config/load.ts';
 import { datadogExporterSchema, type DatadogExporterConfig } from '../../../src/export/datadog/config.ts';
 import { DatadogExporter, combine, intakeEndpoint } from '../../../src/export/datadog/exporter.ts';
@@ -17,11 +14,8 @@ import type { ExportResult } from '../../../src/export/exporter.ts';
 import { createExporters } from '../../../src/export/factory.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
+import { decodeAgentPayload, decodeV04 } from './datadog-support.ts';
 import { buildRequest, counterValue, startHttpServer, type Handler } from './support.ts';
-
-const AgentPayload = protobuf
-  .parse(readFileSync(new URL('../../fixtures/datadog/agent-payload.proto', import.meta.url), 'utf8'), { keepCase: true })
-  .root.lookupType('datadog.trace.AgentPayload');
 
 const TRACE_1 = '01010101010101010101010101010101';
 
@@ -53,8 +47,6 @@ const ok: Handler = (_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' }).end('{"rate_by_service":{}}');
 };
 
-type V04 = Record<string, any>[][];
-
 describe('Datadog exporter, through an Agent', () => {
   it('PUTs msgpack v0.4 to <endpoint>/v0.4/traces with the trace count and tracer headers', async () => {
     const { server, metrics, exporter } = await setup(ok);
@@ -70,7 +62,7 @@ describe('Datadog exporter, through an Agent', () => {
     assert.match(String(req!.headers['datadog-meta-tracer-version']), /^tailsampler-\d+\.\d+\.\d+/);
     assert.equal(req!.headers['datadog-client-computed-stats'], undefined, 'the Agent computes stats unless apm_stats says otherwise');
     assert.equal(req!.headers['dd-api-key'], undefined);
-    const traces = decode(req!.body, { useBigInt64: true }) as V04;
+    const traces = decodeV04(req!.body);
     assert.equal(traces.length, 1);
     assert.equal(traces[0]!.length, 3);
     assert.ok(traces[0]!.every((s) => s.meta['tailsampling.policy'] === 'keep-errors'));
@@ -146,7 +138,7 @@ describe('Datadog exporter, through an Agent', () => {
     let spans = 0;
     for (const r of server.requests) {
       assert.ok(r.body.length <= 1500);
-      const traces = decode(r.body, { useBigInt64: true }) as V04;
+      const traces = decodeV04(r.body);
       assert.equal(r.headers['x-datadog-trace-count'], String(traces.length));
       for (const t of traces) {
         spans += t.length;
@@ -178,14 +170,14 @@ describe('Datadog exporter, agentless', () => {
     assert.equal(req!.headers['content-type'], 'application/x-protobuf');
     assert.equal(req!.headers['content-encoding'], 'gzip');
     assert.equal(req!.headers['x-datadog-trace-count'], undefined);
-    const payload = AgentPayload.toObject(AgentPayload.decode(gunzipSync(req!.body)), { longs: String }) as Record<string, any>;
-    assert.match(payload.agentVersion, /^tailsampler-/);
-    assert.ok(payload.hostName.length > 0);
-    const chunk = payload.tracerPayloads[0].chunks[0];
+    const payload = decodeAgentPayload(gunzipSync(req!.body));
+    assert.match(payload.agentVersion ?? '', /^tailsampler-/);
+    assert.ok((payload.hostName ?? '').length > 0);
+    const chunk = payload.tracerPayloads[0]!.chunks[0]!;
     assert.equal(chunk.priority, 2);
-    assert.equal(chunk.tags['_dd.p.dm'], '-4');
+    assert.equal(chunk.tags?.['_dd.p.dm'], '-4');
     assert.equal(chunk.spans.length, 3);
-    assert.ok(chunk.spans.every((s: any) => s.meta['tailsampling.policy'] === 'p'));
+    assert.ok(chunk.spans.every((s) => s.meta?.['tailsampling.policy'] === 'p'));
     assert.equal(await counterValue(metrics.exporterSentSpans, { exporter: 'datadog' }), 3);
   });
 
@@ -235,7 +227,7 @@ describe('Datadog exporter config', () => {
     assert.ok(c.type === 'datadog' && c.config.api?.key === 'abc' && c.config.api.site === 'datadoghq.eu' && c.config.api.endpoint === null);
     const exporters = createExporters([c], { metrics: new Metrics(), logger: silentLogger() });
     assert.ok(exporters[0] instanceof DatadogExporter);
-    assert.equal(exporters[0]!.id, 'datadog/eu');
+    assert.equal(exporters[0].id, 'datadog/eu');
   });
 
   it('problems are reported with their paths', () => {

@@ -23,9 +23,9 @@ test('exporters.datadog.api.key and exporter headers are redacted from logs', ()
     encoding: 'utf8',
     env: { ...process.env, K: 'very-secret-api-key', T: 'very-secret-token' },
   });
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { api?: { key: string; site: string } });
   assert.equal(lines.length, 6);
   assert.ok(!out.includes('very-secret'), out);
-  assert.equal(lines[4]!.api.key, '[redacted]');
-  assert.equal(lines[4]!.api.site, 'datadoghq.com', 'the site is not a secret');
+  assert.equal(lines[4]!.api?.key, '[redacted]');
+  assert.equal(lines[4]!.api?.site, 'datadoghq.com', 'the site is not a secret');
 });
