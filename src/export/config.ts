@@ -38,9 +38,9 @@ export type ExporterConfig =
 const ID = /^([a-z_]+)(?:\/([A-Za-z0-9_.-]+))?$/;
 
 /**
- * The `exporters` section: a map from component id (`otlp`, `otlp/backup`, `datadog`, `debug`) to that type's
- * settings (`{}` for all defaults; `null` switches an exporter off, as `receivers.otlp.grpc: null`
- * does). Each section is checked by its type's schema and every problem reported under its id's path.
+ * The `exporters` section: a map from component id (`otlp`, `otlp/backup`, `datadog`, `debug`) to
+ * that type's settings (`{}` for all defaults; `null` switches an exporter off, as
+ * `receivers.otlp.grpc: null` does). Each section is checked by its type's schema and every problem reported under its id's path.
  * Without the section, the debug exporter prints kept traces.
  */
 export const exportersSchema = z
