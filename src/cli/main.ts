@@ -67,12 +67,20 @@ async function deadLetters(args: string[]): Promise<number> {
 async function start(args: string[]): Promise<number> {
   const config = await loadConfig(configArg(args));
   const logger = createLogger(config.telemetry.log_level);
+  // Signals are handled from the start: one that comes while the pipeline is still starting (an
+  // orchestrator stopping a slow pod) shuts it down cleanly once it is up, instead of killing it.
+  let requested: ((signal: string) => void) | null = null;
+  let pending: string | null = null;
+  const onSignal = (signal: string): void => {
+    if (requested !== null) requested(signal);
+    else pending ??= signal;
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
   const service = await startService(config, logger);
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
+    requested = (signal: string): void => {
+      requested = () => {};
       logger.info({ signal }, 'shutting down');
       service.shutdown().then(
         () => resolve(0),
@@ -82,8 +90,7 @@ async function start(args: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    if (pending !== null) requested(pending);
   });
 }
 
