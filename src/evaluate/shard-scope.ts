@@ -73,6 +73,8 @@ export class ShardScope implements EvaluatorScope {
       }
     }
     const files = (await state.table.changesSince(Math.max(0, from))).files.filter((f) => f.sequenceNumber <= state.seq);
+    // The restored traces need these older files until they are decided (the next mark covers them).
+    state.reader.reserve('evaluator', Math.max(0, from) + 1);
     state.reader.add(files);
     for (const file of files) {
       const filter: RowFilter = {

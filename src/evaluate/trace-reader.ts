@@ -3,6 +3,9 @@ import type { ColumnName, PartialSpanColumns } from '../lake/span-schema.ts';
 import { TRACE_ID_BUCKETS } from '../lake/span-schema.ts';
 import { bucketString } from '../lake/transforms.ts';
 
+/** Who reads through the index: the evaluator (rows its policies need) and the emitter (kept traces). */
+export type IndexOwner = 'evaluator' | 'emitter';
+
 /** Where a trace's spans can be: its id and the sequence numbers of the first and last files holding them. */
 export interface TraceLocation {
   traceId: string;
@@ -21,8 +24,15 @@ export class TraceReader {
   /** Files by their trace id bucket; the last list holds files of tables not partitioned by it (any trace may be in them). */
   private readonly byBucket: DataFileRef[][] = Array.from({ length: TRACE_ID_BUCKETS + 1 }, () => []);
   private readonly paths = new Set<string>();
-  /** Per owner, the oldest sequence number it may still read. */
-  private readonly marks = new Map<string, number>();
+  /**
+   * Per owner, the oldest sequence number it may still read. Every owner starts at 0: nothing is
+   * forgotten until each has said what it needs (an owner that restores state at start must not lose
+   * files to one that had nothing to keep).
+   */
+  private readonly marks = new Map<IndexOwner, number>([
+    ['evaluator', 0],
+    ['emitter', 0],
+  ]);
 
   constructor(table: SpanTable) {
     this.table = table;
@@ -46,11 +56,20 @@ export class TraceReader {
   }
 
   /**
-   * Says that `owner` (the evaluator, the emitter) still needs files from sequence number `minSeq` on;
-   * files older than every owner's mark are forgotten.
+   * Says that `owner` still needs files from sequence number `minSeq` on; files older than every
+   * owner's mark are forgotten.
    */
-  retain(owner: string, minSeq: number): void {
+  retain(owner: IndexOwner, minSeq: number): void {
     this.marks.set(owner, minSeq);
+    this.prune();
+  }
+
+  /** Like retain, but only ever lowers `owner`'s mark (more files become needed, e.g. on a take-over). */
+  reserve(owner: IndexOwner, minSeq: number): void {
+    this.marks.set(owner, Math.min(this.marks.get(owner)!, minSeq));
+  }
+
+  private prune(): void {
     let min = Infinity;
     for (const m of this.marks.values()) min = Math.min(min, m);
     for (const files of this.byBucket) {

@@ -369,6 +369,7 @@ export class Emitter implements DecisionSink {
         }
       }
     }
+    await this.#recheckEmpty(group.filter((item) => item.readFailed === null && item.attempts[0]!.rows === 0));
     const now = this.#now();
     const done: Attempt[] = [];
     for (const item of group) {
@@ -379,6 +380,23 @@ export class Emitter implements DecisionSink {
       }
     }
     this.#finish(done, now);
+  }
+
+  /**
+   * A trace none of whose rows were found is dead-lettered as `not_in_lake` only if the table itself
+   * has no file for it any more (retention); if the index merely lacked files, they are indexed again
+   * and the trace is retried.
+   */
+  async #recheckEmpty(items: Item[]): Promise<void> {
+    if (items.length === 0) return;
+    const from = Math.min(...items.map((i) => i.firstSeq)) - 1;
+    this.#reader.add((await this.#table.changesSince(Math.max(0, from))).files);
+    for (const item of items) {
+      if (this.#reader.plan([item]).size === 0) continue;
+      item.readFailed = 'the file index lacked files of this trace; indexed again, retrying';
+      this.#metrics.emitterErrors.inc();
+      this.#logger.error({ traceId: item.traceId, firstSeq: item.firstSeq, lastSeq: item.lastSeq }, 'kept trace found no files in the index, though the table has them');
+    }
   }
 
   #answered(lane: Lane, attempts: readonly Attempt[], result: ExportResult): void {

@@ -205,3 +205,41 @@ test('two exporters, one dead: the other receives every kept trace while the dea
   assert.ok(dead.requests.length <= 2, `the dead exporter took no more than it has room for (${dead.requests.length} requests)`);
   assert.equal(await counterValue(metrics.tracesDecided, { outcome: 'sampled' }), kept.length);
 });
+
+test('after a restart, delivering what was owed does not drop files that traces still undecided need', async (t) => {
+  let up = false;
+  // Answers come a moment later, so the owed trace settles after the evaluator restored its state.
+  const dest = await destination(t, (_req, res) => {
+    setTimeout(() => res.writeHead(up ? 200 : 503, { 'content-type': 'application/x-protobuf' }).end(), 200);
+  });
+  const dir = dirOf();
+  const clock = { now: Date.now() };
+  const build = (metrics: Metrics) => createExporters([otlp('otlp', dest.url)], { metrics, logger: pino({ level: 'silent' }) });
+  let metrics = new Metrics();
+  let p = await localPipeline(t, dir, { exporters: build(metrics), clock, metrics });
+  const owedTrace = makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true });
+  await p.send(owedTrace);
+  await p.evaluator.scan();
+  clock.now += 11_000;
+  await p.evaluator.scan();
+  await p.emitter.settled();
+  assert.equal(p.emitter.status().otlp!.backlog, 1, 'owed while the destination is down');
+  // A trace still undecided when the service stops: its rows are in a later file.
+  const undecided = makeTrace({ n: 3, startMs: clock.now, durationMs: 5, error: true });
+  await p.send(undecided);
+  await p.evaluator.scan();
+  await p.stop();
+
+  up = true;
+  clock.now += 5_000; // the owed trace's backoff is over: it goes out as soon as the emitter starts
+  metrics = new Metrics();
+  p = await localPipeline(t, dir, { exporters: build(metrics), clock, metrics });
+  await p.emitter.settled();
+  assert.equal(p.emitter.status().otlp!.backlog, 0);
+  clock.now += 11_000;
+  await p.evaluator.scan();
+  await p.emitter.settled();
+  const got = receivedSpans(dest.requests.filter((r) => r.body.length > 0).map((r) => r.body));
+  assert.deepEqual(got.get(undecided[0]!.traceId)?.sort(), spanIds(undecided), 'the trace decided after the restart is delivered, not dead-lettered');
+  assert.equal(await counterValue(metrics.exporterDeadLetteredTraces, { exporter: 'otlp', reason: 'not_in_lake' }), 0);
+});

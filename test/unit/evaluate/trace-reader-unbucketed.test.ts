@@ -89,10 +89,15 @@ test('read goes through unbucketed files with the ids they may hold', async () =
 test('files older than every owner\'s mark are dropped, unbucketed ones too, and their paths forgotten', () => {
   const { reader: r } = reader();
   r.add([file('u1', 1, null), file('u2', 2, null), file('u4', 4, null), file('a1', 1, bucketA), file('b3', 3, bucketB)]);
+  r.retain('emitter', Infinity);
+  assert.equal(r.fileCount(), 5, 'nothing is dropped before the evaluator said what it needs');
   r.retain('emitter', 2);
   r.retain('evaluator', 3);
   assert.equal(r.fileCount(), 3, 'the emitter still needs files from 2 on');
+  r.reserve('evaluator', 1);
   r.retain('emitter', Infinity);
+  assert.equal(r.fileCount(), 3, 'reserve lowered the evaluator mark: nothing more is dropped');
+  r.retain('evaluator', 3);
   assert.equal(r.fileCount(), 2);
   assert.deepEqual(planned(r, [{ traceId: A, firstSeq: 0, lastSeq: 9 }]), { u4: [A] });
   assert.deepEqual(planned(r, [{ traceId: B, firstSeq: 0, lastSeq: 9 }]), { b3: [B], u4: [B] });
