@@ -131,10 +131,8 @@ export class Emitter implements DecisionSink {
     if (orphaned > 0) this.#logger.error({ traces: orphaned }, 'kept traces owed to exporters no longer configured were dead-lettered');
     for (const lane of this.#lanes) lane.backlog = this.#store.backlog(lane.exporter.id);
     const from = this.#store.minFirstSeq();
-    if (from !== null) {
-      this.#reader.add((await this.#table.changesSince(Math.max(0, from - 1))).files);
-      this.#reader.retain('emitter', from);
-    }
+    if (from !== null) this.#reader.add((await this.#table.changesSince(Math.max(0, from - 1))).files);
+    this.#retainFiles();
     this.#logger.info(
       { backlog: Object.fromEntries(this.#lanes.map((l) => [l.exporter.id, l.backlog])), requeued },
       'emitter started',
@@ -170,6 +168,7 @@ export class Emitter implements DecisionSink {
     this.#forget(removed);
     const n = [...removed.values()].reduce((a, b) => a + b, 0);
     if (n > 0) this.#logger.info({ deliveries: n }, 'deliveries of traces now decided by another replica released');
+    this.#retainFiles();
     this.#updateGauges();
   }
 
@@ -224,10 +223,14 @@ export class Emitter implements DecisionSink {
         this.#logger.error({ exporter: id, traces: over.length, traceIds: over.slice(0, 10).map((r) => r.traceId) }, 'kept traces dead-lettered: backlog full');
       }
     }
-    const from = this.#store.minFirstSeq();
-    if (from !== null) this.#reader.retain('emitter', from);
+    this.#retainFiles();
     this.#updateGauges();
     this.#kick();
+  }
+
+  /** Tells the file index which files what is owed still needs (none: Infinity, so the index shrinks). */
+  #retainFiles(): void {
+    this.#reader.retain('emitter', this.#store.minFirstSeq() ?? Infinity);
   }
 
   #kick(): void {
@@ -456,7 +459,7 @@ export class Emitter implements DecisionSink {
       this.#metrics.exporterDeadLetteredTraces.inc({ exporter: d.exporter, reason });
       this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error }, 'kept trace dead-lettered');
     }
-    this.#reader.retain('emitter', this.#store.minFirstSeq() ?? Infinity);
+    this.#retainFiles();
     this.#updateGauges();
     if (exported.length > 0 && this.#onExported !== null) {
       this.#onExported(exported).catch((err: unknown) => {

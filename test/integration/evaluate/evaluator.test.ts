@@ -98,3 +98,18 @@ test('a trace over the span cap is decided at once instead of waiting', async (t
   assert.equal(p.evaluator.liveTraces, 1);
   await p.stop();
 });
+
+test('once every trace is decided and nothing is owed, the file index holds no file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  const p = await pipeline(t, dir, clock);
+  // Nothing kept, ever: the emitter owes nothing from its start on.
+  await p.send([...makeTrace({ n: 2, startMs: clock.now, durationMs: 5 }), ...makeTrace({ n: 3, startMs: clock.now, durationMs: 5 })]);
+  await p.scan();
+  assert.ok(p.evaluator.reader.fileCount() > 0, 'the undecided traces keep their files');
+  clock.now += 11_000;
+  await p.scan();
+  assert.equal(p.evaluator.liveTraces, 0);
+  assert.equal(p.exporter.spans.size, 0);
+  assert.equal(p.evaluator.reader.fileCount(), 0, 'no file is kept for nothing: memory does not grow with commits');
+});
