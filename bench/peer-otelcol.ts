@@ -10,8 +10,9 @@
  *    (/proc/<pid>/stat) from just before the load until every trace is decided and every kept trace is
  *    at the sink, per million spans its receiver accepted.
  *  - ingest: bench/replay.ts (pre-encoded requests, near-zero CPU per span) offering a rate for
- *    `--peer-step-secs`, ×1.5 per step from `--peer-ingest-start`; after the first failure, halfway
- *    between the best pass and it until they are within 10% or a step fails again; a step
+ *    `--peer-step-secs` after an uncounted warm-up: ×1.5 per step from `--peer-ingest-start` until a
+ *    step fails (÷2 while none has passed), then halfway between the best pass and the lowest failure
+ *    until they are within 10%; a step
  *    passes when the generator kept the rate (≥ 97%, 32 requests in flight), nothing was refused,
  *    failed, rejected or dropped (the sampler's own counters too), and the sampler kept up: as the load
  *    stops its table (the Collector: its processor) is behind by at most what arrived in the last commit
@@ -30,7 +31,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -513,7 +514,11 @@ function describe(now: Map<string, number>, before = new Map<string, number>()):
 
 // ---- load generators ----
 
+/** Written by the run's first replay and read by the others: every sampler gets the same requests. */
+let templatesFile: string | undefined;
+
 async function replay(endpoint: string, args: Record<string, string | number | boolean>, timeoutMs: number): Promise<ReplayResult> {
+  if (templatesFile) args = { ...args, templates: templatesFile };
   const argv = Object.entries(args).flatMap(([k, v]) => (v === true ? [`--${k}`] : v === false ? [] : [`--${k}`, String(v)]));
   const child = spawn(process.execPath, [REPLAY, '--endpoint', endpoint, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -660,12 +665,23 @@ async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
   await withSampler(kind, { wait: o.wait, numTraces: 1_000_000 }, async (s) => {
     const deadline = Date.now() + o.ingestBudgetSecs * 1000;
     const catchUpMs = Math.max(10, 3 * o.commitSecs + 2 * o.scanSecs) * 1000;
-    let rate = o.ingestStart;
+    const step = (rate: number, seconds: number): Promise<ReplayResult> =>
+      replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds, spans: Math.ceil(rate * seconds * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (seconds + 120) * 1000);
+    // Warm-up, not counted: JIT-compiled hot paths, first files and connections.
+    await step(o.ingestStart / 2, Math.min(10, o.stepSecs));
+    if (!(await until(() => s.caughtUp(), 120_000))) {
+      f.ingest.set(kind.label, `< ${o.ingestStart / 2} spans/s`);
+      log(`[${kind.label}] ingest: not caught up 120 s after the warm-up at ${o.ingestStart / 2} spans/s`);
+      return;
+    }
+    // Up ×1.5 from the start until a step fails (down ÷2 if the first one does), then halfway between
+    // the best pass and the lowest failure until they are within 10%.
     let best = 0;
-    let failedAt = 0;
-    for (let step = 0; step < MAX_INGEST_STEPS && Date.now() + o.stepSecs * 1000 < deadline; step++) {
+    let failedAt = Infinity;
+    let rate = o.ingestStart;
+    for (let n = 0; n < MAX_INGEST_STEPS && rate >= 500 && Date.now() + o.stepSecs * 1000 < deadline; n++) {
       const lossesBefore = await s.losses();
-      const r = await replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds: o.stepSecs, spans: Math.ceil(rate * o.stepSecs * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (o.stepSecs + 120) * 1000);
+      const r = await step(rate, o.stepSecs);
       // Behind by no more than what arrived during one commit interval and 2 s more when the load stops
       // (a buffer may hide a deficit for a while, not for a whole step), and then caught up soon after.
       const backlog = await s.backlog();
@@ -683,20 +699,19 @@ async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
         lost ? `lost: ${lost}` : '',
       ].filter(Boolean);
       log(`[${kind.label}] ingest step ${Math.round(rate)} spans/s × ${o.stepSecs} s: ${ok ? 'ok' : `FAIL (${why.join(', ')})`} (generator CPU ${((r.cpuSeconds * 1e6) / r.spans).toFixed(2)} s per million spans)`);
-      if (ok) {
-        best = Math.max(best, rate);
-        rate = failedAt ? (rate + failedAt) / 2 : rate * 1.5;
-        if (failedAt && failedAt - best < best * 0.1) break;
-      } else {
-        if (failedAt) break;
+      if (ok) best = rate;
+      else {
         failedAt = rate;
-        if (best === 0) break;
-        // Let the backlog drain before the step halfway back; give up if it does not.
+        // Let the backlog drain before the next step; give up if it does not.
         if (!(await until(() => s.caughtUp(), 120_000))) break;
-        rate = (best + failedAt) / 2;
       }
+      if (failedAt === Infinity) rate *= 1.5;
+      else if (best === 0) rate /= 2;
+      else if (failedAt - best < best * 0.1) break;
+      else rate = (best + failedAt) / 2;
     }
-    f.ingest.set(kind.label, best ? `${Math.round(best).toLocaleString('en-US')} spans/s${failedAt ? '' : ' (no step failed)'}` : `< ${o.ingestStart} spans/s`);
+    const fmt = (n: number): string => `${Math.round(n).toLocaleString('en-US')} spans/s`;
+    f.ingest.set(kind.label, best ? `${fmt(best)}${failedAt === Infinity ? ' (no step failed)' : ''}` : failedAt === Infinity ? 'no step ran' : `< ${fmt(failedAt)}`);
   });
 }
 
@@ -835,6 +850,8 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
   const tools = await buildTools();
   const sink = new Sink();
   await sink.start();
+  const scratch = mkdtempSync(join(tmpdir(), 'tailsampler-peer-'));
+  templatesFile = join(scratch, 'replay-templates.json');
   try {
     const kinds: SamplerKind[] = [otelcolKind(tools.otelcol, sink, o)];
     if (o.path !== 'kafka') kinds.push(tailsamplerKind('tailsampler embedded', sink, o, () => ({})));
@@ -851,7 +868,8 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
     const c = cpus();
     console.log(
       `machine: ${c.length} × ${c[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}; Node ${process.version}; ` +
-        `${tools.otelcolVersion} (contrib tailsamplingprocessor, bench/otelcol-peer/builder.yaml); telemetrygen ${tools.telemetrygenVersion}`,
+        `${tools.otelcolVersion} (contrib tailsamplingprocessor, bench/otelcol-peer/builder.yaml); telemetrygen ${tools.telemetrygenVersion}; ` +
+        `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the start`,
     );
     console.log(
       `setup: policies status_code ERROR + latency > ${o.latencyMs} ms, decision_wait = inactivity_threshold_secs = ${o.wait} s; tailsampler commit ${o.commitSecs} s, scan ${o.scanSecs} s; ` +
@@ -867,8 +885,10 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
     console.log('');
     console.log(table(f, kinds[0]!.label, kinds.slice(1).map((k) => k.label), o));
     for (const n of f.notes) console.log(`note: ${n}`);
+    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
   } finally {
     await infra?.close();
     await sink.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -14,12 +14,14 @@
  *
  *   node bench/replay.ts --endpoint http://127.0.0.1:4318 --rate 20000 --seconds 20
  * prints one JSON line: {spans, traces, seconds, spansPerSecond, refusedSpans, failedSpans,
- * rejectedSpans, cpuSeconds, maxInFlight, interestingTraces}. `--send-times FILE` writes each trace's send time (epoch
- * ms, float64 little-endian, indexed by counter) for decision-lag measurement.
+ * rejectedSpans, cpuSeconds, maxInFlight, interestingTraces}. `--send-times FILE` writes each trace's
+ * send time (epoch ms, float64 little-endian, indexed by counter) for decision-lag measurement;
+ * `--templates FILE` reuses (or first writes) the encoded templates, so runs against different
+ * receivers send the same requests.
  */
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { syntheticRequest } from '../src/cli/synthetic.ts';
@@ -42,6 +44,8 @@ export interface ReplayOptions {
   prefix: string;
   retry: boolean;
   sendTimesFile?: string;
+  /** Read the templates from this file when it exists, else write them to it: several runs then send the same requests. */
+  templatesFile?: string;
 }
 
 export interface ReplayResult {
@@ -74,7 +78,8 @@ interface Template {
 
 /** Encodes requests with random ids, then finds where each trace id sits in the bytes. */
 function templates(o: ReplayOptions): Template[] {
-  return Array.from({ length: TEMPLATES }, () => {
+  if (o.templatesFile && existsSync(o.templatesFile)) return readTemplates(o.templatesFile, o);
+  const made = Array.from({ length: TEMPLATES }, () => {
     const { bytes, traces } = syntheticRequest({
       traces: o.tracesPerRequest,
       spansPerTrace: o.spansPerTrace,
@@ -92,6 +97,21 @@ function templates(o: ReplayOptions): Template[] {
     if (k !== offsets.length) throw new Error(`found ${k} trace ids in a template, expected ${offsets.length}`);
     return { bytes: buf, offsets, interesting: traces.filter((t) => t.error || t.slow).length };
   });
+  if (o.templatesFile) writeTemplates(o.templatesFile, made, o);
+  return made;
+}
+
+/** Templates as JSON: the shape they were made for, and each one's bytes (base64), offsets and interesting count. */
+function writeTemplates(file: string, t: Template[], o: ReplayOptions): void {
+  const shape = { spansPerTrace: o.spansPerTrace, tracesPerRequest: o.tracesPerRequest, errorRatio: o.errorRatio, slowRatio: o.slowRatio, slowMs: o.slowMs };
+  writeFileSync(file, JSON.stringify({ shape, templates: t.map((x) => ({ bytes: x.bytes.toString('base64'), offsets: [...x.offsets], interesting: x.interesting })) }));
+}
+
+function readTemplates(file: string, o: ReplayOptions): Template[] {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { shape: Record<string, number>; templates: { bytes: string; offsets: number[]; interesting: number }[] };
+  const shape = { spansPerTrace: o.spansPerTrace, tracesPerRequest: o.tracesPerRequest, errorRatio: o.errorRatio, slowRatio: o.slowRatio, slowMs: o.slowMs };
+  if (JSON.stringify(saved.shape) !== JSON.stringify(shape)) throw new Error(`${file} holds templates for ${JSON.stringify(saved.shape)}, not ${JSON.stringify(shape)}`);
+  return saved.templates.map((x) => ({ bytes: Buffer.from(x.bytes, 'base64'), offsets: Int32Array.from(x.offsets), interesting: x.interesting }));
 }
 
 /** rejected_spans of an ExportTraceServiceResponse's partial_success (field 1 → field 1), else 0. */
@@ -247,6 +267,7 @@ export const REPLAY_OPTIONS = {
   prefix: { type: 'string' },
   retry: { type: 'boolean', default: false },
   'send-times': { type: 'string' },
+  templates: { type: 'string' },
 } as const;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -270,6 +291,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     prefix: v.prefix ?? randomBytes(8).toString('hex'),
     retry: v.retry,
     ...(v['send-times'] ? { sendTimesFile: v['send-times'] } : {}),
+    ...(v.templates ? { templatesFile: v.templates } : {}),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
