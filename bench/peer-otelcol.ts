@@ -129,6 +129,17 @@ export function peerOptions(values: Record<string, unknown>): PeerOptions {
 
 const children = new Set<ChildProcess>();
 const services = new Set<ServiceProcess>();
+/** Temporary directories to remove if the bench exits before it removes them itself. */
+const scratchDirs = new Set<string>();
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.add(dir);
+  return dir;
+}
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  scratchDirs.delete(dir);
+}
 function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const s of services) {
@@ -139,7 +150,10 @@ function killAll(): void {
     }
   }
 }
-process.once('exit', killAll);
+process.once('exit', () => {
+  killAll();
+  for (const dir of [...scratchDirs, ...[...services].map((s) => s.dir)]) rmSync(dir, { recursive: true, force: true });
+});
 
 function track(child: ChildProcess): { exited: Promise<number | null>; tail(): string } {
   children.add(child);
@@ -368,7 +382,7 @@ function otelcolKind(bin: string, sink: Sink, o: PeerOptions): SamplerKind {
   return {
     label: 'otelcol tail_sampling',
     async start(t) {
-      const dir = mkdtempSync(join(tmpdir(), 'tailsampler-peer-otelcol-'));
+      const dir = tempDir('tailsampler-peer-otelcol-');
       let lastError: unknown;
       // A free port can be taken between finding and binding it: a start that fails is tried on fresh ones.
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -441,11 +455,11 @@ function otelcolKind(bin: string, sink: Sink, o: PeerOptions): SamplerKind {
               if (!(await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]))) child.kill('SIGKILL');
               await exited;
             }
-            rmSync(dir, { recursive: true, force: true });
+            removeDir(dir);
           },
         };
       }
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
       throw lastError;
     },
   };
@@ -694,7 +708,7 @@ async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
         kept ? '' : `generator reached ${r.spansPerSecond}/s only (${r.maxInFlight} requests in flight)`,
         backlog > allowed ? `${backlog} spans behind as the load stopped (> ${Math.round(allowed)})` : caughtUp ? '' : `not caught up ${catchUpMs / 1000} s after`,
         r.refusedSpans ? `${r.refusedSpans} refused` : '',
-        r.failedSpans ? `${r.failedSpans} failed` : '',
+        r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
         r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
         lost ? `lost: ${lost}` : '',
       ].filter(Boolean);
@@ -758,7 +772,7 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function measureLag(kind: SamplerKind, sink: Sink, o: PeerOptions, f: Figures): Promise<void> {
   const prefix = randomBytes(8).toString('hex');
-  const dir = mkdtempSync(join(tmpdir(), 'tailsampler-peer-lag-'));
+  const dir = tempDir('tailsampler-peer-lag-');
   try {
     sink.reset(prefix, o.lagTraces);
     await withSampler(kind, { wait: o.wait, numTraces: 1_000_000 }, async (s) => {
@@ -792,7 +806,7 @@ async function measureLag(kind: SamplerKind, sink: Sink, o: PeerOptions, f: Figu
       if (sorted.length !== r.interestingTraces) f.notes.push(`${kind.label}, lag run: ${sorted.length} of ${r.interestingTraces} kept traces reached the sink`);
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -850,7 +864,7 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
   const tools = await buildTools();
   const sink = new Sink();
   await sink.start();
-  const scratch = mkdtempSync(join(tmpdir(), 'tailsampler-peer-'));
+  const scratch = tempDir('tailsampler-peer-');
   templatesFile = join(scratch, 'replay-templates.json');
   try {
     const kinds: SamplerKind[] = [otelcolKind(tools.otelcol, sink, o)];
@@ -889,6 +903,6 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
   } finally {
     await infra?.close();
     await sink.close();
-    rmSync(scratch, { recursive: true, force: true });
+    removeDir(scratch);
   }
 }

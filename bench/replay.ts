@@ -14,7 +14,7 @@
  *
  *   node bench/replay.ts --endpoint http://127.0.0.1:4318 --rate 20000 --seconds 20
  * prints one JSON line: {spans, traces, seconds, spansPerSecond, refusedSpans, failedSpans,
- * rejectedSpans, cpuSeconds, maxInFlight, interestingTraces}. `--send-times FILE` writes each trace's
+ * rejectedSpans, cpuSeconds, maxInFlight, interestingTraces, failures}. `--send-times FILE` writes each trace's
  * send time (epoch ms, float64 little-endian, indexed by counter) for decision-lag measurement;
  * `--templates FILE` reuses (or first writes) the encoded templates, so runs against different
  * receivers send the same requests.
@@ -63,6 +63,8 @@ export interface ReplayResult {
   maxInFlight: number;
   /** Traces sent with an ERROR span or lasting `slowMs`. */
   interestingTraces: number;
+  /** Failed requests by HTTP status or socket error code. */
+  failures: Record<string, number>;
 }
 
 const TEMPLATES = 8;
@@ -158,16 +160,22 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let maxInFlight = 0;
   let requestNo = 0;
   let interesting = 0;
+  /** Failed requests by HTTP status or socket error. */
+  const failures = new Map<string, number>();
 
-  const post = (body: Buffer): Promise<{ status: number; retryAfter: number; body: Buffer }> =>
+  /** status 0: the request failed (`error` says how); -1: a kept-alive socket the server had just closed, safe to send again. */
+  const post = (body: Buffer): Promise<{ status: number; retryAfter: number; body: Buffer; error?: string }> =>
     new Promise((resolve) => {
       const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1), body: Buffer.concat(chunks) }));
-        res.on('error', () => resolve({ status: 0, retryAfter: 1, body: Buffer.alloc(0) }));
+        res.on('error', (e) => resolve({ status: 0, retryAfter: 1, body: Buffer.alloc(0), error: e.message }));
       });
-      req.on('error', () => resolve({ status: 0, retryAfter: 1, body: Buffer.alloc(0) }));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const stale = req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
+        resolve({ status: stale ? -1 : 0, retryAfter: 0, body: Buffer.alloc(0), error: e.code ?? e.message });
+      });
       req.end(body);
     });
 
@@ -202,12 +210,18 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           rejected += rejectedSpans(res.body);
           return;
         }
+        // The server closed an idle kept-alive socket as this request went out on it: not a refusal.
+        if (res.status === -1 && attempt < 3) continue;
         if ((res.status === 429 || res.status === 503) && o.retry && attempt < MAX_RETRIES) {
           await new Promise((r) => setTimeout(r, 1000 * Math.min(5, Math.max(0.1, res.retryAfter || 1))));
           continue;
         }
         if (res.status === 429 || res.status === 503) refused += spans;
-        else failed += spans;
+        else {
+          failed += spans;
+          const why = res.status > 0 ? `HTTP ${res.status}` : (res.error ?? 'error');
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
         return;
       }
     } finally {
@@ -250,6 +264,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(3),
     maxInFlight,
     interestingTraces: interesting,
+    failures: Object.fromEntries(failures),
   };
 }
 
