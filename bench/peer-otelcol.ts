@@ -12,13 +12,13 @@
  *  - ingest: bench/replay.ts (pre-encoded requests, near-zero CPU per span) offering a rate for
  *    `--peer-step-secs` after an uncounted warm-up: ×1.5 per step from `--peer-ingest-start` until a
  *    step fails (÷2 while none has passed), then halfway between the best pass and the lowest failure
- *    until they are within 10%; a step
- *    passes when the generator kept the rate (≥ 97%, 32 requests in flight), nothing was refused,
- *    failed, rejected or dropped (the sampler's own counters too), and the sampler kept up: as the load
- *    stops its table (the Collector: its processor) is behind by at most what arrived in the last commit
- *    interval + 2 s, and it has caught up within max(10 s, 3 commit intervals + 2 scans) (tailsampler:
- *    every accepted span committed and read by the evaluator; the Collector: every trace in its
- *    processor). At most 12 steps and `--peer-ingest-budget-secs`.
+ *    until they are within 10%. A step passes when the generator kept the rate (≥ 97%, 32 requests in
+ *    flight), nothing was refused, failed, rejected or dropped (the sampler's own counters too), and
+ *    the sampler kept up: as the load stops its table (the Collector: its processor) is behind by at
+ *    most what arrived in the last commit interval + 2 s, and it has caught up within max(10 s,
+ *    3 commit intervals + 2 scans) (tailsampler: every accepted span committed and read by the
+ *    evaluator; the Collector: every trace in its processor). At most 12 steps and
+ *    `--peer-ingest-budget-secs` per sampler.
  *  - memory: the sampler's RSS with each of `--peer-spans` (e.g. 1M, 5M) spans pending (a one-hour wait,
  *    nothing decided), loaded by the replay generator as fast as the sampler takes them; and the peak.
  *  - lag: the replay generator at `--peer-lag-rate` for `--peer-lag-traces` traces, each trace whole in
