@@ -44,6 +44,18 @@ async function running(component: 'kafka' | 'garage', endpointKey: string): Prom
   });
 }
 
+/**
+ * The shared components of the Kafka path that are not running now (empty: all are). For callers
+ * that must not start them (`--peer otelcol` skips the path instead).
+ */
+export async function missingKafkaGarage(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [component, key] of [['kafka', 'TAILSAMPLER_KAFKA_BROKERS'], ['garage', 'TAILSAMPLER_S3_ENDPOINT']] as const) {
+    if (!(await running(component, key))) missing.push(component);
+  }
+  return missing;
+}
+
 export interface KafkaGarage {
   /** Config sections for one service run: a fresh topic, consumer group and table each call. */
   serviceConfig(): { spool: Record<string, unknown>; storage: Record<string, unknown> };

@@ -13,6 +13,9 @@
  *  3. RSS of the service while N spans are pending (undecided), sampled as they pile up, to show
  *     memory does not grow with pending spans.
  * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000 --only throughput|lag|destination|memory]
+ *
+ * `--peer otelcol` runs instead the side-by-side comparison with the Collector's tail sampler
+ * (bench/peer-otelcol.ts, its own `--peer-*` options and `--only cpu|ingest|memory|lag`).
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startService, waitFor, type ServiceProcess } from '../test/support/service.ts';
 import { startKafkaGarage, type KafkaGarage } from './infra.ts';
+import { PEER_OPTIONS, peerOptions, runPeerOtelcol } from './peer-otelcol.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tailsampler.js', import.meta.url));
 const { values } = parseArgs({
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     'lag-traces': { type: 'string', default: '2000' },
     /** One measurement instead of all of them. */
     only: { type: 'string' },
+    ...PEER_OPTIONS,
   },
 });
 const run = (what: string): boolean => values.only === undefined || values.only === what;
@@ -190,15 +195,16 @@ async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
   });
 }
 
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-if (values.path !== 'kafka') {
+if (values.peer !== undefined) await runPeerOtelcol(peerOptions(values));
+else console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+if (values.peer === undefined && values.path !== 'kafka') {
   const embedded: BenchPath = { name: 'embedded', config: () => ({}) };
   if (run('throughput')) await throughput(embedded, Number(values['throughput-spans']));
   if (run('lag')) await decisionLag(embedded, Number(values['lag-traces']));
   if (run('destination')) await decisionLagByDestination(embedded, Number(values['lag-traces']));
   if (run('memory')) await pendingMemory(embedded, Number(values.spans));
 }
-if (values.path !== 'embedded') {
+if (values.peer === undefined && values.path !== 'embedded') {
   let infra: KafkaGarage | undefined;
   // The REST fixture (and Kafka/Garage when started here) run in their own process groups: stop them on ^C too.
   process.once('SIGINT', () => void (infra?.close() ?? Promise.resolve()).finally(() => process.exit(130)));

@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Builds (once) the OpenTelemetry Collector the integration tests export to, from
-# test/infra/otelcol/builder.yaml, and prints the binary's path on stdout. Progress goes to stderr.
+# Builds (once) an OpenTelemetry Collector from a builder manifest and prints the binary's path on
+# stdout. Progress goes to stderr.
+#   bash scripts/ensure-otelcol.sh [MANIFEST]
+# MANIFEST defaults to test/infra/otelcol/builder.yaml (the Collector the integration tests export to);
+# bench/otelcol-peer/builder.yaml is the tail-sampling peer of `npm run bench -- --peer otelcol`. The
+# binary is named after the manifest's dist.name, and the Collector builder used is the release of its
+# dist.version (v<version>).
 #
-# The binary is cached under ${TAILSAMPLER_CACHE:-$HOME/.cache/tailsampler}/otelcol-<version>-<manifest hash>/,
-# so a second run prints the path at once and a changed manifest builds anew. Go's own caches
-# (GOPATH, GOCACHE, GOMODCACHE) live under the same cache root, so a fresh machine needs only `go`
-# and the Go module proxy.
+# The binary is cached under ${TAILSAMPLER_CACHE:-$HOME/.cache/tailsampler}/otelcol-<version>-<hash of
+# manifest and builder version>/, so a second run prints the path at once and a changed manifest builds
+# anew; manifests do not share a cache entry. Go's own caches live under the same cache root
+# (scripts/go-env.sh).
 set -euo pipefail
 
-BUILDER_VERSION=v0.165.0
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MANIFEST="$ROOT/test/infra/otelcol/builder.yaml"
+MANIFEST="$(realpath "${1:-$ROOT/test/infra/otelcol/builder.yaml}")"
 CACHE="${TAILSAMPLER_CACHE:-$HOME/.cache/tailsampler}"
-BIN_NAME=otelcol-tailsampler-test
 
 log() { echo "ensure-otelcol: $*" >&2; }
 
-hash="$( (cat "$MANIFEST"; echo "builder=$BUILDER_VERSION") | sha256sum | cut -c1-12)"
+[[ -f "$MANIFEST" ]] || { log "no manifest at $MANIFEST"; exit 1; }
 version="$(sed -n 's/^  version: *//p' "$MANIFEST" | head -n1)"
+BIN_NAME="$(sed -n 's/^  name: *//p' "$MANIFEST" | head -n1)"
+[[ -n "$version" && -n "$BIN_NAME" ]] || { log "$MANIFEST has no dist.name or dist.version"; exit 1; }
+BUILDER_VERSION="v$version"
+hash="$( (cat "$MANIFEST"; echo "builder=$BUILDER_VERSION") | sha256sum | cut -c1-12)"
 dir="$CACHE/otelcol-${version}-${hash}"
 bin="$dir/$BIN_NAME"
 
@@ -26,10 +33,8 @@ if [[ -x "$bin" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { log "go is not installed (need Go >= 1.26 on PATH)"; exit 1; }
-mkdir -p "$CACHE"
-
 # Two test runs starting at once must not build into the same directory.
+mkdir -p "$CACHE"
 exec 9>"$CACHE/.otelcol-build.lock"
 flock 9
 if [[ -x "$bin" ]]; then
@@ -37,17 +42,7 @@ if [[ -x "$bin" ]]; then
   exit 0
 fi
 
-export GOPATH="$CACHE/go"
-export GOCACHE="$CACHE/go-build"
-export GOMODCACHE="$CACHE/go/pkg/mod"
-export GOFLAGS="${GOFLAGS:-} -modcacherw"
-export CGO_ENABLED=0
-
-proxy="$(go env GOPROXY)"
-if [[ -z "$proxy" || "$proxy" == off* ]]; then
-  log "GOPROXY is '$proxy'; the build needs the Go module proxy (e.g. GOPROXY=https://proxy.golang.org,direct)"
-  exit 1
-fi
+source "$ROOT/scripts/go-env.sh"
 
 builder="$GOPATH/bin/builder-$BUILDER_VERSION"
 if [[ ! -x "$builder" ]]; then
