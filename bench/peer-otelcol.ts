@@ -155,7 +155,7 @@ process.once('exit', () => {
   for (const dir of [...scratchDirs, ...[...services].map((s) => s.dir)]) rmSync(dir, { recursive: true, force: true });
 });
 
-function track(child: ChildProcess): { exited: Promise<number | null>; tail(): string } {
+function track(child: ChildProcess): { exited: Promise<number | null>; tail: () => string } {
   children.add(child);
   let tail = '';
   const keep = (d: Buffer): void => {
@@ -536,7 +536,7 @@ async function replay(endpoint: string, args: Record<string, string | number | b
   const argv = Object.entries(args).flatMap(([k, v]) => (v === true ? [`--${k}`] : v === false ? [] : [`--${k}`, String(v)]));
   const child = spawn(process.execPath, [REPLAY, '--endpoint', endpoint, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const { exited, tail } = track(child);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const code = await exited;
@@ -752,7 +752,7 @@ async function measureMemory(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
         const rss = rssMiB(s.pid);
         peak = Math.max(peak, rss);
         let row = f.pending.get(target);
-        if (!row) f.pending.set(target, (row = new Map()));
+        if (!row) f.pending.set(target, (row = new Map<string, string>()));
         row.set(kind.label, `${rss.toFixed(0)} MiB`);
         log(
           `[${kind.label}] memory: ${sent} spans pending (loaded at ${r.spansPerSecond} spans/s${r.refusedSpans ? `, ${r.refusedSpans} refused` : ''}), RSS ${rss.toFixed(0)} MiB, ` +
