@@ -1,4 +1,5 @@
 import type { Component } from '../component.ts';
+import type { SpanColumns } from '../lake/span-schema.ts';
 import type { SpanTable } from '../lake/table.ts';
 import { requestsToColumns } from '../otlp/to-columns.ts';
 import { SpoolPositionConflictError, type Spool, type SpoolPosition } from '../spool/spool.ts';
@@ -15,6 +16,17 @@ export interface MaterializerOptions {
   commitIntervalMs: number;
   /** Payload bytes read from the spool into one commit at most; more waiting → commit again at once. */
   maxCommitBytes: number;
+}
+
+/**
+ * Told of every batch once the table commit holding it has succeeded, so it sees each span exactly
+ * once across replicas and restarts (a batch whose commit lost to another replica's, or failed, is
+ * not shown; it is shown when re-read and committed). Called synchronously on the commit path: keep
+ * it cheap, and it must not throw (a throw is logged and ignored — the commit stands).
+ */
+export interface CommittedBatchObserver {
+  readonly id: string;
+  committed(batch: SpanColumns): void;
 }
 
 /**
@@ -37,7 +49,15 @@ export class Materializer implements Component {
   private resync = false;
   private retentionCheckedMs = -Infinity;
 
-  constructor(spool: Spool, table: SpanTable, opts: MaterializerOptions, deps: { metrics: Metrics; logger: Logger }) {
+  private readonly observers: readonly CommittedBatchObserver[];
+
+  constructor(
+    spool: Spool,
+    table: SpanTable,
+    opts: MaterializerOptions,
+    deps: { metrics: Metrics; logger: Logger; observers?: readonly CommittedBatchObserver[] },
+  ) {
+    this.observers = deps.observers ?? [];
     this.spool = spool;
     this.table = table;
     this.opts = opts;
@@ -115,12 +135,23 @@ export class Materializer implements Component {
         }
         throw e;
       }
+      this.notify(batch);
     }
     this.position = next;
     await this.spool.release(next);
     end();
     this.metrics.committedSpans.inc(batch.length);
     return true;
+  }
+
+  private notify(batch: SpanColumns): void {
+    for (const o of this.observers) {
+      try {
+        o.committed(batch);
+      } catch (err) {
+        this.logger.error({ err, observer: o.id, spans: batch.length }, 'committed-batch observer failed; the commit stands');
+      }
+    }
   }
 
   private schedule(delayMs: number): void {

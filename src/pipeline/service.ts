@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.ts';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
 import type { Evaluator } from '../evaluate/evaluator.ts';
 import type { Emitter } from '../export/emitter.ts';
+import { createDatadogStats } from '../export/datadog/stats/stats-exporter.ts';
 import { createExporters } from '../export/factory.ts';
 import { createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
@@ -103,13 +104,18 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     await startStep(emitter);
     const evaluator = stages.evaluator;
     await startStep(evaluator);
+    // APM stats from every committed span; started before (so stopped after) the materializer feeding them.
+    // With an external writer nothing here sees every span, so there are none.
+    const commitIntervalMs = config.storage.commit_interval_secs * 1000;
+    const stats = external ? [] : createDatadogStats(config.exporters, deps, { closeAfterMs: commitIntervalMs + 20_000 });
+    for (const s of stats) await startStep(s);
     const materializer = external
       ? null
       : new Materializer(
           spool,
           table,
-          { commitIntervalMs: config.storage.commit_interval_secs * 1000, maxCommitBytes: config.storage.max_commit_mib * MIB },
-          deps,
+          { commitIntervalMs, maxCommitBytes: config.storage.max_commit_mib * MIB },
+          { ...deps, observers: stats },
         );
     if (materializer !== null) await startStep(materializer);
     const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };

@@ -34,6 +34,9 @@ export class Metrics {
   readonly exporterBacklogTraces: Gauge<'exporter'>;
   readonly exporterBacklogAge: Gauge<'exporter'>;
   readonly emitterErrors: Counter;
+  readonly ddStatsSpans: Counter<'exporter' | 'outcome'>;
+  readonly ddStatsSentPayloads: Counter<'exporter'>;
+  readonly ddStatsFailedPayloads: Counter<'exporter' | 'outcome'>;
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
 
@@ -187,6 +190,24 @@ export class Metrics {
     this.emitterErrors = new Counter({
       name: 'tailsampler_emitter_errors_total',
       help: 'Emitter rounds that failed (the deliveries stay owed) and exported-trace records the decision changelog did not take',
+      registers: r,
+    });
+    this.ddStatsSpans = new Counter({
+      name: 'tailsampler_datadog_stats_spans_total',
+      help: 'Committed spans seen by a Datadog exporter\'s APM stats aggregator: counted (in a stats group), not_eligible (neither top-level, measured nor of a remote kind), unmappable',
+      labelNames: ['exporter', 'outcome'],
+      registers: r,
+    });
+    this.ddStatsSentPayloads = new Counter({
+      name: 'tailsampler_datadog_stats_sent_payloads_total',
+      help: 'APM stats payloads (ClientStatsPayload) the Datadog Agent accepted on /v0.6/stats',
+      labelNames: ['exporter'],
+      registers: r,
+    });
+    this.ddStatsFailedPayloads = new Counter({
+      name: 'tailsampler_datadog_stats_failed_payloads_total',
+      help: 'APM stats payloads not delivered: permanent, retries_exhausted, shutdown',
+      labelNames: ['exporter', 'outcome'],
       registers: r,
     });
     this.s3Requests = new Counter({

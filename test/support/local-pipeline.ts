@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { EvaluatorOptions } from '../../src/evaluate/evaluator.ts';
 import type { TraceExporter } from '../../src/export/exporter.ts';
 import { createSpanTable } from '../../src/lake/factory.ts';
-import { Materializer } from '../../src/materialize/materializer.ts';
+import { Materializer, type CommittedBatchObserver } from '../../src/materialize/materializer.ts';
 import { createDecideEmit } from '../../src/pipeline/decide-emit.ts';
 import { buildSampler } from '../../src/sample/build-sampler.ts';
 import { createSpool } from '../../src/spool/factory.ts';
@@ -20,6 +20,8 @@ export interface LocalPipelineOptions {
   evaluator?: Partial<EvaluatorOptions>;
   logger?: Logger;
   metrics?: Metrics;
+  /** Told of every batch the materializer commits (e.g. a Datadog APM stats exporter). */
+  observers?: readonly CommittedBatchObserver[];
 }
 
 const DEFAULT_POLICIES = `
@@ -44,7 +46,7 @@ sampling:
   const { table, close } = await createSpanTable(config.storage, deps);
   const spool = createSpool(config.spool, deps);
   await spool.start();
-  const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, deps);
+  const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();
   const { store, emitter, evaluator } = createDecideEmit(
     {

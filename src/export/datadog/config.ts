@@ -30,9 +30,10 @@ export const datadogExporterSchema = z
     /** Agentless intake with an API key; null → through the Agent at `endpoint`. */
     api: apiSchema.nullable().default(null),
     /**
-     * APM stats (hits, errors, latency) for these traces are computed and sent by someone else, from
-     * all spans before sampling: the Agent is told so (`Datadog-Client-Computed-Stats: yes`) and does
-     * not compute them from the kept traces, which would under-count.
+     * APM stats (hits, errors, latency) are computed here from every committed span, before sampling,
+     * and sent to the Agent's `/v0.6/stats` (src/export/datadog/stats); the Agent is told so
+     * (`Datadog-Client-Computed-Stats: yes`) and does not compute them from the kept traces, which
+     * would under-count. Through an Agent only (ignored, with a warning, agentless).
      */
     apm_stats: z.boolean().default(false),
     timeout_ms: positiveInt.default(10_000),

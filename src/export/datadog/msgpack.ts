@@ -129,6 +129,34 @@ export class MsgpackWriter {
     return this;
   }
 
+  bool(b: boolean): this {
+    this.#room(1);
+    this.#buf[this.#pos++] = b ? 0xc3 : 0xc2;
+    return this;
+  }
+
+  /** Bytes (msgpack bin: Go's []byte, e.g. a DDSketch protobuf in a stats payload). */
+  bin(bytes: Uint8Array): this {
+    const n = bytes.length;
+    this.#room(5 + n);
+    const b = this.#buf;
+    if (n <= 0xff) {
+      b[this.#pos++] = 0xc4;
+      b[this.#pos++] = n;
+    } else if (n <= 0xffff) {
+      b[this.#pos++] = 0xc5;
+      b.writeUInt16BE(n, this.#pos);
+      this.#pos += 2;
+    } else {
+      b[this.#pos++] = 0xc6;
+      b.writeUInt32BE(n, this.#pos);
+      this.#pos += 4;
+    }
+    b.set(bytes, this.#pos);
+    this.#pos += n;
+    return this;
+  }
+
   float64(f: number): this {
     this.#room(9);
     this.#buf[this.#pos++] = 0xcb;

@@ -6,8 +6,11 @@ import { msgpackArrayLength } from './msgpack.ts';
 const MAX_ERROR_BODY_CHARS = 512;
 
 export interface DatadogSenderOptions {
-  /** `agent`: PUT msgpack v0.4 to a Datadog Agent; `agentless`: POST a gzipped AgentPayload to the intake. */
-  mode: 'agent' | 'agentless';
+  /**
+   * `agent`: PUT msgpack v0.4 to a Datadog Agent; `agentless`: POST a gzipped AgentPayload to the
+   * intake; `stats`: PUT a msgpack ClientStatsPayload to the Agent's `/v0.6/stats`.
+   */
+  mode: 'agent' | 'agentless' | 'stats';
   /** The Agent's base URL, or the intake's (`https://trace.agent.<site>`). */
   endpoint: string;
   /** Agentless: the API key (`DD-API-KEY`). */
@@ -37,20 +40,20 @@ export class DatadogSender implements Sender {
     } catch (e) {
       throw new ExporterConfigError(`datadog exporter endpoint ${JSON.stringify(options.endpoint)} is not a URL: ${messageOf(e)}`);
     }
-    const path = options.mode === 'agent' ? 'v0.4/traces' : 'api/v0.2/traces';
+    const path = options.mode === 'agent' ? 'v0.4/traces' : options.mode === 'stats' ? 'v0.6/stats' : 'api/v0.2/traces';
     this.#url = new URL(path, base.href.endsWith('/') ? base.href : `${base.href}/`);
     this.description = `datadog ${options.mode} ${this.#url.origin}${this.#url.pathname}`;
     const userAgent = `tailsampler/${options.version}`;
-    if (options.mode === 'agent') {
+    if (options.mode === 'agent' || options.mode === 'stats') {
       this.#method = 'PUT';
-      this.#countTraces = true;
+      this.#countTraces = options.mode === 'agent';
       this.#headers = {
         'content-type': 'application/msgpack',
         'datadog-meta-lang': 'otlp',
         'datadog-meta-tracer-version': `tailsampler-${options.version}`,
         'user-agent': userAgent,
       };
-      if (options.clientComputedStats) this.#headers['datadog-client-computed-stats'] = 'yes';
+      if (options.clientComputedStats && options.mode === 'agent') this.#headers['datadog-client-computed-stats'] = 'yes';
     } else {
       if (options.apiKey === undefined || options.apiKey === '') throw new ExporterConfigError('datadog agentless needs api.key');
       this.#method = 'POST';
