@@ -1,8 +1,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from './otelcol.ts';
+import { freePort } from './service.ts';
 
 /**
  * Datadog's test agent (ddapm-test-agent from PyPI): takes traces as an Agent does (v0.4 msgpack on
@@ -131,14 +131,3 @@ export function parseLossless(text: string): unknown {
   return JSON.parse(text, reviver);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}

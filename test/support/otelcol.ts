@@ -1,9 +1,10 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './service.ts';
 
 /** OTLP/JSON objects as the Collector's file exporter writes them (camelCase keys, hex ids, int64 as strings). */
 export type OtlpJson = Record<string, unknown>;
@@ -189,17 +190,6 @@ export async function waitFor<T>(
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 async function waitReady(ports: number[], exited: Promise<number | null>): Promise<void> {
   let dead: number | null | undefined;

@@ -11,10 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../support/service.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../../..');
@@ -57,16 +57,6 @@ const one = (stage: Stage, op: string) => {
 };
 const execForm = (args: string) => JSON.parse(args) as string[];
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 test('the runtime stage: non-root, a data volume, the OTLP and telemetry ports, a health check on /healthz', async () => {
   const stages = parseDockerfile(await readFile(join(REPO, 'Dockerfile'), 'utf8'));
