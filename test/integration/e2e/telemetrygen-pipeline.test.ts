@@ -8,6 +8,7 @@
  * `status_code: ERROR` policy), one with status Ok (dropped). telemetrygen's trace ids are random, so the
  * test counts distinct trace ids per service: at each destination exactly TRACES traces of the error
  * run, each complete (CHILD_SPANS + 1 spans, no span twice), none of the Ok run, the same ids at both.
+ * With `apm_stats: true`, the Datadog stats count every span of both runs once (the dropped ones too).
  *
  * The gateway config is the file itself with only its addresses changed: receivers on free 127.0.0.1
  * ports, the loadbalancing exporter's `dns` resolver (a headless Service name) replaced by a `static`
@@ -60,6 +61,7 @@ async function telemetrygen(bin: string, endpoint: string, service: string, stat
 }
 
 type Yaml = Record<string, unknown>;
+interface StatsPayload { Stats: { Stats: { Service: string; Hits: number; Errors: number }[] }[] }
 
 /** collector-config/gateway-loadbalancing.yaml with its receivers and resolver pointed at 127.0.0.1. */
 function gatewayConfig(ports: { grpc: number; http: number }, replicas: string[]): Yaml {
@@ -180,7 +182,7 @@ test('telemetrygen → gateway Collector (gateway-loadbalancing.yaml) → two re
     sampling: { sample_errors: false, sample_latency: false, policies: [{ name: 'errors', type: 'status_code', status_code: { status_codes: ['ERROR'] } }] },
     exporters: {
       otlp: { endpoint: otelcol.httpEndpoint, protocol: 'http/protobuf', retry_on_failure: { initial_interval_ms: 200 } },
-      datadog: { endpoint: agent.url },
+      datadog: { endpoint: agent.url, apm_stats: true },
     },
   };
   const replicas: ServiceProcess[] = [];
@@ -232,6 +234,23 @@ test('telemetrygen → gateway Collector (gateway-loadbalancing.yaml) → two re
   assert.deepEqual(new Set(atAgent.keys()), new Set(atCollector.keys()), 'the same traces at both destinations');
   const failures = await agent.failures();
   assert.equal(failures.status, 200, `the test agent's payload checks: ${failures.text}`);
+
+  // APM stats count every span received, the dropped Ok run's too; shutdown flushes the open buckets.
+  for (const r of replicas) assert.equal(await r.stop(), 0, 'clean shutdown');
+  const perService = await waitFor('stats of both runs at the agent', async () => {
+    const payloads = (await (await fetch(`${agent.url}/test/session/stats`)).json()) as StatsPayload[];
+    const sums = new Map<string, { hits: number; errors: number }>();
+    for (const g of payloads.flatMap((p) => p.Stats.flatMap((b) => b.Stats))) {
+      const s = sums.get(g.Service) ?? { hits: 0, errors: 0 };
+      s.hits += g.Hits;
+      s.errors += g.Errors;
+      sums.set(g.Service, s);
+    }
+    return (sums.get(errService)?.hits ?? 0) + (sums.get(okService)?.hits ?? 0) >= total ? sums : undefined;
+  }, 30_000);
+  const perRun = TRACES * (CHILD_SPANS + 1);
+  assert.deepEqual(perService.get(errService), { hits: perRun, errors: perRun }, 'stats: every span of the error run, each an error');
+  assert.deepEqual(perService.get(okService), { hits: perRun, errors: 0 }, 'stats: every span of the dropped Ok run');
 
   const admin = new Admin({ clientId: 'tailsampler-test', bootstrapBrokers: brokers });
   await admin.deleteTopics({ topics: [topic, `${topic}-decisions`] }).catch(() => undefined);
