@@ -22,7 +22,8 @@ TAILSAMPLER_PYTHON=$(bash scripts/ensure-python.sh)
 TAILSAMPLER_DDAGENT=$(bash scripts/ensure-ddagent.sh)
 TAILSAMPLER_OTELCOL_BIN=$(bash scripts/ensure-otelcol.sh)
 TAILSAMPLER_KUBERNETES_VALIDATE=$(bash scripts/ensure-kubernetes-validate.sh)
-export TAILSAMPLER_PYTHON TAILSAMPLER_DDAGENT TAILSAMPLER_OTELCOL_BIN TAILSAMPLER_KUBERNETES_VALIDATE
+TAILSAMPLER_TELEMETRYGEN=$(bash scripts/ensure-telemetrygen.sh)
+export TAILSAMPLER_PYTHON TAILSAMPLER_DDAGENT TAILSAMPLER_OTELCOL_BIN TAILSAMPLER_KUBERNETES_VALIDATE TAILSAMPLER_TELEMETRYGEN
 echo "== starting Kafka, Redis, Garage and the Iceberg REST catalog on 127.0.0.1 (scripts/infra.sh)"
 # Stopped (ports freed, state removed) on exit however the tests end, unless TAILSAMPLER_KEEP_INFRA=1
 # (then a later run reuses them, since `up` is a no-op for a component that is running and answers).
