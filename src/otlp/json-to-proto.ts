@@ -155,9 +155,12 @@ function double(v: unknown, path: string): number {
   if (v === 'NaN') return NaN;
   if (v === 'Infinity') return Infinity;
   if (v === '-Infinity') return -Infinity;
-  if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
+  // A JSON number's own syntax, as proto3 JSON parsers take a quoted double: no hex, blanks or '+'.
+  if (typeof v === 'string' && JSON_NUMBER.test(v)) return Number(v);
   return fail(path, 'expected a number');
 }
+
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** Skips default values so the encoding matches what a protobuf sender would have produced. */
 function setIf<T extends object>(target: T, key: keyof T, value: unknown): void {

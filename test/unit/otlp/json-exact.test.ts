@@ -163,3 +163,10 @@ test('exactInteger decides on the decimal text, never through a double', () => {
   assert.equal(exactInteger('0x10'), null);
   assert.equal(exactInteger(''), null);
 });
+
+test('a double given as a string must be a JSON number (or NaN / ±Infinity): no hex, blanks or plus sign', () => {
+  for (const bad of ['"0x10"', '" 1 "', '"+1"', '"1."', '".5"', '""', '"1e"']) {
+    assert.throws(() => validateJsonRequest(attr(`{"doubleValue":${bad}}`)), /doubleValue: expected a number/, bad);
+  }
+  for (const good of ['"-0.5"', '"1e3"', '"2.5E-3"', '"NaN"', '"-Infinity"']) validateJsonRequest(attr(`{"doubleValue":${good}}`));
+});
