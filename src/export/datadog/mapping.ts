@@ -1,8 +1,9 @@
 /**
  * OTLP → Datadog spans, as the Datadog Agent's OTLP ingest maps them with its defaults (operation and
  * resource names "V2", span types "V2"): DataDog/datadog-agent `pkg/trace/traceutil/otel_util.go` and
- * `pkg/trace/transform/transform.go`. Each rule below names the Agent's function it follows; where
- * this mapping knowingly differs, the comment says so.
+ * `pkg/trace/transform/transform.go`; the naming rules (operation, resource, type) are in naming.ts.
+ * Each rule names the Agent's function it follows; where this mapping knowingly differs, the comment
+ * says so.
  *
  * The input is one ExportTraceServiceRequest, decoded once. Spans are grouped per resource (the Agent
  * makes one TracerPayload of each ResourceSpans) and, inside it, per trace (one chunk per trace).
@@ -11,14 +12,14 @@ import { STATUS_CODES } from 'node:http';
 import { opentelemetry } from '../../otlp/gen/otlp.js';
 import { parseOtTraceState } from '../../sample/tracestate.ts';
 import { MAX_THRESHOLD, thresholdFromHex } from '../../sample/threshold.ts';
-import { MAX_RESOURCE_BYTES, normalizeService, normalizeTagValue, truncateUtf8 } from './normalize.ts';
+import { normalizeService } from './normalize.ts';
+import { type Attrs, either, httpStatusCode, operationName, resourceName, spanType, value } from './naming.ts';
 import { asString, goJsonString, int64Of, rawJson, uint64Of, type AnyValue, type KeyValue } from './values.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 type OtlpSpan = opentelemetry.proto.trace.v1.Span.$Properties;
 type OtlpEvent = opentelemetry.proto.trace.v1.Span.Event.$Properties;
 type OtlpLink = opentelemetry.proto.trace.v1.Span.Link.$Properties;
-type Attrs = ReadonlyMap<string, AnyValue>;
 type Kind = opentelemetry.proto.trace.v1.Span.SpanKind;
 type StatusCode = opentelemetry.proto.trace.v1.Status.StatusCode;
 
@@ -79,12 +80,8 @@ const EMPTY: Attrs = new Map();
 const SpanKind = opentelemetry.proto.trace.v1.Span.SpanKind;
 const { STATUS_CODE_ERROR, STATUS_CODE_UNSET } = opentelemetry.proto.trace.v1.Status.StatusCode;
 /** Messaging operation names apply to these kinds only. */
-const REMOTE_KINDS: ReadonlySet<Kind> = new Set([SpanKind.SPAN_KIND_SERVER, SpanKind.SPAN_KIND_CLIENT, SpanKind.SPAN_KIND_PRODUCER, SpanKind.SPAN_KIND_CONSUMER]);
-
 /** `span.kind` meta values (traceutil.OTelSpanKindName). */
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-/** Go's `ptrace.SpanKind.String()`, the operation name's last resort. */
-const KIND_STRINGS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
 /** `otel.status_code` values (`ptrace.StatusCode.String()`). */
 const STATUS_STRINGS = ['Unset', 'Ok', 'Error'];
 
@@ -105,24 +102,6 @@ const HTTP_MAPPINGS: ReadonlyMap<string, string> = new Map([
 
 /** Attributes that set span fields instead of tags (transform.isDatadogAPMConventionKey). */
 const APM_CONVENTION_KEYS = new Set(['service.name', 'operation.name', 'resource.name', 'span.type']);
-
-const SQL = 'sql';
-/** `db.system` → span type (otel_util.go dbTypes); any other database is `db`. */
-const DB_TYPES: ReadonlyMap<string, string> = new Map([
-  ...[
-    'other_sql', 'mssql', 'mysql', 'oracle', 'db2', 'postgresql', 'redshift', 'cloudscape', 'hsqldb', 'maxdb', 'ingres',
-    'firstsql', 'edb', 'cache', 'firebird', 'derby', 'informix', 'mariadb', 'sqlite', 'sybase', 'teradata', 'vertica', 'h2',
-    'coldfusion', 'cockroachdb', 'progress', 'hanadb', 'adabas', 'filemaker', 'instantdb', 'interbase', 'netezza',
-    'pervasive', 'pointbase', 'clickhouse',
-  ].map((s): [string, string] => [s, SQL]),
-  ['cassandra', 'cassandra'],
-  ['redis', 'redis'],
-  ['memcached', 'memcached'],
-  ['mongodb', 'mongodb'],
-  ['elasticsearch', 'elasticsearch'],
-  ['opensearch', 'opensearch'],
-  ...['hive', 'hbase', 'neo4j', 'couchbase', 'couchdb', 'cosmosdb', 'dynamodb', 'geode'].map((s): [string, string] => [s, 'db']),
-]);
 
 /** Decodes an ExportTraceServiceRequest and maps every span; throws when the bytes are not one. */
 export function mapRequest(request: Uint8Array, options: MapOptions = {}): MappedRequest {
@@ -175,7 +154,7 @@ export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVers
   const dd: DdSpan = {
     service: normalizeService(either(sattr, res, false, 'service.name') || DEFAULT_SERVICE),
     name: operationName(kind, sattr, res),
-    resource: resourceName(span, kind, sattr, res),
+    resource: resourceName(span.name ?? '', kind, sattr, res),
     type: spanType(kind, sattr, res),
     traceId: u64(traceId, traceId.length - 8),
     spanId: u64(span.spanId, 0),
@@ -249,108 +228,6 @@ export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVers
     if (ns !== '') meta.set('db.name', ns);
   }
   return dd;
-}
-
-/** traceutil.GetOTelOperationNameV2. */
-function operationName(kind: Kind, s: Attrs, r: Attrs): string {
-  const explicit = either(s, r, true, 'operation.name');
-  if (explicit !== '') return explicit;
-  const isClient = kind === SpanKind.SPAN_KIND_CLIENT;
-  const isServer = kind === SpanKind.SPAN_KIND_SERVER;
-  if (either(s, r, false, 'http.request.method', 'http.method') !== '') {
-    if (isServer) return 'http.server.request';
-    if (isClient) return 'http.client.request';
-  }
-  const db = either(s, r, true, 'db.system');
-  if (db !== '' && isClient) return `${db}.query`;
-  const system = either(s, r, true, 'messaging.system');
-  const op = either(s, r, true, 'messaging.operation');
-  if (system !== '' && op !== '' && REMOTE_KINDS.has(kind)) return `${system}.${op}`;
-  const rpc = either(s, r, true, 'rpc.system');
-  if (rpc === 'aws-api' && isClient) {
-    const service = either(s, r, true, 'rpc.service');
-    return service !== '' ? `aws.${service}.request` : 'aws.client.request';
-  }
-  if (rpc !== '' && isClient) return `${rpc}.client.request`;
-  if (rpc !== '' && isServer) return `${rpc}.server.request`;
-  const provider = either(s, r, true, 'faas.invoked_provider');
-  const invoked = either(s, r, true, 'faas.invoked_name');
-  if (provider !== '' && invoked !== '' && isClient) return `${provider}.${invoked}.invoke`;
-  const trigger = either(s, r, true, 'faas.trigger');
-  if (trigger !== '' && isServer) return `${trigger}.invoke`;
-  if (either(s, r, true, 'graphql.operation.type') !== '') return 'graphql.server.request';
-  const protocol = either(s, r, true, 'network.protocol.name');
-  if (isServer) return protocol !== '' ? `${protocol}.server.request` : 'server.request';
-  if (isClient) return protocol !== '' ? `${protocol}.client.request` : 'client.request';
-  return kind !== SpanKind.SPAN_KIND_UNSPECIFIED ? (KIND_STRINGS[kind] ?? 'Internal') : 'Internal';
-}
-
-/** traceutil.GetOTelResourceV2, cut to 5000 bytes. */
-function resourceName(span: OtlpSpan, kind: Kind, s: Attrs, r: Attrs): string {
-  return truncateUtf8(resourceNameFull(span, kind, s, r), MAX_RESOURCE_BYTES);
-}
-
-function resourceNameFull(span: OtlpSpan, kind: Kind, s: Attrs, r: Attrs): string {
-  const explicit = either(s, r, false, 'resource.name');
-  if (explicit !== '') return explicit;
-  let method = either(s, r, false, 'http.request.method', 'http.method');
-  if (method !== '') {
-    if (method === '_OTHER') method = 'HTTP';
-    if (kind === SpanKind.SPAN_KIND_SERVER) {
-      const route = either(s, r, false, 'http.route');
-      if (route !== '') return `${method} ${route}`;
-    }
-    return method;
-  }
-  const op = either(s, r, false, 'messaging.operation');
-  if (op !== '') {
-    const dest = either(s, r, false, 'messaging.destination', 'messaging.destination.name');
-    return dest !== '' ? `${op} ${dest}` : op;
-  }
-  const rpcMethod = either(s, r, false, 'rpc.method');
-  if (rpcMethod !== '') {
-    const service = either(s, r, false, 'rpc.service');
-    return service !== '' ? `${rpcMethod} ${service}` : rpcMethod;
-  }
-  const gqlType = either(s, r, false, 'graphql.operation.type');
-  if (gqlType !== '') {
-    const gqlName = either(s, r, false, 'graphql.operation.name');
-    return gqlName !== '' ? `${gqlType} ${gqlName}` : gqlType;
-  }
-  if (either(s, r, false, 'db.system') !== '') {
-    // The Agent obfuscates SQL found in the resource, so the statement itself is the resource.
-    const statement = either(s, r, false, 'db.statement');
-    if (statement !== '') return statement;
-    const query = either(s, r, false, 'db.query.text');
-    if (query !== '') return query;
-  }
-  return span.name ?? '';
-}
-
-/** traceutil.GetOTelSpanType. */
-function spanType(kind: Kind, s: Attrs, r: Attrs): string {
-  const explicit = either(s, r, false, 'span.type');
-  if (explicit !== '') return explicit;
-  if (kind === SpanKind.SPAN_KIND_SERVER) return 'web';
-  if (kind === SpanKind.SPAN_KIND_CLIENT) {
-    const db = either(s, r, true, 'db.system');
-    return db === '' ? 'http' : (DB_TYPES.get(db) ?? 'db');
-  }
-  return 'custom';
-}
-
-/** The HTTP status code as an integer attribute, span before resource, old convention before new. */
-function httpStatusCode(s: Attrs, r: Attrs): number | null {
-  for (const attrs of [s, r]) {
-    for (const key of ['http.status_code', 'http.response.status_code']) {
-      const v = attrs.get(key);
-      if (v?.value === 'intValue') {
-        const code = Number(int64Of(v.intValue));
-        if (code >= 0) return code;
-      }
-    }
-  }
-  return null;
 }
 
 /**
@@ -472,25 +349,6 @@ function attrMap(list: readonly KeyValue[] | null | undefined): Map<string, AnyV
     }
   }
   return m;
-}
-
-/** traceutil.GetOTelAttrVal: the first of `keys` present, as text, normalized on request. */
-function value(attrs: Attrs, normalize: boolean, ...keys: string[]): string {
-  let v = '';
-  for (const k of keys) {
-    const found = attrs.get(k);
-    if (found !== undefined) {
-      v = asString(found);
-      break;
-    }
-  }
-  return normalize ? normalizeTagValue(v) : v;
-}
-
-/** traceutil.GetOTelAttrFromEitherMap: from `first`, else from `second`. */
-function either(first: Attrs, second: Attrs, normalize: boolean, ...keys: string[]): string {
-  const v = value(first, normalize, ...keys);
-  return v !== '' ? v : value(second, normalize, ...keys);
 }
 
 /** Big-endian uint64 at `offset`; 0 when the id is too short (absent parent, malformed id). */
