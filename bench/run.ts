@@ -26,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startService, waitFor, type ServiceProcess } from '../test/support/service.ts';
 import { startKafkaGarage, type KafkaGarage } from './infra.ts';
-import { PEER_OPTIONS, peerOptions, runPeerOtelcol } from './peer-otelcol.ts';
+import { runPeerOtelcol } from './peer-otelcol.ts';
+import { PEER_OPTIONS, peerOptions } from './peer/options.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tailsampler.js', import.meta.url));
 const { values } = parseArgs({
