@@ -29,8 +29,6 @@ export interface EmitterDeps {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
-  /** Backoff jitter source, for tests. */
-  random?: () => number;
   /** Told of kept traces every exporter is done with (to record them exported for the next owner of their partition). */
   onExported?: (decisions: StoredDecision[]) => Promise<void>;
 }
@@ -89,7 +87,6 @@ export class Emitter implements DecisionSink {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #random: () => number;
   readonly #onExported: ((decisions: StoredDecision[]) => Promise<void>) | null;
   #timer: NodeJS.Timeout | null = null;
   #pumping: Promise<void> | null = null;
@@ -107,7 +104,6 @@ export class Emitter implements DecisionSink {
     this.#metrics = deps.metrics;
     this.#logger = deps.logger.child({ component: 'emitter' });
     this.#now = deps.now ?? Date.now;
-    this.#random = deps.random ?? Math.random;
     this.#onExported = deps.onExported ?? null;
   }
 
@@ -433,7 +429,7 @@ export class Emitter implements DecisionSink {
         deadLetters.push({ delivery: a.delivery, reason, error: a.rejected ?? a.partial ?? 'no rows of the trace are left in the table' });
       } else if (a.retryError !== null) {
         const { initial, max } = a.lane.exporter.delivery.retryIntervalMs;
-        const delayMs = nextBackoff({ initialIntervalMs: initial, maxIntervalMs: max }, a.delivery.attempts + 1, this.#random);
+        const delayMs = nextBackoff({ initialIntervalMs: initial, maxIntervalMs: max }, a.delivery.attempts + 1);
         retry.push({ delivery: a.delivery, nextAtMs: now + delayMs, error: a.retryError });
       } else {
         delivered.push(a.delivery);
