@@ -4,6 +4,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { DeliveryOptions, ExportResult, TraceExporter } from './exporter.ts';
 import { ExportSendError, messageOf } from './errors.ts';
+import { hexOf } from '../otlp/hex.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 
@@ -56,10 +57,10 @@ export class DebugExporter implements TraceExporter {
       for (const ss of rs.scopeSpans ?? []) {
         for (const span of ss.spans ?? []) {
           spans++;
-          const traceId = hex(span.traceId);
+          const traceId = hexOf(span.traceId);
           traces.add(traceId);
           if (this.#verbosity === 'normal') {
-            this.#logger.info({ traceId, spanId: hex(span.spanId), name: span.name }, 'span');
+            this.#logger.info({ traceId, spanId: hexOf(span.spanId), name: span.name }, 'span');
           } else if (this.#verbosity === 'detailed') {
             this.#logger.info(
               { resource: toJson(rs.resource), scope: toJson(ss.scope), span: toJson(span) },
@@ -77,14 +78,11 @@ export class DebugExporter implements TraceExporter {
   async shutdown(): Promise<void> {}
 }
 
-function hex(bytes: Uint8Array | null | undefined): string {
-  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : '';
-}
 
 /** Decoded protobuf → plain JSON: bytes as hex, int64 (Long) as decimal strings, no internal fields. */
 export function toJson(value: unknown): unknown {
   if (value === null || value === undefined) return value;
-  if (value instanceof Uint8Array) return hex(value);
+  if (value instanceof Uint8Array) return hexOf(value);
   if (Array.isArray(value)) return value.map(toJson);
   if (typeof value === 'object') {
     // protobufjs Long: its toString() is the decimal value.

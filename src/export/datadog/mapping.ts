@@ -15,6 +15,7 @@ import { MAX_THRESHOLD, thresholdFromHex } from '../../sample/threshold.ts';
 import { normalizeService } from './normalize.ts';
 import { type Attrs, either, httpStatusCode, operationName, resourceName, spanType, value } from './naming.ts';
 import { asString, goJsonString, int64Of, rawJson, uint64Of, type AnyValue, type KeyValue } from './values.ts';
+import { hexOf } from '../../otlp/hex.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 type OtlpSpan = opentelemetry.proto.trace.v1.Span.$Properties;
@@ -116,7 +117,7 @@ export function mapRequest(request: Uint8Array, options: MapOptions = {}): Mappe
       const scopeAttrs = attrMap(scope.attributes);
       for (const span of ss.spans ?? []) {
         const dd = mapSpan(span, res, scope.name ?? '', scope.version ?? '', scopeAttrs);
-        const id = hex(span.traceId);
+        const id = hexOf(span.traceId);
         const policy = options.policies?.get(id);
         if (policy !== undefined && policy !== '') dd.meta.set(POLICY_TAG, policy);
         let trace = byTrace.get(id);
@@ -180,7 +181,7 @@ export function mapSpan(span: OtlpSpan, res: Attrs, scopeName: string, scopeVers
     }
   }
 
-  meta.set('otel.trace_id', hex(traceId));
+  meta.set('otel.trace_id', hexOf(traceId));
   // Datadog carries 128-bit trace ids as the low half in trace_id and the high half in _dd.p.tid.
   const high = u64(traceId, traceId.length - 16);
   if (high !== 0n) meta.set('_dd.p.tid', high.toString(16).padStart(16, '0'));
@@ -287,7 +288,7 @@ function eventsJson(events: readonly OtlpEvent[]): string {
 function linksJson(links: readonly OtlpLink[]): string {
   const out: string[] = [];
   for (const l of links) {
-    let s = `{"trace_id":"${hex(l.traceId)}","span_id":"${hex(l.spanId)}"`;
+    let s = `{"trace_id":"${hexOf(l.traceId)}","span_id":"${hexOf(l.spanId)}"`;
     if ((l.traceState ?? '') !== '') s += `,"tracestate":${JSON.stringify(l.traceState)}`;
     const attrs = l.attributes ?? [];
     if (attrs.length > 0) s += `,"attributes":{${attrs.map((a) => `${JSON.stringify(a.key ?? '')}:${JSON.stringify(asString(a.value))}`).join(',')}}`;
@@ -357,6 +358,3 @@ function u64(bytes: Uint8Array | null | undefined, offset: number): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset);
 }
 
-function hex(bytes: Uint8Array | null | undefined): string {
-  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : '';
-}

@@ -10,6 +10,7 @@ import { TailsamplerError } from '../../errors.ts';
 import { COLUMN_BY_NAME } from '../span-schema.ts';
 import type { ColumnDef, ColumnName, KafkaMetadata, PartialSpanColumns } from '../span-schema.ts';
 import type { FileIO } from '../file-io.ts';
+import { hexOf } from '../../otlp/hex.ts';
 
 /**
  * Which column of a data file holds each span column: its Iceberg field id (how Iceberg readers
@@ -67,7 +68,7 @@ function coerceNumber(target: Int32Array | BigInt64Array, v: unknown): number | 
 
 /** A text cell: binary (ids some writers store as bytes) as lowercase hex. */
 function text(v: unknown): string | KafkaMetadata | null {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  if (v instanceof Uint8Array) return hexOf(v);
   return (v as string | KafkaMetadata | null | undefined) ?? null;
 }
 
