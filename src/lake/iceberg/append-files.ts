@@ -30,15 +30,25 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** Writes the batch as one Parquet file per partition under `<location>/data/<partition path>/`. */
-export async function writeBatchFiles(io: FileIO, location: string, batch: SpanColumns, rowGroupSize: number): Promise<DataFile[]> {
+/**
+ * Writes the batch as one Parquet file per partition under `<location>/data/<partition path>/`;
+ * `written` hears which rows of the batch (in file order) each file holds.
+ */
+export async function writeBatchFiles(
+  io: FileIO,
+  location: string,
+  batch: SpanColumns,
+  rowGroupSize: number,
+  written?: (path: string, rows: Int32Array) => void,
+): Promise<DataFile[]> {
   if (batch.length === 0) return [];
   return mapLimit(partitionBatch(batch), WRITE_CONCURRENCY, async (slice) => {
-    const written = await writeDataFile(batch, slice.rows, { rowGroupSize });
+    const file = await writeDataFile(batch, slice.rows, { rowGroupSize });
     const { timestamp_day: day, trace_id_bucket: bucket } = slice.partition;
     const path = `${location}/data/timestamp_day=${dayPath(day)}/trace_id_bucket=${bucket}/${randomUUID()}.parquet`;
-    await io.write(path, written.bytes);
-    return { ...written.metrics, path, partition: slice.partition, fileSizeInBytes: written.bytes.byteLength };
+    await io.write(path, file.bytes);
+    written?.(path, slice.rows);
+    return { ...file.metrics, path, partition: slice.partition, fileSizeInBytes: file.bytes.byteLength };
   });
 }
 

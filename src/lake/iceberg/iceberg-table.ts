@@ -19,6 +19,7 @@ import {
   TableReadOnlyError,
 } from './errors.ts';
 import { ManifestCache } from './manifest-cache.ts';
+import { RecentHotColumns } from '../recent-hot-columns.ts';
 import { fillAbsent, resolveExternalLayout, type ColumnMapping, type ExternalLayout } from './external-layout.ts';
 import { writeManifestList } from './manifest-list.ts';
 import { DEFAULT_MANIFEST_MERGE, mergeManifests, type ManifestMergePolicy, type ManifestWriteContext } from './manifest-rewrite.ts';
@@ -52,6 +53,11 @@ export interface IcebergSpanTableOptions {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
+/**
+ * Rows of just-committed files whose hot columns stay in memory until the evaluator folds them
+ * (~110 bytes a row: at most ~30 MB when the evaluator falls behind).
+ */
+const RECENT_HOT_ROWS = 262_144;
 /**
  * Between commits that lost a race: 0–20 ms, doubling, up to 0–1 s (full jitter, so that writers
  * that collided spread out).
@@ -101,12 +107,15 @@ class IcebergSpanTable implements SpanTable {
   private loaded: LoadedTable;
   /** How the table's columns map to span columns (external tables only). */
   private readonly layout: ExternalLayout | null;
+  /** Hot columns of files this process committed, until the evaluator reads them (tables it writes only). */
+  private readonly recent: RecentHotColumns | null;
 
   constructor(options: IcebergSpanTableOptions, loaded: LoadedTable) {
     this.options = options;
     this.loaded = loaded;
     this.layout = options.external === undefined ? null : externalLayout(options.external, loaded);
     this.cache = new ManifestCache(options.io, this.layout?.traceIds);
+    this.recent = this.layout === null ? new RecentHotColumns(RECENT_HOT_ROWS) : null;
   }
 
   private refuseWrite(what: string): void {
@@ -140,7 +149,8 @@ class IcebergSpanTable implements SpanTable {
     const metadata = this.loaded.metadata;
     const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id'])!;
     const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id'])!;
-    const files = await writeBatchFiles(io, this.location, batch, this.options.rowGroupSize);
+    const rowsByPath = new Map<string, Int32Array>();
+    const files = await writeBatchFiles(io, this.location, batch, this.options.rowGroupSize, (path, rows) => rowsByPath.set(path, rows));
     const pending = files.length > 0 ? await writeAddedManifest(io, this.location, files, schema, spec) : null;
     const change: ChangeBuilder = async (ctx, carried) => ({
       operation: 'append',
@@ -153,7 +163,9 @@ class IcebergSpanTable implements SpanTable {
     });
     try {
       // An append always has a change to commit, so a snapshot comes back.
-      return (await this.commitWithRetries(change, summary))!;
+      const ref = (await this.commitWithRetries(change, summary))!;
+      for (const [path, rows] of rowsByPath) this.recent?.put(path, batch, rows);
+      return ref;
     } catch (e) {
       // Refused for good (not of unknown outcome): nothing references the new files, so remove them.
       if (!(e instanceof CommitStateUnknownError)) {
@@ -351,6 +363,10 @@ class IcebergSpanTable implements SpanTable {
 
   async read(file: DataFileRef, columns: readonly ColumnName[], traceIds?: ReadonlySet<string>): Promise<PartialSpanColumns> {
     const layout = this.layout;
+    if (traceIds === undefined) {
+      const held = this.recent?.take(file.path, columns);
+      if (held) return held;
+    }
     if (layout === null) return readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds);
     const cols = await readDataFile(this.options.io, file.path, file.fileSizeInBytes, columns, traceIds, layout.columns);
     return fillAbsent(cols, columns, layout.absent);
