@@ -7,6 +7,7 @@ import { allocateRates, CompositePolicy } from './composite.ts';
 import type { PolicyConfig } from './config.ts';
 import type { PolicyEvaluator } from './decision.ts';
 import { DropPolicy } from './drop.ts';
+import { DynamicPolicy } from './dynamic.ts';
 import { LatencyPolicy } from './latency.ts';
 import { NotPolicy } from './not.ts';
 import { NumericAttributePolicy } from './numeric-attribute.ts';
@@ -50,6 +51,8 @@ export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys): PolicyEv
       const c = cfg.boolean_attribute;
       return new BooleanAttributePolicy(cfg.name, keys, c.key, c.value, c.invert_match);
     }
+    case 'dynamic':
+      return new DynamicPolicy(cfg.name, cfg.dynamic, keys);
     case 'not':
       return new NotPolicy(cfg.name, buildEvaluator(cfg.not.not_sub_policy, keys));
     case 'and':
