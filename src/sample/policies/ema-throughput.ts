@@ -67,7 +67,8 @@ export class EmaThroughput {
       this.#nextAdjustMs += passed * o.adjustmentIntervalMs;
     }
     const counted = this.#counts.get(key);
-    if (counted !== undefined || this.#counts.size < o.maxKeys) {
+    const countable = counted !== undefined || this.#counts.size < o.maxKeys;
+    if (spans > 0 && countable) {
       this.#counts.set(key, (counted ?? 0) + spans);
       this.#burstSum += spans;
       if (this.#burstThreshold > 0 && this.#burstSum >= this.#burstThreshold && this.#intervals >= o.burstDetectionDelay) {
@@ -75,7 +76,7 @@ export class EmaThroughput {
         this.#adjust();
         this.#nextAdjustMs = nowMs + o.adjustmentIntervalMs;
       }
-    } else if (this.#haveData && !this.#rates.has(key)) {
+    } else if (!countable && this.#haveData && !this.#rates.has(key)) {
       return o.overflowSampleRate;
     }
     if (!this.#haveData) return o.initialSampleRate;
