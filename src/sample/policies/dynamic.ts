@@ -5,6 +5,7 @@ import { NOT_SAMPLED, SAMPLED, type Decision, type EvalContext, type PolicyEvalu
 import { EmaThroughput } from './ema-throughput.ts';
 import { SampleKey } from './sample-key.ts';
 import type { AttributeKeys } from './trace-view.ts';
+import type { PolicyHooks } from './build-evaluator.ts';
 
 /**
  * This service's `dynamic` policy (not an otelcol type): Refinery's EMA throughput sampling. Each
@@ -21,7 +22,7 @@ export class DynamicPolicy implements PolicyEvaluator {
   /** Thresholds of recent rates: an unchanged rate table costs no bigint arithmetic per trace. */
   readonly #thresholds = new Map<number, bigint>();
 
-  constructor(name: string, cfg: DynamicConfig, keys: AttributeKeys) {
+  constructor(name: string, cfg: DynamicConfig, keys: AttributeKeys, hooks: PolicyHooks = {}) {
     this.name = name;
     this.#key = new SampleKey(cfg.key_fields, keys);
     this.#ema = new EmaThroughput({
@@ -34,7 +35,9 @@ export class DynamicPolicy implements PolicyEvaluator {
       initialSampleRate: cfg.initial_sample_rate,
       maxKeys: cfg.max_keys,
       overflowSampleRate: cfg.overflow_sample_rate,
+      onOverflow: hooks.dynamicKeyOverflow && (() => hooks.dynamicKeyOverflow!(name)),
     });
+    hooks.dynamicPolicyBuilt?.(name);
   }
 
   evaluate(ctx: EvalContext): Decision {

@@ -17,6 +17,8 @@ export interface EmaThroughputOptions {
   maxKeys: number;
   /** Rate of a key not counted because `maxKeys` keys already are, when it has no rate of its own. */
   overflowSampleRate: number;
+  /** Told of each observation not counted because `maxKeys` keys already are. */
+  onOverflow?: () => void;
 }
 
 /**
@@ -76,8 +78,9 @@ export class EmaThroughput {
         this.#adjust();
         this.#nextAdjustMs = nowMs + o.adjustmentIntervalMs;
       }
-    } else if (!countable && this.#haveData && !this.#rates.has(key)) {
-      return o.overflowSampleRate;
+    } else if (!countable) {
+      o.onOverflow?.();
+      if (this.#haveData && !this.#rates.has(key)) return o.overflowSampleRate;
     }
     if (!this.#haveData) return o.initialSampleRate;
     return this.#rates.get(key) ?? 1;

@@ -4,7 +4,7 @@ import type { PartialSpanColumns } from '../../../src/lake/span-schema.ts';
 import type { Sampler, TraceData } from '../../../src/sample/sampler.ts';
 import { probabilityToThreshold, thresholdFromHex, thresholdToHex } from '../../../src/sample/threshold.ts';
 import { randomnessFromTraceId } from '../../../src/sample/policies/trace-view.ts';
-import { samplerFor, trace, traceIdWithRandomness } from './helpers.ts';
+import { counterValue, samplerDeps, samplerFor, trace, traceIdWithRandomness } from './helpers.ts';
 
 const TWO_56 = 2 ** 56;
 
@@ -213,4 +213,20 @@ test('dynamic: keys come from every span, values deduplicated and sorted, so spa
   assert.ok(rateOf(th) > 100, `rate ${rateOf(th)}`);
   // A trace with another route set is a new key: kept at rate 1.
   assert.deepEqual(sampler.decide(mk(['/c']), 10_500), { keep: true, policy: 'd', threshold: '0' });
+});
+
+test('dynamic: traces beyond max_keys are counted in tailsampler_dynamic_key_overflow_total and get overflow_sample_rate', async () => {
+  const deps = samplerDeps();
+  const sampler = samplerFor([dynamic({ max_keys: 2, overflow_sample_rate: 4, initial_sample_rate: 1, burst_multiple: 0 })], deps);
+  // The series exists from the start.
+  assert.equal(await counterValue(deps.metrics.dynamicKeyOverflow, { policy: 'dyn' }), 0);
+  const high = traceIdWithRandomness((1n << 56n) - 1n);
+  for (const op of ['a', 'b', 'c', 'd']) sampler.decide(opTrace(op, high), 0);
+  assert.equal(await counterValue(deps.metrics.dynamicKeyOverflow, { policy: 'dyn' }), 2);
+  // After the first interval (a and b fill the new interval's counts again) a never-counted key is
+  // sampled at overflow_sample_rate (th:c = 1/4).
+  sampler.decide(opTrace('a', high), 30_000);
+  sampler.decide(opTrace('b', high), 30_000);
+  assert.deepEqual(sampler.decide(opTrace('e', high), 30_001), { keep: true, policy: 'dyn', threshold: 'c' });
+  assert.equal(sampler.decide(opTrace('e', traceIdWithRandomness(1n)), 30_002).keep, false);
 });
