@@ -1,6 +1,6 @@
 import type { SamplingConfig } from '../config/schema.ts';
 import { AndPolicy } from './policies/and.ts';
-import { buildEvaluator } from './policies/build-evaluator.ts';
+import { buildEvaluator, type PolicyHooks } from './policies/build-evaluator.ts';
 import type { PolicyEvaluator } from './policies/decision.ts';
 import { LatencyPolicy } from './policies/latency.ts';
 import { ProbabilisticPolicy } from './policies/probabilistic.ts';
@@ -29,8 +29,10 @@ export const SAMPLE_LATENCY_POLICY = 'sample_latency';
  */
 export function buildSampler(config: SamplingConfig, deps: SamplerDeps): Sampler {
   const keys = new AttributeKeys();
+  const overflow = deps.metrics.dynamicKeyOverflow;
+  const hooks: PolicyHooks = { dynamicPolicyBuilt: (policy) => overflow.inc({ policy }, 0), dynamicKeyOverflow: (policy) => overflow.inc({ policy }) };
   const policies: PolicyEvaluator[] =
-    config.policies.length > 0 ? config.policies.map((p) => buildEvaluator(p, keys)) : shorthandPolicies(config);
+    config.policies.length > 0 ? config.policies.map((p) => buildEvaluator(p, keys, hooks)) : shorthandPolicies(config);
   return new PolicyEngine(policies, keys, new SamplerTelemetry(deps, policies.map((p) => p.name)));
 }
 

@@ -23,6 +23,7 @@ export class Metrics {
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
   readonly policyEvaluationErrors: Counter<'policy'>;
   readonly policyAttributeParseErrors: Counter<'column'>;
+  readonly dynamicKeyOverflow: Counter<'policy'>;
   readonly decisionLag: Histogram;
   readonly lateSpans: Counter<'outcome'>;
   readonly exporterSentSpans: Counter<'exporter'>;
@@ -125,6 +126,12 @@ export class Metrics {
       name: 'tailsampler_policy_attribute_parse_errors_total',
       help: 'Span attribute or resource texts attribute policies could not parse as OTLP/JSON (read as no attributes), by column (attributes, resource)',
       labelNames: ['column'],
+      registers: r,
+    });
+    this.dynamicKeyOverflow = new Counter({
+      name: 'tailsampler_dynamic_key_overflow_total',
+      help: 'Traces a dynamic policy could not count toward their key because max_keys keys were already counted in the interval, by policy',
+      labelNames: ['policy'],
       registers: r,
     });
     this.decisionLag = new Histogram({

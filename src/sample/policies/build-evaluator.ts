@@ -7,6 +7,7 @@ import { allocateRates, CompositePolicy } from './composite.ts';
 import type { PolicyConfig } from './config.ts';
 import type { PolicyEvaluator } from './decision.ts';
 import { DropPolicy } from './drop.ts';
+import { DynamicPolicy } from './dynamic.ts';
 import { LatencyPolicy } from './latency.ts';
 import { NotPolicy } from './not.ts';
 import { NumericAttributePolicy } from './numeric-attribute.ts';
@@ -18,11 +19,19 @@ import { StringAttributePolicy } from './string-attribute.ts';
 import type { AttributeKeys } from './trace-view.ts';
 import { TraceStatePolicy } from './trace-state.ts';
 
+/** What stateful policies report while deciding (metrics), by policy name; all optional. */
+export interface PolicyHooks {
+  /** A `dynamic` policy of this name exists (its series start at 0). */
+  dynamicPolicyBuilt?: (policy: string) => void;
+  /** A `dynamic` policy could not count a trace's key: `max_keys` keys already were. */
+  dynamicKeyOverflow?: (policy: string) => void;
+}
+
 /**
  * Builds the evaluator for one validated policy (any depth). Attribute policies register their key
  * in `keys`, so the trace view extracts exactly the keys some policy reads.
  */
-export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys): PolicyEvaluator {
+export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys, hooks: PolicyHooks = {}): PolicyEvaluator {
   switch (cfg.type) {
     case 'always_sample':
       return new AlwaysSample(cfg.name);
@@ -50,12 +59,14 @@ export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys): PolicyEv
       const c = cfg.boolean_attribute;
       return new BooleanAttributePolicy(cfg.name, keys, c.key, c.value, c.invert_match);
     }
+    case 'dynamic':
+      return new DynamicPolicy(cfg.name, cfg.dynamic, keys, hooks);
     case 'not':
-      return new NotPolicy(cfg.name, buildEvaluator(cfg.not.not_sub_policy, keys));
+      return new NotPolicy(cfg.name, buildEvaluator(cfg.not.not_sub_policy, keys, hooks));
     case 'and':
-      return new AndPolicy(cfg.name, cfg.and.and_sub_policy.map((p) => buildEvaluator(p, keys)));
+      return new AndPolicy(cfg.name, cfg.and.and_sub_policy.map((p) => buildEvaluator(p, keys, hooks)));
     case 'drop':
-      return new DropPolicy(cfg.name, cfg.drop.drop_sub_policy.map((p) => buildEvaluator(p, keys)));
+      return new DropPolicy(cfg.name, cfg.drop.drop_sub_policy.map((p) => buildEvaluator(p, keys, hooks)));
     case 'composite': {
       const c = cfg.composite;
       const rates = allocateRates(
@@ -66,7 +77,7 @@ export function buildEvaluator(cfg: PolicyConfig, keys: AttributeKeys): PolicyEv
       return new CompositePolicy(
         cfg.name,
         c.max_total_spans_per_second,
-        c.composite_sub_policy.map((p, i) => ({ evaluator: buildEvaluator(p, keys), allocatedSps: rates[i]! })),
+        c.composite_sub_policy.map((p, i) => ({ evaluator: buildEvaluator(p, keys, hooks), allocatedSps: rates[i]! })),
       );
     }
     case 'ottl_condition': {

@@ -103,6 +103,37 @@ const booleanAttributeCfg = z.strictObject({
   invert_match: z.boolean().default(false),
 });
 
+/**
+ * This service's `dynamic` policy (Refinery's EMAThroughputSampler; not an otelcol type). Refinery's
+ * defaults, except adjustment_interval_secs (30 rather than 15: decisions come one scan at a time,
+ * every query.scan_interval_secs, 10 by default, and an interval should hold several scans).
+ */
+const dynamicCfg = z.strictObject({
+  /** Fields whose values make a trace's key: `service.name`, `span.name`, `span.kind`, `span.status`, or an attribute key. */
+  key_fields: z
+    .array(z.string().min(1, 'key field must not be empty'))
+    .min(1, 'key_fields must list at least one field')
+    .superRefine((fields, ctx) => {
+      fields.forEach((f, i) => {
+        if (fields.indexOf(f) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate key field "${f}"` });
+      });
+    }),
+  /** Spans per second to keep over all keys (per replica). */
+  goal_throughput_per_sec: z.number().positive('goal_throughput_per_sec must be greater than 0'),
+  adjustment_interval_secs: z.number().min(1, 'adjustment_interval_secs must be at least 1').default(30),
+  weight: z.number().gt(0, 'weight must be between 0 and 1 (exclusive)').lt(1, 'weight must be between 0 and 1 (exclusive)').default(0.5),
+  /** Default: weight. */
+  age_out_value: z.number().positive('age_out_value must be greater than 0').optional(),
+  /** 0 disables burst detection. */
+  burst_multiple: z.number().min(0, 'burst_multiple must be at least 0 (0 disables burst detection)').default(2),
+  burst_detection_delay: nonNegInt.default(3),
+  initial_sample_rate: z.number().min(1, 'initial_sample_rate must be at least 1').default(10),
+  max_keys: z.number().int().positive('max_keys must be at least 1').default(500),
+  overflow_sample_rate: z.number().min(1, 'overflow_sample_rate must be at least 1').default(1),
+});
+
+export type DynamicConfig = z.infer<typeof dynamicCfg>;
+
 const leafVariants = [
   z.strictObject({ name, type: z.literal('always_sample') }),
   z.strictObject({ name, type: z.literal('latency'), latency: latencyCfg }),
@@ -115,6 +146,7 @@ const leafVariants = [
   z.strictObject({ name, type: z.literal('span_count'), span_count: spanCountCfg }),
   z.strictObject({ name, type: z.literal('trace_state'), trace_state: traceStateCfg }),
   z.strictObject({ name, type: z.literal('boolean_attribute'), boolean_attribute: booleanAttributeCfg }),
+  z.strictObject({ name, type: z.literal('dynamic'), dynamic: dynamicCfg }),
 ] as const;
 
 /** OTTL needs an OTTL interpreter; rejected with a clear message rather than silently never matching. */
