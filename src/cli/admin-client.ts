@@ -64,7 +64,8 @@ export async function adminRequest(opts: AdminClientOptions, method: string, pat
       signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
     });
   } catch (cause) {
-    const why = (cause as { cause?: { code?: string } }).cause?.code ?? (cause as Error).message;
+    const inner = (cause as { cause?: { code?: string; message?: string } }).cause;
+    const why = inner?.code ?? inner?.message ?? (cause as Error).message;
     throw new AdminRequestError(`cannot reach the admin API at ${url.origin} (${why})`, { status: null, cause });
   }
   const text = await res.text();
