@@ -31,7 +31,7 @@ export class InMemoryRuleStoreDouble implements RuleStore {
     const parsed = ruleInputSchema.safeParse(input);
     if (!parsed.success) throw new RuleValidationError(parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     this.#writable();
-    const r: RuleInput = parsed.data as RuleInput;
+    const r: RuleInput = parsed.data;
     const now = this.#now();
     const rule: ForceRule = {
       id: `r${String(this.#next++).padStart(4, '0')}`,

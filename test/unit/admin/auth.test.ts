@@ -50,7 +50,7 @@ describe('OIDC: JWTs checked against a JWKS served over HTTP', () => {
     key = pair.privateKey;
     strangerKey = (await generateKeyPair('ES256')).privateKey;
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-    jwks = createServer((req, res) => {
+    jwks = createServer((_req, res) => {
       jwksFetches++;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: [publicJwk] }));

@@ -16,7 +16,7 @@ export interface AdminHarness {
   metrics: Metrics;
   store: InMemoryRuleStoreDouble;
   /** fetch against the server with the token (unless `token: null`) and a JSON body. */
-  call(method: string, path: string, body?: unknown, o?: { token?: string | null; raw?: string }): Promise<{ status: number; headers: Headers; json: unknown }>;
+  call: (method: string, path: string, body?: unknown, o?: { token?: string | null; raw?: string }) => Promise<{ status: number; headers: Headers; json: unknown }>;
 }
 
 export async function withAdmin(
