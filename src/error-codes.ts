@@ -70,6 +70,16 @@ export const errorCodes = {
   TS_EXPORT_SHUTDOWN: { retryable: true, meaning: 'The exporter was shut down before the request was delivered.' },
   TS_EXPORT_CONFIG: { retryable: false, meaning: 'An exporter\'s configuration cannot work (bad endpoint and the like).' },
   TS_EXPORT_ENCODE: { retryable: false, meaning: 'A request cannot be put into the destination\'s format (it is not a valid ExportTraceServiceRequest); its traces are dead-lettered.' },
+  TS_RULE_INVALID: { retryable: false, meaning: 'A force rule (or a change to one) is refused; every reason is listed with its path in the submitted JSON (`match.span[0].op`).' },
+  TS_RULE_STORE_UNAVAILABLE: { retryable: true, meaning: 'The force-rule store cannot take a write now (Redis down or unreachable); the admin API answers 503 and the rules in force stay as they were.' },
+
+  TS_ADMIN_BAD_REQUEST: { retryable: false, meaning: 'An admin API request body is not JSON, or a parameter is malformed (400).' },
+  TS_ADMIN_UNAUTHORIZED: { retryable: false, meaning: 'An admin API call without a valid bearer token: none, a wrong one, or a JWT that fails the OIDC checks (401).' },
+  TS_ADMIN_NOT_FOUND: { retryable: false, meaning: 'No such admin API route, or no such rule (404).' },
+  TS_ADMIN_METHOD_NOT_ALLOWED: { retryable: false, meaning: 'The admin API path exists but not with that method; `Allow` lists those it takes (405).' },
+  TS_ADMIN_BODY_TOO_LARGE: { retryable: false, meaning: 'An admin API request body is larger than `admin.max_body_kib` (413).' },
+  TS_ADMIN_INTERNAL: { retryable: false, meaning: 'An admin API call failed unexpectedly (500); the log has the error.' },
+  TS_ADMIN_REQUEST_FAILED: { retryable: 'per instance', meaning: 'The CLI\'s call to the admin API failed: refused with a status (the server\'s code, message and issues are kept) or the server could not be reached; retryable when unreachable or 503.' },
 } as const satisfies Record<`TS_${string}`, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -5,6 +5,7 @@ import { listDeadLetters } from '../export/delivery-store.ts';
 import { startService } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
+import { runRules } from './rules.ts';
 
 const USAGE = `usage:
   tailsampler start [--config FILE]      run the service (embedded defaults without a file)
@@ -12,6 +13,8 @@ const USAGE = `usage:
   tailsampler loadgen [options]          send synthetic traces over OTLP (see --help)
   tailsampler dead-letters [--config FILE] [--limit N]
                                          print the kept traces exporters gave up on, one JSON line each
+  tailsampler rules add|list|get|delete|extend|enable|disable [options]
+                                         force rules through the admin API (see rules --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -23,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'dead-letters':
       return deadLetters(rest);
+    case 'rules':
+      return runRules(rest);
     case 'loadgen':
       return runLoadgen(parseArgs({ args: rest, options: LOADGEN_OPTIONS, strict: true }).values);
     case undefined:

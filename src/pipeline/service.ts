@@ -1,3 +1,4 @@
+import { createAdmin } from '../admin/factory.ts';
 import type { Component } from '../component.ts';
 import type { Config } from '../config/schema.ts';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
@@ -29,6 +30,8 @@ export interface Service {
   readonly evaluator: Evaluator;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
+  /** The admin API's `host:port`, or null when it is off (no `admin` section). */
+  adminAddress(): string | null;
   shutdown(): Promise<void>;
 }
 
@@ -121,9 +124,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };
     const receiver = createOtlpReceiver(config.receivers.otlp, consumer, deps);
     await startStep(receiver);
+    // The admin API (off without an `admin` section) last, so it is shut down first: no rule changes
+    // while the pipeline drains. The shared force-rule store (and the rescue routes) plug in here.
+    const admin = createAdmin(config.admin, { ruleStore: null }, deps);
+    if (admin !== null) await startStep(admin);
     ready = true;
     logger.info(
-      { grpc: receiver.grpcAddress(), http: receiver.httpAddress(), telemetry: telemetry.address() },
+      { grpc: receiver.grpcAddress(), http: receiver.httpAddress(), telemetry: telemetry.address(), admin: admin?.address() ?? null },
       'tailsampler started',
     );
     return {
@@ -132,6 +139,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       evaluator,
       metrics,
       telemetryAddress: () => telemetry.address(),
+      adminAddress: () => admin?.address() ?? null,
       shutdown: stopAll,
     };
   } catch (err) {

@@ -44,6 +44,9 @@ const REDACT = [
   '*.sasl.password',
   'spool.kafka.sasl.password',
   'config.spool.kafka.sasl.password',
+  // The admin API's static bearer token.
+  'admin.token',
+  'config.admin.token',
 ];
 
 export function createLogger(level: string = process.env.TAILSAMPLER_LOG_LEVEL ?? 'info'): Logger {

@@ -40,6 +40,7 @@ export class Metrics {
   readonly ddStatsFailedPayloads: Counter<'exporter' | 'outcome'>;
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
+  readonly adminRequests: Counter<'route' | 'code'>;
 
   constructor(registry = new Registry(), withProcessMetrics = false) {
     this.registry = registry;
@@ -227,6 +228,12 @@ export class Metrics {
       name: 'tailsampler_s3_bytes_total',
       help: 'Body bytes exchanged with the S3 object store, by direction (upload, download)',
       labelNames: ['direction'],
+      registers: r,
+    });
+    this.adminRequests = new Counter({
+      name: 'tailsampler_admin_requests_total',
+      help: 'Admin API requests, by route (method and path template; "unmatched" for no route) and HTTP status code',
+      labelNames: ['route', 'code'],
       registers: r,
     });
   }
