@@ -70,6 +70,10 @@ export const errorCodes = {
   TS_EXPORT_SHUTDOWN: { retryable: true, meaning: 'The exporter was shut down before the request was delivered.' },
   TS_EXPORT_CONFIG: { retryable: false, meaning: 'An exporter\'s configuration cannot work (bad endpoint and the like).' },
   TS_EXPORT_ENCODE: { retryable: false, meaning: 'A request cannot be put into the destination\'s format (it is not a valid ExportTraceServiceRequest); its traces are dead-lettered.' },
+
+  TS_RESCUE_INVALID: { retryable: false, meaning: 'A rescue request is refused (400); every issue is listed with its path in the submitted JSON (`trace_ids[2]`, `query.from`).' },
+  TS_RESCUE_JOB_NOT_FOUND: { retryable: false, meaning: 'No rescue job has that id (404): never made, or forgotten after `rescue.job_history` newer ones.' },
+  TS_RESCUE_BUSY: { retryable: true, meaning: '`rescue.max_jobs` rescue jobs are searching or waiting already (429); try again once one is done.' },
 } as const satisfies Record<`TS_${string}`, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

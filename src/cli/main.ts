@@ -5,6 +5,7 @@ import { listDeadLetters } from '../export/delivery-store.ts';
 import { startService } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
+import { runRescue } from './rescue.ts';
 
 const USAGE = `usage:
   tailsampler start [--config FILE]      run the service (embedded defaults without a file)
@@ -12,6 +13,8 @@ const USAGE = `usage:
   tailsampler loadgen [options]          send synthetic traces over OTLP (see --help)
   tailsampler dead-letters [--config FILE] [--limit N]
                                          print the kept traces exporters gave up on, one JSON line each
+  tailsampler rescue TRACE_ID… | --service S --from T --to T --errors --attr k=v [--limit N] [--wait]
+                                         export traces from the lake whatever their decision (see --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -23,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'dead-letters':
       return deadLetters(rest);
+    case 'rescue':
+      return runRescue(rest);
     case 'loadgen':
       return runLoadgen(parseArgs({ args: rest, options: LOADGEN_OPTIONS, strict: true }).values);
     case undefined:

@@ -4,6 +4,7 @@ import { restCatalogConfigSchema } from '../lake/iceberg/rest-config.ts';
 import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
 import { SPAN_COLUMNS } from '../lake/span-schema.ts';
 import { exportersSchema } from '../export/config.ts';
+import { rescueSchema } from '../rescue/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -218,6 +219,7 @@ export const configSchema = z
     sampling: samplingSchema,
     exporters: exportersSchema,
     telemetry: telemetrySchema,
+    rescue: rescueSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -242,3 +244,4 @@ export type QueryConfig = Config['query'];
 export type SamplingConfig = Config['sampling'];
 export type { DebugExporterConfig, ExporterConfig, OtlpExporterConfig } from '../export/config.ts';
 export type TelemetryConfig = Config['telemetry'];
+export type { RescueConfig } from '../rescue/config.ts';

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.ts';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
 import type { Evaluator } from '../evaluate/evaluator.ts';
 import type { Emitter } from '../export/emitter.ts';
+import type { Rescuer } from '../rescue/rescuer.ts';
 import { createDatadogStats } from '../export/datadog/stats/stats-exporter.ts';
 import { createExporters } from '../export/factory.ts';
 import { createSpanTable } from '../lake/factory.ts';
@@ -27,6 +28,8 @@ export interface Service {
   /** Null when another writer fills the table (`storage.materializer: external`). */
   readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
+  /** Rescues traces from the table whatever their decision (the admin API's `/v1/rescue` routes). */
+  readonly rescuer: Rescuer;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   shutdown(): Promise<void>;
@@ -87,6 +90,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         exporters: createExporters(config.exporters, deps),
         shard,
         stateDir: q.state_dir,
+        rescue: config.rescue,
         evaluator: {
           scanIntervalMs: q.scan_interval_secs * 1000,
           inactivityMs: q.inactivity_threshold_secs * 1000,
@@ -102,6 +106,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     store = stages.store;
     emitter = stages.emitter;
     await startStep(emitter);
+    await startStep(stages.rescuer);
     const evaluator = stages.evaluator;
     await startStep(evaluator);
     // APM stats from every committed span; started before (so stopped after) the materializer feeding them.
@@ -130,6 +135,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       receiver,
       materializer,
       evaluator,
+      rescuer: stages.rescuer,
       metrics,
       telemetryAddress: () => telemetry.address(),
       shutdown: stopAll,
