@@ -80,6 +80,10 @@ export const errorCodes = {
   TS_ADMIN_BODY_TOO_LARGE: { retryable: false, meaning: 'An admin API request body is larger than `admin.max_body_kib` (413).' },
   TS_ADMIN_INTERNAL: { retryable: false, meaning: 'An admin API call failed unexpectedly (500); the log has the error.' },
   TS_ADMIN_REQUEST_FAILED: { retryable: 'per instance', meaning: 'The CLI\'s call to the admin API failed: refused with a status (the server\'s code, message and issues are kept) or the server could not be reached; retryable when unreachable or 503.' },
+
+  TS_RESCUE_INVALID: { retryable: false, meaning: 'A rescue request is refused (400); every issue is listed with its path in the submitted JSON (`trace_ids[2]`, `query.from`).' },
+  TS_RESCUE_JOB_NOT_FOUND: { retryable: false, meaning: 'No rescue job has that id (404): never made, or forgotten after `rescue.job_history` newer ones.' },
+  TS_RESCUE_BUSY: { retryable: true, meaning: '`rescue.max_jobs` rescue jobs are searching or waiting already (429); try again once one is done.' },
 } as const satisfies Record<`TS_${string}`, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -6,6 +6,7 @@ import { startService } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
 import { runRules } from './rules.ts';
+import { runRescue } from './rescue.ts';
 
 const USAGE = `usage:
   tailsampler start [--config FILE]      run the service (embedded defaults without a file)
@@ -15,6 +16,8 @@ const USAGE = `usage:
                                          print the kept traces exporters gave up on, one JSON line each
   tailsampler rules add|list|get|delete|extend|enable|disable [options]
                                          force rules through the admin API (see rules --help)
+  tailsampler rescue TRACE_ID… | --service S --from T --to T --errors --attr k=v [--limit N] [--wait]
+                                         export traces from the lake whatever their decision (see --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return deadLetters(rest);
     case 'rules':
       return runRules(rest);
+    case 'rescue':
+      return runRescue(rest);
     case 'loadgen':
       return runLoadgen(parseArgs({ args: rest, options: LOADGEN_OPTIONS, strict: true }).values);
     case undefined:

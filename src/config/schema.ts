@@ -5,6 +5,7 @@ import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
 import { SPAN_COLUMNS } from '../lake/span-schema.ts';
 import { exportersSchema } from '../export/config.ts';
 import { adminSchema } from '../admin/config.ts';
+import { rescueSchema } from '../rescue/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -220,6 +221,7 @@ export const configSchema = z
     exporters: exportersSchema,
     telemetry: telemetrySchema,
     admin: adminSchema,
+    rescue: rescueSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -245,3 +247,4 @@ export type SamplingConfig = Config['sampling'];
 export type { DebugExporterConfig, ExporterConfig, OtlpExporterConfig } from '../export/config.ts';
 export type TelemetryConfig = Config['telemetry'];
 export type { AdminConfig } from '../admin/config.ts';
+export type { RescueConfig } from '../rescue/config.ts';

@@ -16,6 +16,12 @@ export interface Delivery {
   decidedAtMs: number;
   /** Failed attempts so far. */
   attempts: number;
+  /**
+   * The rescue job that asked for this export (src/rescue), or null/absent for a kept trace's own
+   * delivery. A rescue delivery exports the trace marked, whatever its decision, and never touches
+   * the decision (its `exported` flag stays the kept trace's own business).
+   */
+  rescue?: string | null;
 }
 
 /** Why an exporter gave a kept trace up; each is counted, logged with the trace id, and kept for replay. */
@@ -54,6 +60,7 @@ interface DeliveryRow {
   policy: string;
   decided_at: number;
   attempts: number;
+  rescue: string | null;
 }
 
 interface DeadLetterRow extends DeliveryRow {
@@ -72,6 +79,7 @@ function fromRow(r: DeliveryRow): Delivery {
     policy: r.policy,
     decidedAtMs: r.decided_at,
     attempts: r.attempts,
+    rescue: r.rescue,
   };
 }
 
@@ -97,13 +105,15 @@ export class DeliveryStore {
   readonly #count: StatementSync;
   readonly #oldest: StatementSync;
   readonly #minSeq: StatementSync;
+  readonly #rescuePending: StatementSync;
+  readonly #rescueDead: StatementSync;
 
   constructor(decisions: DecisionStore) {
     this.#decisions = decisions;
     const db = decisions.db;
     // What is owed, and what a dead letter keeps of it.
     const owed = `exporter TEXT NOT NULL, trace_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
-      threshold TEXT, policy TEXT NOT NULL, decided_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0`;
+      threshold TEXT, policy TEXT NOT NULL, decided_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, rescue TEXT`;
     db.exec(`
       CREATE TABLE IF NOT EXISTS deliveries (
         ${owed}, next_at INTEGER NOT NULL, last_error TEXT,
@@ -118,15 +128,25 @@ export class DeliveryStore {
         PRIMARY KEY (exporter, trace_id, first_seq)
       ) WITHOUT ROWID;
     `);
-    const cols = 'exporter, trace_id, first_seq, last_seq, threshold, policy, decided_at, attempts';
-    this.#insert = db.prepare(`INSERT OR IGNORE INTO deliveries (${cols}, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`);
+    // State databases from before rescues: the column is added in place (NULL: a kept trace's own delivery).
+    for (const table of ['deliveries', 'dead_letters']) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'rescue')) db.exec(`ALTER TABLE ${table} ADD COLUMN rescue TEXT`);
+    }
+    db.exec('CREATE INDEX IF NOT EXISTS deliveries_rescue ON deliveries (rescue) WHERE rescue IS NOT NULL');
+    db.exec('CREATE INDEX IF NOT EXISTS dead_letters_rescue ON dead_letters (rescue) WHERE rescue IS NOT NULL');
+    const cols = 'exporter, trace_id, first_seq, last_seq, threshold, policy, decided_at, attempts, rescue';
+    this.#insert = db.prepare(`INSERT OR IGNORE INTO deliveries (${cols}, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`);
     this.#due = db.prepare(`SELECT ${cols} FROM deliveries WHERE exporter = ? AND next_at <= ? ORDER BY next_at LIMIT ?`);
     this.#delete = db.prepare('DELETE FROM deliveries WHERE exporter = ? AND trace_id = ? AND first_seq = ?');
     this.#retry = db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE exporter = ? AND trace_id = ? AND first_seq = ?');
-    this.#deadLetter = db.prepare(`INSERT OR REPLACE INTO dead_letters (${cols}, reason, error, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#deadLetter = db.prepare(`INSERT OR REPLACE INTO dead_letters (${cols}, reason, error, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // Rescue deliveries are no part of a kept trace's own export: they neither hold it up nor finish it.
     this.#markExported = db.prepare(
-      'UPDATE decisions SET exported = 1 WHERE trace_id = ? AND exported = 0 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE trace_id = ?)',
+      'UPDATE decisions SET exported = 1 WHERE trace_id = ? AND exported = 0 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE trace_id = ? AND rescue IS NULL)',
     );
+    this.#rescuePending = db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE rescue = ?');
+    this.#rescueDead = db.prepare('SELECT COUNT(*) AS n FROM dead_letters WHERE rescue = ?');
     this.#count = db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE exporter = ?');
     this.#oldest = db.prepare('SELECT MIN(decided_at) AS t FROM deliveries WHERE exporter = ?');
     this.#minSeq = db.prepare('SELECT MIN(first_seq) AS s FROM deliveries');
@@ -136,12 +156,17 @@ export class DeliveryStore {
     return this.#decisions.db.isOpen;
   }
 
-  /** Adds deliveries (one already there is kept as it is); due at once. Returns how many were new. */
-  enqueue(deliveries: readonly Omit<Delivery, 'attempts'>[], nowMs: number): number {
+  /**
+   * Adds deliveries (one already there is kept as it is); due at once. Returns how many were new;
+   * `onAdded` is told of each.
+   */
+  enqueue(deliveries: readonly Omit<Delivery, 'attempts'>[], nowMs: number, onAdded?: (d: Omit<Delivery, 'attempts'>) => void): number {
     let added = 0;
     this.#decisions.transaction(() => {
       for (const d of deliveries) {
-        added += Number(this.#insert.run(d.exporter, d.traceId, d.firstSeq, d.lastSeq, d.threshold, d.policy, d.decidedAtMs, nowMs).changes);
+        const n = Number(this.#insert.run(d.exporter, d.traceId, d.firstSeq, d.lastSeq, d.threshold, d.policy, d.decidedAtMs, d.rescue ?? null, nowMs).changes);
+        added += n;
+        if (n > 0) onAdded?.(d);
       }
     });
     return added;
@@ -178,7 +203,10 @@ export class DeliveryStore {
     const remove = (d: Delivery): void => {
       if (Number(this.#delete.run(d.exporter, d.traceId, d.firstSeq).changes) === 0) return;
       settled.removed.set(d.exporter, (settled.removed.get(d.exporter) ?? 0) + 1);
-      finished.add(d.traceId);
+      finish(d);
+    };
+    const finish = (d: Delivery): void => {
+      if ((d.rescue ?? null) === null) finished.add(d.traceId);
     };
     this.#decisions.transaction(() => {
       for (const d of outcome.delivered ?? []) remove(d);
@@ -187,8 +215,8 @@ export class DeliveryStore {
       }
       for (const { delivery: d, reason, error } of outcome.deadLetters ?? []) {
         remove(d);
-        this.#deadLetter.run(d.exporter, d.traceId, d.firstSeq, d.lastSeq, d.threshold, d.policy, d.decidedAtMs, d.attempts, reason, error, nowMs);
-        finished.add(d.traceId);
+        this.#deadLetter.run(d.exporter, d.traceId, d.firstSeq, d.lastSeq, d.threshold, d.policy, d.decidedAtMs, d.attempts, d.rescue ?? null, reason, error, nowMs);
+        finish(d);
       }
       for (const id of finished) {
         if (Number(this.#markExported.run(id, id).changes) === 0) continue;
@@ -207,7 +235,8 @@ export class DeliveryStore {
     const removed = new Map<string, number>();
     const db = this.#decisions.db;
     this.#decisions.transaction(() => {
-      for (const r of db.prepare('SELECT exporter, trace_id, first_seq FROM deliveries').all() as unknown as DeliveryRow[]) {
+      // A rescue was asked of this replica and reads the shared table: it stays whoever owns the trace.
+      for (const r of db.prepare('SELECT exporter, trace_id, first_seq FROM deliveries WHERE rescue IS NULL').all() as unknown as DeliveryRow[]) {
         if (keep(r.trace_id)) continue;
         this.#delete.run(r.exporter, r.trace_id, r.first_seq);
         removed.set(r.exporter, (removed.get(r.exporter) ?? 0) + 1);
@@ -240,11 +269,11 @@ export class DeliveryStore {
       }
       orphaned = orphans.length;
       const lost = db
-        .prepare('SELECT * FROM decisions d WHERE keep = 1 AND exported = 0 AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.trace_id = d.trace_id)')
+        .prepare('SELECT * FROM decisions d WHERE keep = 1 AND exported = 0 AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.trace_id = d.trace_id AND x.rescue IS NULL)')
         .all() as unknown as { trace_id: string; first_seq: number; last_seq: number; threshold: string | null; policy: string; decided_at: number }[];
       for (const r of lost) {
         for (const exporter of exporters) {
-          requeued += Number(this.#insert.run(exporter, r.trace_id, r.first_seq, r.last_seq, r.threshold, r.policy, r.decided_at, nowMs).changes);
+          requeued += Number(this.#insert.run(exporter, r.trace_id, r.first_seq, r.last_seq, r.threshold, r.policy, r.decided_at, null, nowMs).changes);
         }
       }
     });
@@ -259,6 +288,14 @@ export class DeliveryStore {
   /** When the oldest trace `exporter` still owes was decided, or null when it owes none. */
   oldestDecidedAt(exporter: string): number | null {
     return (this.#oldest.get(exporter) as { t: number | null }).t;
+  }
+
+  /** Deliveries of rescue `id` still owed, and those dead-lettered. */
+  rescueProgress(id: string): { pending: number; deadLettered: number } {
+    return {
+      pending: Number((this.#rescuePending.get(id) as { n: number }).n),
+      deadLettered: Number((this.#rescueDead.get(id) as { n: number }).n),
+    };
   }
 
   /** The lowest table sequence number any delivery still needs to read, or null when none is owed. */

@@ -1,11 +1,12 @@
 import type { StoredDecision } from '../evaluate/decision-store.ts';
-import type { TraceReader } from '../evaluate/trace-reader.ts';
+import type { TraceLocation, TraceReader } from '../evaluate/trace-reader.ts';
 import { isTailsamplerError } from '../errors.ts';
 import { FileNotFoundError } from '../lake/file-io-errors.ts';
 import { nextBackoff } from '../retry.ts';
 import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
-import type { SpanTable } from '../lake/table.ts';
+import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { columnsToRequest } from '../otlp/from-columns.ts';
+import { RESCUE_POLICY, withRescueMark } from '../rescue/mark.ts';
 import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
 import { withThreshold } from '../sample/tracestate.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -64,6 +65,8 @@ interface Item {
   threshold: string | null;
   /** The policy that kept the trace (passed to exporters that tag it, e.g. Datadog). */
   policy: string;
+  /** The rescue asking for it (its spans are marked), or null for a kept trace's own delivery. */
+  rescue: string | null;
   attempts: Attempt[];
   readFailed: string | null;
 }
@@ -152,11 +155,34 @@ export class Emitter implements DecisionSink {
 
   async decided(decisions: readonly StoredDecision[]): Promise<void> {
     const kept = decisions.filter((d) => d.keep && !d.exported);
-    this.#enqueue(kept.map((d) => ({ decision: d, firstSeq: d.firstSeq, lastSeq: d.lastSeq })));
+    this.#enqueue(kept.map((d) => owedRow(d, d.firstSeq, d.lastSeq)));
   }
 
   async late(rows: readonly LateRows[]): Promise<void> {
-    this.#enqueue(rows.map((r) => ({ decision: r.decision, firstSeq: r.seq, lastSeq: r.seq })));
+    this.#enqueue(rows.map((r) => owedRow(r.decision, r.seq, r.seq)));
+  }
+
+  /**
+   * Queues a rescue: each trace is owed to every exporter like a kept trace (durable, retried,
+   * dead-lettered) but marked as rescued (src/rescue/mark.ts) and without a sampling threshold,
+   * whatever its decision. `files` are the data files the traces were found in, indexed here so the
+   * rounds can read them. Returns the ids of traces taken for at least one exporter (the others were
+   * already owed with the same rows) and how many deliveries that made, those dead-lettered at once
+   * for a full backlog included.
+   */
+  rescue(traces: readonly TraceLocation[], files: readonly DataFileRef[], rescueId: string): { traces: Set<string>; deliveries: number } {
+    this.#reader.add(files);
+    const now = this.#now();
+    const added = new Set<string>();
+    let deliveries = 0;
+    this.#enqueue(
+      traces.map((t) => ({ traceId: t.traceId, firstSeq: t.firstSeq, lastSeq: t.lastSeq, threshold: null, policy: RESCUE_POLICY, decidedAtMs: now, rescue: rescueId })),
+      (d) => {
+        added.add(d.traceId);
+        deliveries++;
+      },
+    );
+    return { traces: added, deliveries };
   }
 
   async released(owns: (traceId: string) => boolean): Promise<void> {
@@ -195,27 +221,23 @@ export class Emitter implements DecisionSink {
     }
   }
 
-  #enqueue(items: readonly { decision: StoredDecision; firstSeq: number; lastSeq: number }[]): void {
+  #enqueue(items: readonly Omit<Delivery, 'attempts' | 'exporter'>[], onAdded?: (d: Omit<Delivery, 'attempts'>) => void): void {
     if (items.length === 0) return;
     const now = this.#now();
     for (const lane of this.#lanes) {
       const id = lane.exporter.id;
       const room = Math.max(0, lane.exporter.delivery.maxBacklogTraces - lane.backlog);
-      const rows = items.map(({ decision: d, firstSeq, lastSeq }) => ({
-        exporter: id,
-        traceId: d.traceId,
-        firstSeq,
-        lastSeq,
-        threshold: d.threshold,
-        policy: d.policy,
-        decidedAtMs: d.decidedAtMs,
-      }));
-      lane.backlog += this.#store.enqueue(rows.slice(0, room), now);
+      const rows = items.map((item) => ({ ...item, exporter: id }));
+      lane.backlog += this.#store.enqueue(rows.slice(0, room), now, onAdded);
       const over = rows.slice(room);
       if (over.length > 0) {
         const error = `exporter ${id} backlog is full (${lane.exporter.delivery.maxBacklogTraces} traces)`;
         this.#store.deadLetter(over, 'backlog_full', error, now);
         this.#metrics.exporterDeadLetteredTraces.inc({ exporter: id, reason: 'backlog_full' }, over.length);
+        // Taken all the same: a rescue sees them as dead-lettered deliveries of its own.
+        for (const r of over) onAdded?.(r);
+        const rescued = over.filter((r) => r.rescue != null).length;
+        if (rescued > 0) this.#metrics.rescueDeliveries.inc({ exporter: id, outcome: 'dead_lettered' }, rescued);
         this.#logger.error({ exporter: id, traces: over.length, traceIds: over.slice(0, 10).map((r) => r.traceId) }, 'kept traces dead-lettered: backlog full');
       }
     }
@@ -265,12 +287,22 @@ export class Emitter implements DecisionSink {
       if (due.length === this.#opts.batchSize) more = true;
       return due;
     });
+    // A trace's rows go out with one mark per round (rescued or not, by which rescue): a delivery of the
+    // same trace with another mark waits for the next round rather than share rows with this one.
+    const markOf = new Map<string, string>();
     this.#lanes.forEach((lane, i) => {
       for (const d of taken[i]!) {
+        const rescue = d.rescue ?? null;
+        const mark = markOf.get(d.traceId);
+        if (mark === undefined) markOf.set(d.traceId, rescue ?? '');
+        else if (mark !== (rescue ?? '')) {
+          more = true;
+          continue;
+        }
         const key = `${d.traceId} ${d.firstSeq}`;
         let item = items.get(key);
         if (item === undefined) {
-          item = { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold, policy: d.policy, attempts: [], readFailed: null };
+          item = { traceId: d.traceId, firstSeq: d.firstSeq, lastSeq: d.lastSeq, threshold: d.threshold, policy: d.policy, rescue, attempts: [], readFailed: null };
           items.set(key, item);
         }
         lane.sending.add(deliveryKey(d));
@@ -334,13 +366,19 @@ export class Emitter implements DecisionSink {
       if (cols.length === 0) continue;
       const traceIds = cols.trace_id!;
       const states = Array.from(cols.trace_state!);
+      // Copied only when a rescued row is in the file: kept traces' attributes go out as stored.
+      let attributes: string[] | null = null;
       const rowItems = new Array<Item | undefined>(cols.length);
       for (let i = 0; i < cols.length; i++) {
         const item = itemOf(traceIds[i]!, file.sequenceNumber);
         rowItems[i] = item;
         if (item?.threshold != null) states[i] = withThreshold(states[i] ?? null, item.threshold);
+        if (item?.rescue != null) {
+          attributes ??= Array.from(cols.attributes!);
+          attributes[i] = withRescueMark(attributes[i]!, item.rescue);
+        }
       }
-      const withStates: PartialSpanColumns = { ...cols, trace_state: states };
+      const withStates: PartialSpanColumns = { ...cols, trace_state: states, ...(attributes !== null ? { attributes } : {}) };
       for (let from = 0; from < cols.length; from += maxSpans) {
         const n = Math.min(maxSpans, cols.length - from);
         const rows = Int32Array.from({ length: n }, (_, k) => from + k);
@@ -444,7 +482,10 @@ export class Emitter implements DecisionSink {
     if (!this.#store.isOpen) return;
     const { removed, exported } = this.#store.settle(outcome, now);
     this.#forget(removed);
-    for (const d of outcome.delivered ?? []) this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
+    for (const d of outcome.delivered ?? []) {
+      this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
+      if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'delivered' });
+    }
     for (const { delivery: d, error } of outcome.retry ?? []) {
       this.#metrics.exporterRetriedTraces.inc({ exporter: d.exporter });
       // A dead destination fails every trace: one line per exporter per interval, with an example.
@@ -453,7 +494,8 @@ export class Emitter implements DecisionSink {
     }
     for (const { delivery: d, reason, error } of outcome.deadLetters ?? []) {
       this.#metrics.exporterDeadLetteredTraces.inc({ exporter: d.exporter, reason });
-      this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error }, 'kept trace dead-lettered');
+      if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'dead_lettered' });
+      this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error, ...(d.rescue != null ? { rescue: d.rescue } : {}) }, 'kept trace dead-lettered');
     }
     this.#retainFiles();
     this.#updateGauges();
@@ -478,4 +520,9 @@ export class Emitter implements DecisionSink {
       this.#metrics.exporterBacklogAge.set({ exporter: id }, oldest === null ? 0 : Math.max(0, now - oldest) / 1000);
     }
   }
+}
+
+/** What a kept trace owes each exporter: its decided rows, or late ones. */
+function owedRow(d: StoredDecision, firstSeq: number, lastSeq: number): Omit<Delivery, 'attempts' | 'exporter'> {
+  return { traceId: d.traceId, firstSeq, lastSeq, threshold: d.threshold, policy: d.policy, decidedAtMs: d.decidedAtMs };
 }

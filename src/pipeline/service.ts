@@ -1,9 +1,11 @@
 import { createAdmin } from '../admin/factory.ts';
+import { rescueRoutes } from '../admin/rescue-routes.ts';
 import type { Component } from '../component.ts';
 import type { Config } from '../config/schema.ts';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
 import type { Evaluator } from '../evaluate/evaluator.ts';
 import type { Emitter } from '../export/emitter.ts';
+import type { Rescuer } from '../rescue/rescuer.ts';
 import { createDatadogStats } from '../export/datadog/stats/stats-exporter.ts';
 import { createExporters } from '../export/factory.ts';
 import { createSpanTable } from '../lake/factory.ts';
@@ -28,6 +30,8 @@ export interface Service {
   /** Null when another writer fills the table (`storage.materializer: external`). */
   readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
+  /** Rescues traces from the table whatever their decision (the admin API's `/v1/rescue` routes). */
+  readonly rescuer: Rescuer;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   /** The admin API's `host:port`, or null when it is off (no `admin` section). */
@@ -90,6 +94,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         exporters: createExporters(config.exporters, deps),
         shard,
         stateDir: q.state_dir,
+        rescue: config.rescue,
         evaluator: {
           scanIntervalMs: q.scan_interval_secs * 1000,
           inactivityMs: q.inactivity_threshold_secs * 1000,
@@ -105,6 +110,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     store = stages.store;
     emitter = stages.emitter;
     await startStep(emitter);
+    await startStep(stages.rescuer);
     const evaluator = stages.evaluator;
     await startStep(evaluator);
     // APM stats from every committed span; started before (so stopped after) the materializer feeding them.
@@ -126,7 +132,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     await startStep(receiver);
     // The admin API (off without an `admin` section) last, so it is shut down first: no rule changes
     // while the pipeline drains. The shared force-rule store (and the rescue routes) plug in here.
-    const admin = createAdmin(config.admin, { ruleStore: null }, deps);
+    const admin = createAdmin(config.admin, { ruleStore: null, routes: rescueRoutes(stages.rescuer, config.rescue) }, deps);
     if (admin !== null) await startStep(admin);
     ready = true;
     logger.info(
@@ -137,6 +143,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       receiver,
       materializer,
       evaluator,
+      rescuer: stages.rescuer,
       metrics,
       telemetryAddress: () => telemetry.address(),
       adminAddress: () => admin?.address() ?? null,

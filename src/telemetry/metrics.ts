@@ -35,6 +35,9 @@ export class Metrics {
   readonly exporterBacklogTraces: Gauge<'exporter'>;
   readonly exporterBacklogAge: Gauge<'exporter'>;
   readonly emitterErrors: Counter;
+  readonly rescuedTraces: Counter<'outcome'>;
+  readonly rescueDeliveries: Counter<'exporter' | 'outcome'>;
+  readonly rescueJobs: Counter<'outcome'>;
   readonly ddStatsSpans: Counter<'exporter' | 'outcome'>;
   readonly ddStatsSentPayloads: Counter<'exporter'>;
   readonly ddStatsFailedPayloads: Counter<'exporter' | 'outcome'>;
@@ -198,6 +201,24 @@ export class Metrics {
     this.emitterErrors = new Counter({
       name: 'tailsampler_emitter_errors_total',
       help: 'Emitter rounds that failed (the deliveries stay owed) and exported-trace records the decision changelog did not take',
+      registers: r,
+    });
+    this.rescuedTraces = new Counter({
+      name: 'tailsampler_rescued_traces_total',
+      help: 'Traces a rescue asked for or found, by outcome: queued (owed to the exporters, marked), already_owed (the same rows were owed already), not_found (no longer, or never, in the table)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.rescueDeliveries = new Counter({
+      name: 'tailsampler_rescue_deliveries_total',
+      help: 'Rescued traces an exporter is done with, by outcome: delivered (every span accepted, marked), dead_lettered',
+      labelNames: ['exporter', 'outcome'],
+      registers: r,
+    });
+    this.rescueJobs = new Counter({
+      name: 'tailsampler_rescue_jobs_total',
+      help: 'Rescue jobs finished, by outcome: done (its traces queued), failed (reading the table failed, or the service stopped during the search)',
+      labelNames: ['outcome'],
       registers: r,
     });
     this.ddStatsSpans = new Counter({

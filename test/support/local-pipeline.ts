@@ -48,7 +48,7 @@ sampling:
   await spool.start();
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();
-  const { store, emitter, evaluator } = createDecideEmit(
+  const { store, emitter, evaluator, rescuer } = createDecideEmit(
     {
       table,
       sampler: buildSampler(config.sampling, deps),
@@ -69,6 +69,7 @@ sampling:
     { ...deps, now: () => options.clock.now },
   );
   await emitter.start();
+  await rescuer.start();
   await evaluator.start();
   const send = async (spans: TestSpan[]) => {
     await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }])]);
@@ -80,11 +81,12 @@ sampling:
     stopped = true;
     await materializer.shutdown();
     await evaluator.shutdown();
+    await rescuer.shutdown();
     await emitter.shutdown();
     store.close();
     await spool.shutdown();
     await close();
   };
   t.after(stop);
-  return { send, evaluator, emitter, store, metrics: deps.metrics, stop };
+  return { send, evaluator, emitter, rescuer, store, table, metrics: deps.metrics, stop };
 }
