@@ -4,6 +4,7 @@ import { restCatalogConfigSchema } from '../lake/iceberg/rest-config.ts';
 import { kafkaSpoolSchema } from '../spool/kafka/config.ts';
 import { SPAN_COLUMNS } from '../lake/span-schema.ts';
 import { exportersSchema } from '../export/config.ts';
+import { forceRulesSchema } from '../sample/rules/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -216,6 +217,7 @@ export const configSchema = z
     storage: storageSchema,
     query: querySchema,
     sampling: samplingSchema,
+    force_rules: forceRulesSchema,
     exporters: exportersSchema,
     telemetry: telemetrySchema,
   })
@@ -240,5 +242,6 @@ export type SpoolConfig = Config['spool'];
 export type StorageConfig = Config['storage'];
 export type QueryConfig = Config['query'];
 export type SamplingConfig = Config['sampling'];
+export type { ForceRulesConfig } from '../sample/rules/config.ts';
 export type { DebugExporterConfig, ExporterConfig, OtlpExporterConfig } from '../export/config.ts';
 export type TelemetryConfig = Config['telemetry'];

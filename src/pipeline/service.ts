@@ -9,6 +9,8 @@ import { createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
 import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
 import { buildSampler } from '../sample/build-sampler.ts';
+import { createRuleStore, withForceRules } from '../sample/rules/factory.ts';
+import type { RuleStore } from '../sample/rules/rule-store.ts';
 import { createEvaluatorShard, createSpool } from '../spool/factory.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
@@ -27,6 +29,8 @@ export interface Service {
   /** Null when another writer fills the table (`storage.materializer: external`). */
   readonly materializer: Materializer | null;
   readonly evaluator: Evaluator;
+  /** Force rules (`force_rules:`), or null when not configured. */
+  readonly ruleStore: RuleStore | null;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   shutdown(): Promise<void>;
@@ -80,10 +84,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
+    // Rules are loaded before the evaluator decides anything (and stop being served after it stops).
+    const ruleStore = createRuleStore(config.force_rules, deps);
+    if (ruleStore !== null) await startStep(ruleStore);
+    const policies = buildSampler(config.sampling, deps);
     const stages = createDecideEmit(
       {
         table,
-        sampler: buildSampler(config.sampling, deps),
+        sampler: ruleStore === null ? policies : withForceRules(policies, ruleStore, deps),
         exporters: createExporters(config.exporters, deps),
         shard,
         stateDir: q.state_dir,
@@ -130,6 +138,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       receiver,
       materializer,
       evaluator,
+      ruleStore,
       metrics,
       telemetryAddress: () => telemetry.address(),
       shutdown: stopAll,

@@ -39,6 +39,10 @@ export class Metrics {
   readonly ddStatsFailedPayloads: Counter<'exporter' | 'outcome'>;
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
+  readonly forceRulesInForce: Gauge;
+  readonly forceRulesStoreUp: Gauge;
+  readonly forceRulesLastLoad: Gauge;
+  readonly forceRulesErrors: Counter<'reason'>;
 
   constructor(registry = new Registry(), withProcessMetrics = false) {
     this.registry = registry;
@@ -220,6 +224,27 @@ export class Metrics {
       name: 'tailsampler_s3_bytes_total',
       help: 'Body bytes exchanged with the S3 object store, by direction (upload, download)',
       labelNames: ['direction'],
+      registers: r,
+    });
+    this.forceRulesInForce = new Gauge({
+      name: 'tailsampler_force_rules_in_force',
+      help: 'Force rules in force in this replica (enabled, not expired; the last good set while the store is down)',
+      registers: r,
+    });
+    this.forceRulesStoreUp = new Gauge({
+      name: 'tailsampler_force_rules_store_up',
+      help: 'Whether the force-rule store (Redis) is connected and the last reload succeeded (1) or not (0)',
+      registers: r,
+    });
+    this.forceRulesLastLoad = new Gauge({
+      name: 'tailsampler_force_rules_last_load_timestamp_seconds',
+      help: 'When the set of force rules in force was last loaded in full from the store, seconds since epoch',
+      registers: r,
+    });
+    this.forceRulesErrors = new Counter({
+      name: 'tailsampler_force_rules_errors_total',
+      help: 'Force-rule store failures, by reason (reload, invalid_rule, publish, prune)',
+      labelNames: ['reason'],
       registers: r,
     });
   }
