@@ -193,5 +193,5 @@ export function parseStoredRule(text: string): ForceRule | Error {
   }
   const r = storedRuleSchema.safeParse(v);
   if (!r.success) return new Error(issuesOf(r.error).map((i) => `${i.path}: ${i.message}`).join('; '));
-  return r.data as ForceRule;
+  return r.data;
 }
