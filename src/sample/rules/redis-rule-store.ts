@@ -67,6 +67,7 @@ export class RedisRuleStore implements RuleStore, RuleSource, Component {
   #timer: NodeJS.Timeout | null = null;
   #expiryTimer: NodeJS.Timeout | null = null;
   #stopped = false;
+  #subscribed = false;
 
   constructor(config: ForceRulesConfig, deps: RedisRuleStoreDeps) {
     this.#config = config;
@@ -100,21 +101,38 @@ export class RedisRuleStore implements RuleStore, RuleSource, Component {
       c.on('close', () => this.#refreshUp());
       c.on('end', () => this.#refreshUp());
     }
+    // autoResubscribe renews a subscription after a reconnect, but not one that never succeeded
+    // (Redis down at start).
+    sub.on('ready', () => {
+      if (!this.#subscribed) void this.#subscribe(sub);
+    });
     sub.on('message', (channel: string) => {
       if (channel === this.#channel) this.requestReload();
     });
-    try {
-      await client.connect();
-      await sub.connect();
-      await sub.subscribe(this.#channel);
+    // Each connection retries on its own after a failed first attempt; 'ready' then subscribes and reloads.
+    const connected = await Promise.allSettled([client.connect(), sub.connect()]);
+    const failed = connected.find((r) => r.status === 'rejected');
+    if (failed === undefined) {
+      await this.#subscribe(sub);
       await this.reload();
-    } catch (err) {
-      this.#lastError = (err as Error).message;
+    } else {
+      const err = failed.reason as Error;
+      this.#lastError = err.message;
       this.#logger.warn({ err, redis: this.#where }, 'force-rule store: Redis not reachable at start; running without force rules until it answers');
     }
     this.#refreshUp();
     this.#schedule();
     this.#logger.info({ redis: this.#where, rules: this.#set.size, key: this.#hashKey }, 'force-rule store started');
+  }
+
+  async #subscribe(sub: RedisClient): Promise<void> {
+    try {
+      await sub.subscribe(this.#channel);
+      this.#subscribed = true;
+      this.#refreshUp();
+    } catch (err) {
+      this.#problem('subscribe', err, 'force-rule store: subscribing to change notices failed; retried when the connection is ready again');
+    }
   }
 
   async shutdown(): Promise<void> {
@@ -126,6 +144,7 @@ export class RedisRuleStore implements RuleStore, RuleSource, Component {
     this.#sub?.disconnect();
     this.#client?.disconnect();
     this.#sub = this.#client = null;
+    this.#subscribed = false;
     this.#refreshUp();
   }
 
@@ -320,7 +339,7 @@ export class RedisRuleStore implements RuleStore, RuleSource, Component {
   }
 
   #isUp(): boolean {
-    return this.#loadedOk && this.#client?.status === 'ready' && this.#sub?.status === 'ready';
+    return this.#loadedOk && this.#subscribed && this.#client?.status === 'ready' && this.#sub?.status === 'ready';
   }
 
   #refreshUp(): void {

@@ -148,3 +148,27 @@ test('rules stay in force while Redis is down, the metrics say so, and the store
   await a.store.delete(rule.id);
   await within(1000, 'deletion reached b', () => b.store.current().size === 0);
 });
+
+test('a replica started while Redis is down runs without rules, then loads them and follows notices once Redis answers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-force-rules-redis-'));
+  const redis = await OwnRedis.start(dir);
+  t.after(() => redis.kill());
+  const p = prefix();
+  const a = await replica(t, redis.url, p);
+  const rule = await a.store.create({ action: 'keep', ttl_secs: 600, match: checkout }, 'erin');
+  await redis.kill();
+
+  const late = await replica(t, redis.url, p);
+  assert.equal(late.store.current().size, 0);
+  assert.equal(late.store.health().connected, false);
+  assert.equal(late.store.health().lastLoadMs, null);
+  assert.equal(await gauge(late.metrics, 'forceRulesStoreUp'), 0);
+
+  await redis.start();
+  await within(10_000, 'loaded once Redis answers', () => late.store.current().size === 1 && late.store.health().connected);
+  assert.equal(late.store.current().rules[0]!.rule.id, rule.id);
+  // Subscribed although Redis was down at start (the periodic reload is an hour away).
+  await within(10_000, 'a reconnected', () => a.store.health().connected);
+  await a.store.setEnabled(rule.id, false);
+  await within(1000, 'the change notice reached the late replica', () => late.store.current().size === 0);
+});
