@@ -60,6 +60,9 @@ export const errorCodes = {
   TS_CATALOG_REQUEST_REJECTED: { retryable: false, meaning: 'The catalog rejected a request (another 4xx); its error type and message are kept.' },
 
   TS_SAMPLE_POLICY_INVALID: { retryable: false, meaning: 'A sampling policy cannot be built (normally caught earlier by the config schema).' },
+  TS_RULE_INVALID: { retryable: false, meaning: 'A force rule was refused; every issue is listed with its path in the submitted JSON (e.g. `match.span[0].op`).' },
+  TS_RULE_STORE_UNAVAILABLE: { retryable: true, meaning: 'The force-rule store (Redis) could not be reached or did not answer in time; the last good set of rules stays in force.' },
+  TS_RULE_STORE_CONFIG: { retryable: false, meaning: '`force_rules.redis` cannot work as given (e.g. a TLS file that cannot be read).' },
   TS_EVALUATOR_CHECKPOINT_CORRUPT: { retryable: false, meaning: 'The evaluator checkpoint has no valid header, another version, or is truncated.' },
   TS_EVALUATOR_STATE_AHEAD: { retryable: false, meaning: 'The evaluator state has read further than the table holds: the table was replaced.' },
   TS_EVALUATOR_TOO_MANY_TRACES: { retryable: false, meaning: 'More live traces than the evaluator can hold; lower `query.inactivity_threshold_secs` or add replicas.' },
@@ -70,8 +73,6 @@ export const errorCodes = {
   TS_EXPORT_SHUTDOWN: { retryable: true, meaning: 'The exporter was shut down before the request was delivered.' },
   TS_EXPORT_CONFIG: { retryable: false, meaning: 'An exporter\'s configuration cannot work (bad endpoint and the like).' },
   TS_EXPORT_ENCODE: { retryable: false, meaning: 'A request cannot be put into the destination\'s format (it is not a valid ExportTraceServiceRequest); its traces are dead-lettered.' },
-  TS_RULE_INVALID: { retryable: false, meaning: 'A force rule (or a change to one) is refused; every reason is listed with its path in the submitted JSON (`match.span[0].op`).' },
-  TS_RULE_STORE_UNAVAILABLE: { retryable: true, meaning: 'The force-rule store cannot take a write now (Redis down or unreachable); the admin API answers 503 and the rules in force stay as they were.' },
 
   TS_ADMIN_BAD_REQUEST: { retryable: false, meaning: 'An admin API request body is not JSON, or a parameter is malformed (400).' },
   TS_ADMIN_UNAUTHORIZED: { retryable: false, meaning: 'An admin API call without a valid bearer token: none, a wrong one, or a JWT that fails the OIDC checks (401).' },

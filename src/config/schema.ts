@@ -6,6 +6,7 @@ import { SPAN_COLUMNS } from '../lake/span-schema.ts';
 import { exportersSchema } from '../export/config.ts';
 import { adminSchema } from '../admin/config.ts';
 import { rescueSchema } from '../rescue/config.ts';
+import { forceRulesSchema } from '../sample/rules/config.ts';
 
 /** host:port, as the Collector writes endpoints. */
 const hostPort = z
@@ -218,6 +219,7 @@ export const configSchema = z
     storage: storageSchema,
     query: querySchema,
     sampling: samplingSchema,
+    force_rules: forceRulesSchema,
     exporters: exportersSchema,
     telemetry: telemetrySchema,
     admin: adminSchema,
@@ -244,6 +246,7 @@ export type SpoolConfig = Config['spool'];
 export type StorageConfig = Config['storage'];
 export type QueryConfig = Config['query'];
 export type SamplingConfig = Config['sampling'];
+export type { ForceRulesConfig } from '../sample/rules/config.ts';
 export type { DebugExporterConfig, ExporterConfig, OtlpExporterConfig } from '../export/config.ts';
 export type TelemetryConfig = Config['telemetry'];
 export type { AdminConfig } from '../admin/config.ts';

@@ -3,6 +3,7 @@ import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { HOT_COLUMNS, type PartialSpanColumns } from '../lake/span-schema.ts';
 import { concatColumns, selectRows } from '../lake/columns.ts';
 import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
+import { policyLabel } from '../sample/rules/force-rule-sampler.ts';
 import type { Sampler, SamplingDecision, TraceSummary } from '../sample/sampler.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -248,7 +249,7 @@ export class Evaluator implements Component, EvaluatorState {
         lastSeq: b.lastSeq,
         exported: !decision.keep,
       });
-      this.#metrics.tracesDecided.inc({ policy: decision.policy, outcome: decision.keep ? 'sampled' : 'not_sampled' });
+      this.#metrics.tracesDecided.inc({ policy: policyLabel(decision.policy), outcome: decision.keep ? 'sampled' : 'not_sampled' });
       this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastSeenMs) / 1000);
     }
     // Recorded before they count: the next owner of a partition must know what was decided.

@@ -12,6 +12,8 @@ import { createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
 import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
 import { buildSampler } from '../sample/build-sampler.ts';
+import { createRuleStore, withForceRules } from '../sample/rules/factory.ts';
+import type { RuleStore } from '../sample/rules/rule-store.ts';
 import { createEvaluatorShard, createSpool } from '../spool/factory.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
@@ -32,6 +34,8 @@ export interface Service {
   readonly evaluator: Evaluator;
   /** Rescues traces from the table whatever their decision (the admin API's `/v1/rescue` routes). */
   readonly rescuer: Rescuer;
+  /** Force rules (`force_rules:`), or null when not configured. */
+  readonly ruleStore: RuleStore | null;
   readonly metrics: Metrics;
   telemetryAddress(): string | null;
   /** The admin API's `host:port`, or null when it is off (no `admin` section). */
@@ -87,10 +91,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
+    // Rules are loaded before the evaluator decides anything (and stop being served after it stops).
+    const ruleStore = createRuleStore(config.force_rules, deps);
+    if (ruleStore !== null) await startStep(ruleStore);
+    const policies = buildSampler(config.sampling, deps);
     const stages = createDecideEmit(
       {
         table,
-        sampler: buildSampler(config.sampling, deps),
+        sampler: ruleStore === null ? policies : withForceRules(policies, ruleStore, deps),
         exporters: createExporters(config.exporters, deps),
         shard,
         stateDir: q.state_dir,
@@ -132,7 +140,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     await startStep(receiver);
     // The admin API (off without an `admin` section) last, so it is shut down first: no rule changes
     // while the pipeline drains. The shared force-rule store (and the rescue routes) plug in here.
-    const admin = createAdmin(config.admin, { ruleStore: null, routes: rescueRoutes(stages.rescuer, config.rescue) }, deps);
+    const admin = createAdmin(config.admin, { ruleStore, routes: rescueRoutes(stages.rescuer, config.rescue) }, deps);
     if (admin !== null) await startStep(admin);
     ready = true;
     logger.info(
@@ -144,6 +152,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       materializer,
       evaluator,
       rescuer: stages.rescuer,
+      ruleStore,
       metrics,
       telemetryAddress: () => telemetry.address(),
       adminAddress: () => admin?.address() ?? null,

@@ -44,6 +44,10 @@ export class Metrics {
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
   readonly adminRequests: Counter<'route' | 'code'>;
+  readonly forceRulesInForce: Gauge;
+  readonly forceRulesStoreUp: Gauge;
+  readonly forceRulesLastLoad: Gauge;
+  readonly forceRulesErrors: Counter<'reason'>;
 
   constructor(registry = new Registry(), withProcessMetrics = false) {
     this.registry = registry;
@@ -255,6 +259,27 @@ export class Metrics {
       name: 'tailsampler_admin_requests_total',
       help: 'Admin API requests, by route (method and path template; "unmatched" for no route) and HTTP status code',
       labelNames: ['route', 'code'],
+      registers: r,
+    });
+    this.forceRulesInForce = new Gauge({
+      name: 'tailsampler_force_rules_in_force',
+      help: 'Force rules in force in this replica (enabled, not expired; the last good set while the store is down)',
+      registers: r,
+    });
+    this.forceRulesStoreUp = new Gauge({
+      name: 'tailsampler_force_rules_store_up',
+      help: 'Whether the force-rule store (Redis) is connected and the last reload succeeded (1) or not (0)',
+      registers: r,
+    });
+    this.forceRulesLastLoad = new Gauge({
+      name: 'tailsampler_force_rules_last_load_timestamp_seconds',
+      help: 'When the set of force rules in force was last loaded in full from the store, seconds since epoch',
+      registers: r,
+    });
+    this.forceRulesErrors = new Counter({
+      name: 'tailsampler_force_rules_errors_total',
+      help: 'Force-rule store failures, by reason (reload, invalid_rule, publish, prune)',
+      labelNames: ['reason'],
       registers: r,
     });
   }

@@ -7,6 +7,7 @@ import { createSpanTable } from '../../src/lake/factory.ts';
 import { Materializer, type CommittedBatchObserver } from '../../src/materialize/materializer.ts';
 import { createDecideEmit } from '../../src/pipeline/decide-emit.ts';
 import { buildSampler } from '../../src/sample/build-sampler.ts';
+import type { Sampler } from '../../src/sample/sampler.ts';
 import { createSpool } from '../../src/spool/factory.ts';
 import { silentLogger, type Logger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
@@ -22,6 +23,8 @@ export interface LocalPipelineOptions {
   metrics?: Metrics;
   /** Told of every batch the materializer commits (e.g. a Datadog APM stats exporter). */
   observers?: readonly CommittedBatchObserver[];
+  /** Wraps the policies' sampler (e.g. with force rules). */
+  sampler?: (policies: Sampler) => Sampler;
 }
 
 const DEFAULT_POLICIES = `
@@ -48,10 +51,11 @@ sampling:
   await spool.start();
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();
+  const policies = buildSampler(config.sampling, deps);
   const { store, emitter, evaluator, rescuer } = createDecideEmit(
     {
       table,
-      sampler: buildSampler(config.sampling, deps),
+      sampler: options.sampler?.(policies) ?? policies,
       exporters: options.exporters,
       shard: null,
       stateDir: join(dir, 'state'),

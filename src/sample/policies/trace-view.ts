@@ -12,7 +12,7 @@ export interface AnyValue {
   [other: string]: unknown;
 }
 
-interface KeyValue {
+export interface KeyValue {
   key?: unknown;
   value?: AnyValue;
 }
@@ -170,7 +170,7 @@ export class TraceView {
 }
 
 /** A span's attributes text: an OTLP/JSON KeyValue array, or why it is not one. */
-function parseList(text: string): KeyValue[] | Error {
+export function parseList(text: string): KeyValue[] | Error {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -181,7 +181,7 @@ function parseList(text: string): KeyValue[] | Error {
 }
 
 /** A resource text: an OTLP/JSON Resource object (`attributes` may be absent), or why it is not one. */
-function parseResourceAttributes(text: string): KeyValue[] | Error {
+export function parseResourceAttributes(text: string): KeyValue[] | Error {
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -1,20 +1,20 @@
 import { TailsamplerError } from '../../errors.ts';
 import type { RuleIssue } from './rule-store.ts';
 
-/** A submitted force rule (or a change to one) is refused: every reason, at its path in the JSON. */
+/** A submitted force rule (or a change to one) does not validate; `issues` says where and why. */
 export class RuleValidationError extends TailsamplerError {
-  readonly issues: RuleIssue[];
-  constructor(issues: RuleIssue[]) {
-    super('TS_RULE_INVALID', `invalid rule:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+  readonly issues: readonly RuleIssue[];
+  constructor(issues: readonly RuleIssue[]) {
+    super('TS_RULE_INVALID', `invalid force rule:\n${issues.map((i) => `  ${i.path || '(rule)'}: ${i.message}`).join('\n')}`);
     this.name = 'RuleValidationError';
     this.issues = issues;
   }
 }
 
-/** The rule store cannot take a write now (Redis down or unreachable); rules in force stay as they were. */
+/** Redis could not be reached or did not answer; the last good set stays in force meanwhile. */
 export class RuleStoreUnavailableError extends TailsamplerError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_RULE_STORE_UNAVAILABLE', message, options);
+  constructor(message: string, cause?: unknown) {
+    super('TS_RULE_STORE_UNAVAILABLE', message, { cause });
     this.name = 'RuleStoreUnavailableError';
   }
 }
@@ -32,4 +32,12 @@ export function isRuleValidationError(e: unknown): e is { code: 'TS_RULE_INVALID
     Array.isArray(issues) &&
     issues.every((i) => typeof i === 'object' && i !== null && typeof (i as RuleIssue).path === 'string' && typeof (i as RuleIssue).message === 'string')
   );
+}
+
+/** `force_rules.redis` cannot work as given. */
+export class RuleStoreConfigError extends TailsamplerError {
+  constructor(message: string, cause?: unknown) {
+    super('TS_RULE_STORE_CONFIG', message, { cause });
+    this.name = 'RuleStoreConfigError';
+  }
 }
