@@ -11,7 +11,7 @@ export type AdminErrorCode =
 
 /** The JSON body of every admin API error: `{"error": {code, message, issues?}}`. */
 export interface AdminErrorBody {
-  error: { code: string; message: string; issues?: RuleIssue[] };
+  error: { code: string; message: string; issues?: readonly RuleIssue[] };
 }
 
 /** An admin API answer other than success, thrown by a route or the server and sent as its status. */
@@ -28,7 +28,7 @@ export class AdminHttpError extends TailsamplerError {
   }
 }
 
-export function errorBody(code: string, message: string, issues?: RuleIssue[]): AdminErrorBody {
+export function errorBody(code: string, message: string, issues?: readonly RuleIssue[]): AdminErrorBody {
   return { error: issues === undefined ? { code, message } : { code, message, issues } };
 }
 

@@ -3,28 +3,13 @@ import { isTailsamplerError } from '../errors.ts';
 import type { RescueConfig } from '../rescue/config.ts';
 import { RescueInvalidError, rescueBodySchema } from '../rescue/request.ts';
 import type { Rescuer, RescueJobView } from '../rescue/rescuer.ts';
+import { errorResponse } from './openapi.ts';
 import type { AdminResponse, AdminRoute } from './route.ts';
 
 /** How long a client should wait before asking again when every rescue slot is taken. */
 const BUSY_RETRY_AFTER_SECS = 5;
 const LIST_DEFAULT = 20;
 const LIST_MAX = 100;
-
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string' },
-        message: { type: 'string' },
-        issues: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-      },
-    },
-  },
-};
 
 const count = { type: 'integer', minimum: 0 };
 const jobSchema = {
@@ -68,7 +53,6 @@ const jobSchema = {
 };
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
-const errorResponse = (description: string) => ({ description, content: json(errorSchema) });
 
 function fail(status: number, code: string, message: string, extra: { issues?: unknown; headers?: Record<string, string> } = {}): AdminResponse {
   return {

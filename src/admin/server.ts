@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Component } from '../component.ts';
 import { isTailsamplerError } from '../errors.ts';
-import { isRuleValidationError } from '../sample/rules/errors.ts';
+import { RuleValidationError } from '../sample/rules/errors.ts';
 import { LogGate } from '../telemetry/log-gate.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -170,7 +170,7 @@ export function createAdminServer(config: AdminConfig, routes: readonly AdminRou
       send(res, { status: err.status, headers: err.headers, body: errorBody(err.code, err.message, err.issues) });
       return err.status;
     }
-    if (isRuleValidationError(err)) {
+    if (err instanceof RuleValidationError) {
       send(res, { status: 400, body: errorBody(err.code, 'the rule is refused; see issues', err.issues) });
       return 400;
     }

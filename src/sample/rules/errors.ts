@@ -19,21 +19,6 @@ export class RuleStoreUnavailableError extends TailsamplerError {
   }
 }
 
-/**
- * Whether `e` refuses a rule with issues. Checked by shape as well as by class, so any store's
- * validation error (code TS_RULE_INVALID, an `issues` array of {path, message}) is recognised.
- */
-export function isRuleValidationError(e: unknown): e is { code: 'TS_RULE_INVALID'; message: string; issues: RuleIssue[] } {
-  if (e instanceof RuleValidationError) return true;
-  if (typeof e !== 'object' || e === null) return false;
-  const { code, issues } = e as { code?: unknown; issues?: unknown };
-  return (
-    code === 'TS_RULE_INVALID' &&
-    Array.isArray(issues) &&
-    issues.every((i) => typeof i === 'object' && i !== null && typeof (i as RuleIssue).path === 'string' && typeof (i as RuleIssue).message === 'string')
-  );
-}
-
 /** `force_rules.redis` cannot work as given. */
 export class RuleStoreConfigError extends TailsamplerError {
   constructor(message: string, cause?: unknown) {

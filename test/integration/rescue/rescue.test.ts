@@ -14,29 +14,12 @@ import { RESCUE_ID_ATTRIBUTE, RESCUED_ATTRIBUTE } from '../../../src/rescue/mark
 import type { RescueJobView } from '../../../src/rescue/rescuer.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
+import { spansOf, type DecodedSpan } from '../../support/otlp-sink.ts';
 import { hex, makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
-import { counterValue, otlpConfig, startHttpServer, type Received } from '../../unit/export/support.ts';
+import { counterValue, otlpConfig, startHttpServer } from '../../unit/export/support.ts';
 
 const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
 const { Span } = opentelemetry.proto.trace.v1;
-type DecodedSpan = opentelemetry.proto.trace.v1.ISpan;
-
-/** Every span a destination received, by trace id then span id. */
-function spansOf(requests: readonly Received[]): Map<string, Map<string, DecodedSpan>> {
-  const out = new Map<string, Map<string, DecodedSpan>>();
-  for (const r of requests) {
-    for (const rs of ExportTraceServiceRequest.decode(r.body).resourceSpans) {
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) {
-          const t = Buffer.from(s.traceId!).toString('hex');
-          if (!out.has(t)) out.set(t, new Map());
-          out.get(t)!.set(Buffer.from(s.spanId!).toString('hex'), s);
-        }
-      }
-    }
-  }
-  return out;
-}
 
 /** The spans as sent, decoded from the protobuf the test encodes itself (not through the code under test). */
 function sentSpans(trace: TestSpan[]): Map<string, DecodedSpan> {

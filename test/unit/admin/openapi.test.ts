@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { createHealthRoute } from '../../../src/admin/health-route.ts';
+import { rescueRoutes } from '../../../src/admin/rescue-routes.ts';
+import type { AdminRoute } from '../../../src/admin/route.ts';
 import { createRulesRoutes } from '../../../src/admin/rules-routes.ts';
+import { rescueSchema } from '../../../src/rescue/config.ts';
 import type { ForceRule } from '../../../src/sample/rules/rule-store.ts';
 import { InMemoryRuleStoreDouble } from '../../support/memory-rule-store.ts';
 import { goodRule, withAdmin } from './support.ts';
@@ -36,6 +39,15 @@ function refs(node: unknown, at = '#'): { ref: string; at: string }[] {
   return Object.entries(node).flatMap(([k, v]) => (k === '$ref' && typeof v === 'string' ? [{ ref: v, at }] : refs(v, `${at}/${k}`)));
 }
 
+/**
+ * Every route a running service mounts: health, rules and rescue. The rescuer is never called by
+ * these document tests (they read the routes' OpenAPI parts), so it refuses any call.
+ */
+function serviceRoutes(store: InMemoryRuleStoreDouble): AdminRoute[] {
+  const unused = (): never => assert.fail('the document tests do not call the rescuer');
+  return [createHealthRoute(store), ...createRulesRoutes(store), ...rescueRoutes({ submit: unused, wait: unused, get: unused, list: unused }, rescueSchema.parse({}))];
+}
+
 function resolve(doc: unknown, ref: string): unknown {
   return ref
     .slice(2)
@@ -43,7 +55,7 @@ function resolve(doc: unknown, ref: string): unknown {
     .reduce<unknown>((n, k) => (n !== null && typeof n === 'object' ? (n as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), doc);
 }
 
-it('the document is served publicly, is OpenAPI 3.1 in structure, and every reference resolves', async () => {
+it('the document is served publicly, is OpenAPI 3.1 in structure, and every reference resolves (rules and rescue routes)', async () => {
   await withAdmin(async ({ call, server }) => {
     const r = await call('GET', '/v1/openapi.json', undefined, { token: null });
     assert.equal(r.status, 200);
@@ -76,12 +88,11 @@ it('the document is served publicly, is OpenAPI 3.1 in structure, and every refe
     const all = refs(doc);
     assert.ok(all.length > 0);
     for (const { ref, at } of all) assert.notEqual(resolve(doc, ref), undefined, `${ref} at ${at}`);
-  });
+  }, { routes: serviceRoutes(new InMemoryRuleStoreDouble()) });
 });
 
-it('every route is in the document with its method; only health and the document itself are public', async () => {
-  const store = new InMemoryRuleStoreDouble();
-  const routes = [createHealthRoute(store), ...createRulesRoutes(store)];
+it('every route is in the document with its method, rescue routes included; only health and the document itself are public', async () => {
+  const routes = serviceRoutes(new InMemoryRuleStoreDouble());
   await withAdmin(
     async ({ server }) => {
       const doc = server.openapi as Doc;
@@ -90,7 +101,7 @@ it('every route is in the document with its method; only health and the document
       assert.deepEqual(documented, expected);
       const open = operations(doc).filter((o) => Array.isArray(o.op.security) && o.op.security.length === 0).map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
       assert.deepEqual(open, ['GET /v1/health', 'GET /v1/openapi.json']);
-      for (const r of ['GET /v1/rules', 'POST /v1/rules', 'GET /v1/rules/{id}', 'DELETE /v1/rules/{id}', 'POST /v1/rules/{id}/extend', 'POST /v1/rules/{id}/enable', 'POST /v1/rules/{id}/disable', 'GET /v1/health']) {
+      for (const r of ['GET /v1/rules', 'POST /v1/rules', 'GET /v1/rules/{id}', 'DELETE /v1/rules/{id}', 'POST /v1/rules/{id}/extend', 'POST /v1/rules/{id}/enable', 'POST /v1/rules/{id}/disable', 'GET /v1/health', 'POST /v1/rescue', 'GET /v1/rescue', 'GET /v1/rescue/{id}']) {
         assert.ok(documented.includes(r), r);
       }
     },

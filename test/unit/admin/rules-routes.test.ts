@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { ForceRule } from '../../../src/sample/rules/rule-store.ts';
-import { goodRule, withAdmin } from './support.ts';
+import { BAD_RULES, goodRule, withAdmin } from './support.ts';
 
 type Err = { error: { code: string; message: string; issues?: { path: string; message: string }[] } };
 
@@ -83,42 +83,18 @@ it('every write without a token, or with a wrong one, is refused with 401 and ch
   });
 });
 
-/** 20 bad rules: each refused with 400 TS_RULE_INVALID, the reason at its path. */
-const BAD: [string, unknown, string, RegExp][] = [
-  ['no action', goodRule({ action: undefined }), 'action', /expected one of "keep"\|"drop"|invalid/i],
-  ['unknown action', goodRule({ action: 'sample' }), 'action', /keep/],
-  ['no ttl', goodRule({ ttl_secs: undefined }), 'ttl_secs', /number/],
-  ['zero ttl', goodRule({ ttl_secs: 0 }), 'ttl_secs', /0|positive|greater/i],
-  ['fractional ttl', goodRule({ ttl_secs: 1.5 }), 'ttl_secs', /whole/],
-  ['ttl beyond the cap', goodRule({ ttl_secs: 10 * 86_400 }), 'ttl_secs', /7 days/],
-  ['ttl as text', goodRule({ ttl_secs: '1h' }), 'ttl_secs', /number/],
-  ['priority as text', goodRule({ priority: 'high' }), 'priority', /number/],
-  ['enabled as text', goodRule({ enabled: 'yes' }), 'enabled', /boolean/],
-  ['unknown field', goodRule({ colour: 'red' }), '(root)', /colour/],
-  ['no match', goodRule({ match: undefined }), 'match', /object/],
-  ['empty match', goodRule({ match: {} }), 'match', /match something/],
-  ['short trace id', goodRule({ match: { trace_id: 'abc' } }), 'match.trace_id', /32 hex/],
-  ['non-hex trace id', goodRule({ match: { trace_id: 'z'.repeat(32) } }), 'match.trace_id', /32 hex/],
-  ['unknown op', goodRule({ match: { span: [{ key: 'http.route', op: 'like', value: '/api' }] } }), 'match.span[0].op', /eq/],
-  ['empty key', goodRule({ match: { resource: [{ key: '', op: 'eq', value: 'x' }] } }), 'match.resource[0].key', /empty/],
-  ['exists with a value', goodRule({ match: { span: [{ key: 'a', op: 'eq', value: 'b' }, { key: 'error', op: 'exists', value: true }] } }), 'match.span[1].value', /no value/],
-  ['in without a list', goodRule({ match: { span: [{ key: 'a', op: 'in', value: 'b' }] } }), 'match.span[0].value', /array/],
-  ['gt with a string', goodRule({ match: { span: [{ key: 'http.status_code', op: 'gt', value: '500' }] } }), 'match.span[0].value', /number/],
-  ['bad regex', goodRule({ match: { span: [{ key: 'http.route', op: 'regex', value: '(' }] } }), 'match.span[0].value', /regular expression/],
-];
-
-it(`${BAD.length} bad rules are refused with 400 TS_RULE_INVALID and each reason at its path; none is stored`, async () => {
-  assert.equal(BAD.length, 20);
+it(`${BAD_RULES.length} bad rules are refused with 400 TS_RULE_INVALID and each reason at its path; none is stored`, async () => {
+  assert.equal(BAD_RULES.length, 20);
   await withAdmin(async ({ call, store }) => {
-    for (const [what, body, path, message] of BAD) {
+    for (const { what, body, path, message } of BAD_RULES) {
       const r = await call('POST', '/v1/rules', body);
       assert.equal(r.status, 400, what);
       const e = (r.json as Err).error;
       assert.equal(e.code, 'TS_RULE_INVALID', what);
       assert.ok(Array.isArray(e.issues) && e.issues.length > 0, what);
       const issue = e.issues.find((i) => i.path === path);
-      assert.ok(issue !== undefined, `${what}: an issue at ${path}, got ${JSON.stringify(e.issues)}`);
-      assert.match(issue.message, message, what);
+      assert.ok(issue !== undefined, `${what}: an issue at ${JSON.stringify(path)}, got ${JSON.stringify(e.issues)}`);
+      assert.ok(issue.message.includes(message), `${what}: ${JSON.stringify(issue.message)} says ${JSON.stringify(message)}`);
     }
     assert.equal(store.rules.size, 0);
   });
@@ -171,21 +147,4 @@ it('writes while the store is down are 503 with Retry-After; reads and health sa
     });
     assert.equal(store.rules.get(id)?.enabled, true, 'nothing changed');
   });
-});
-
-it('a validation error from another store, recognised by its shape (code + issues), is a 400 too', async () => {
-  const { createRulesRoutes } = await import('../../../src/admin/rules-routes.ts');
-  const { InMemoryRuleStoreDouble } = await import('../../support/memory-rule-store.ts');
-  const store = new InMemoryRuleStoreDouble();
-  store.create = async () => {
-    throw Object.assign(new Error('invalid rule'), { code: 'TS_RULE_INVALID', issues: [{ path: 'match.span[0].key', message: 'unknown field' }] });
-  };
-  await withAdmin(
-    async ({ call }) => {
-      const r = await call('POST', '/v1/rules', goodRule());
-      assert.equal(r.status, 400);
-      assert.deepEqual((r.json as Err).error.issues, [{ path: 'match.span[0].key', message: 'unknown field' }]);
-    },
-    { routes: createRulesRoutes(store) },
-  );
 });

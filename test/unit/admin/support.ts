@@ -58,3 +58,35 @@ export function goodRule(over: Record<string, unknown> = {}): Record<string, unk
     ...over,
   };
 }
+
+/**
+ * 20 bad rules, each with the path and (part of) the message the real validator
+ * (src/sample/rules/rule-schema.ts) reports: for the admin unit tests and the operator e2e test.
+ */
+export const BAD_RULES: readonly { what: string; body: Record<string, unknown>; path: string; message: string }[] = [
+  { what: 'unknown action', body: goodRule({ action: 'sample' }), path: 'action', message: 'expected one of "keep"|"drop"' },
+  { what: 'no ttl', body: goodRule({ ttl_secs: undefined }), path: 'ttl_secs', message: 'expected number, received undefined' },
+  { what: 'zero ttl', body: goodRule({ ttl_secs: 0 }), path: 'ttl_secs', message: 'expected number to be >=1' },
+  { what: 'fractional ttl', body: goodRule({ ttl_secs: 1.5 }), path: 'ttl_secs', message: 'must be a whole number of seconds' },
+  { what: 'ttl beyond the cap', body: goodRule({ ttl_secs: 31 * 86_400 }), path: 'ttl_secs', message: 'at most 2592000 s (30 days)' },
+  { what: 'priority as text', body: goodRule({ priority: 'high' }), path: 'priority', message: 'expected number, received string' },
+  { what: 'enabled as text', body: goodRule({ enabled: 'yes' }), path: 'enabled', message: 'expected boolean, received string' },
+  { what: 'unknown field', body: goodRule({ colour: 'red' }), path: '', message: 'Unrecognized key: "colour"' },
+  { what: 'no match', body: goodRule({ match: undefined }), path: 'match', message: 'expected object, received undefined' },
+  { what: 'empty match', body: goodRule({ match: {} }), path: 'match', message: 'needs at least one of trace_id, resource, span' },
+  { what: 'short trace id', body: goodRule({ match: { trace_id: 'abc' } }), path: 'match.trace_id', message: 'must be 32 hex characters' },
+  { what: 'all-zero trace id', body: goodRule({ match: { trace_id: '0'.repeat(32) } }), path: 'match.trace_id', message: 'the all-zero trace id is invalid' },
+  { what: 'unknown op', body: goodRule({ match: { span: [{ key: 'http.route', op: 'like', value: '/api' }] } }), path: 'match.span[0].op', message: 'expected one of "eq"|"neq"' },
+  { what: 'empty key', body: goodRule({ match: { resource: [{ key: '', op: 'eq', value: 'x' }] } }), path: 'match.resource[0].key', message: 'must not be empty' },
+  {
+    what: 'exists with a value',
+    body: goodRule({ match: { span: [{ key: 'a', op: 'eq', value: 'b' }, { key: 'error', op: 'exists', value: true }] } }),
+    path: 'match.span[1].value',
+    message: 'exists takes no value',
+  },
+  { what: 'in without a list', body: goodRule({ match: { span: [{ key: 'a', op: 'in', value: 'b' }] } }), path: 'match.span[0].value', message: 'in needs a non-empty list' },
+  { what: 'gt with a string', body: goodRule({ match: { span: [{ key: 'http.status_code', op: 'gt', value: '500' }] } }), path: 'match.span[0].value', message: 'gt compares numbers' },
+  { what: 'bad regex', body: goodRule({ match: { span: [{ key: 'http.route', op: 'regex', value: '(' }] } }), path: 'match.span[0].value', message: 'invalid regular expression' },
+  { what: 'kind with prefix', body: goodRule({ match: { span: [{ key: 'kind', op: 'prefix', value: 'ser' }] } }), path: 'match.span[0].op', message: 'kind takes eq, neq, in or exists, not prefix' },
+  { what: 'unknown status', body: goodRule({ match: { span: [{ key: 'status', op: 'eq', value: 'broken' }] } }), path: 'match.span[0].value', message: 'unknown status "broken"' },
+];
