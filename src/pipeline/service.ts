@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Component } from '../component.ts';
 import type { Config } from '../config/schema.ts';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
@@ -5,7 +6,7 @@ import type { Evaluator } from '../evaluate/evaluator.ts';
 import type { Emitter } from '../export/emitter.ts';
 import { createDatadogStats } from '../export/datadog/stats/stats-exporter.ts';
 import { createExporters } from '../export/factory.ts';
-import { createSpanTable } from '../lake/factory.ts';
+import { createAuditTable, createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
 import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
 import { buildSampler } from '../sample/build-sampler.ts';
@@ -17,10 +18,12 @@ import type { TracesConsumer } from './consumer.ts';
 import { createDecideEmit } from './decide-emit.ts';
 
 const MIB = 1024 * 1024;
+/** Decisions in one audit table commit at most (a few MiB of Parquet). */
+const AUDIT_ROWS_PER_COMMIT = 100_000;
 
 /**
  * The running service: every stage built from its config section and wired receiver → spool → table →
- * evaluator → (decision sink) emitter → exporters (in external mode another writer turns the spool topic into the table).
+ * evaluator → (decision sinks) emitter → exporters, and the decision audit table (in external mode another writer turns the spool topic into the table).
  */
 export interface Service {
   readonly receiver: OtlpReceiver;
@@ -52,6 +55,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     started.push(c);
   };
   let closeTable: (() => Promise<void>) | null = null;
+  let closeAudit: (() => Promise<void>) | null = null;
   let store: DecisionStore | null = null;
   const stopAll = async (): Promise<void> => {
     ready = false;
@@ -65,6 +69,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     started.length = 0;
     store?.close();
     store = null;
+    await closeAudit?.();
+    closeAudit = null;
     await closeTable?.();
     closeTable = null;
   };
@@ -77,6 +83,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     // An external writer (AutoMQ table topic) converts records by schema id: one framed span record each.
     const spool = createSpool(config.spool, { ...deps, recordFormat: external ? 'span_record' : 'otlp_proto' });
     await startStep(spool);
+    const auditConfig = config.storage.audit_table;
+    const audit = auditConfig === null ? null : await createAuditTable(config.storage, auditConfig, { logger, metrics });
+    closeAudit = audit?.close ?? null;
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
@@ -96,12 +105,22 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
           decisionTtlMs: q.decision_cache_ttl_secs * 1000,
         },
+        audit:
+          audit === null
+            ? null
+            : {
+                table: audit.table,
+                replica: auditConfig?.replica ?? hostname(),
+                commitIntervalMs: config.storage.commit_interval_secs * 1000,
+                maxRowsPerCommit: AUDIT_ROWS_PER_COMMIT,
+              },
       },
       deps,
     );
     store = stages.store;
     emitter = stages.emitter;
-    await startStep(emitter);
+    // The emitter, then the audit table (when on): what the evaluator hands its decisions to.
+    await startStep(stages.sink);
     const evaluator = stages.evaluator;
     await startStep(evaluator);
     // APM stats from every committed span; started before (so stopped after) the materializer feeding them.
