@@ -136,7 +136,8 @@ export class AuditSink implements DecisionSink {
     } catch (e) {
       this.#resync = true;
       if (e instanceof AuditAlreadyCommittedError) {
-        this.#logger.warn({ err: e.message }, 'audit rows were committed before a restart; removing them from the buffer');
+        this.#logger.warn({ err: e.message }, 'audit rows are in the table already (a commit whose buffer delete was lost); removing them from the buffer');
+        await this.#resyncNow();
         return batch.columns.length;
       }
       this.#metrics.auditCommitFailures.inc();

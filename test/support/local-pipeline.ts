@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import type { EvaluatorOptions } from '../../src/evaluate/evaluator.ts';
 import type { TraceExporter } from '../../src/export/exporter.ts';
-import { createSpanTable } from '../../src/lake/factory.ts';
+import { createAuditTable, createSpanTable } from '../../src/lake/factory.ts';
 import { Materializer, type CommittedBatchObserver } from '../../src/materialize/materializer.ts';
 import { createDecideEmit } from '../../src/pipeline/decide-emit.ts';
 import { buildSampler } from '../../src/sample/build-sampler.ts';
@@ -22,6 +22,8 @@ export interface LocalPipelineOptions {
   metrics?: Metrics;
   /** Told of every batch the materializer commits (e.g. a Datadog APM stats exporter). */
   observers?: readonly CommittedBatchObserver[];
+  /** Also write the decision audit table (`storage.audit_table`, in the same catalog) as this replica. */
+  audit?: { replica: string };
 }
 
 const DEFAULT_POLICIES = `
@@ -48,7 +50,8 @@ sampling:
   await spool.start();
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();
-  const { store, emitter, evaluator } = createDecideEmit(
+  const audit = options.audit === undefined ? null : await createAuditTable(config.storage, config.storage.audit_table!, deps);
+  const { store, emitter, evaluator, sink, audit: auditSink } = createDecideEmit(
     {
       table,
       sampler: buildSampler(config.sampling, deps),
@@ -65,10 +68,11 @@ sampling:
         decisionTtlMs: 3_600_000,
         ...options.evaluator,
       },
+      audit: audit === null ? null : { table: audit.table, replica: options.audit!.replica, commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000 },
     },
     { ...deps, now: () => options.clock.now },
   );
-  await emitter.start();
+  await sink.start();
   await evaluator.start();
   const send = async (spans: TestSpan[]) => {
     await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }])]);
@@ -80,11 +84,12 @@ sampling:
     stopped = true;
     await materializer.shutdown();
     await evaluator.shutdown();
-    await emitter.shutdown();
+    await sink.shutdown();
     store.close();
     await spool.shutdown();
+    await audit?.close();
     await close();
   };
   t.after(stop);
-  return { send, evaluator, emitter, store, metrics: deps.metrics, stop };
+  return { send, evaluator, emitter, audit: auditSink, store, config, metrics: deps.metrics, stop };
 }
