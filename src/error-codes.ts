@@ -66,6 +66,7 @@ export const errorCodes = {
   TS_EVALUATOR_CHECKPOINT_CORRUPT: { retryable: false, meaning: 'The evaluator checkpoint has no valid header, another version, or is truncated.' },
   TS_EVALUATOR_STATE_AHEAD: { retryable: false, meaning: 'The evaluator state has read further than the table holds: the table was replaced.' },
   TS_EVALUATOR_TOO_MANY_TRACES: { retryable: false, meaning: 'More live traces than the evaluator can hold; lower `query.inactivity_threshold_secs` or add replicas.' },
+  TS_AUDIT_ALREADY_COMMITTED: { retryable: false, meaning: 'Buffered decision audit rows are already in the audit table (a crash between its commit and the buffer delete); they leave the buffer instead of being committed twice.' },
 
   TS_EXPORT_SEND: { retryable: 'per instance', meaning: 'One attempt to deliver an export failed; retryable for the destination\'s transient statuses (OTLP: 429, 502, 503, 504; Datadog: 408, 429, 5xx) and network errors, with the server\'s throttling hint.' },
   TS_EXPORT_TIMEOUT: { retryable: true, meaning: 'An export attempt took longer than `timeout_ms`.' },

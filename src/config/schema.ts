@@ -142,6 +142,21 @@ const storageSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The decision audit table: every decision appended beside the span table, in the same catalog,
+     * at the commit interval. null turns it off.
+     */
+    audit_table: z
+      .object({
+        /** null → the span table's namespace. */
+        namespace: optionalString.default(null),
+        name: z.string().min(1).default('sampling_decisions'),
+        /** This replica's name in the `replica` column; null → the host name. */
+        replica: optionalString.default(null),
+      })
+      .strict()
+      .nullable()
+      .prefault({}),
     s3: s3Schema,
     commit_interval_secs: positive.default(10),
     /**

@@ -2,7 +2,7 @@ import type { Component } from '../component.ts';
 import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { HOT_COLUMNS, type PartialSpanColumns } from '../lake/span-schema.ts';
 import { concatColumns, selectRows } from '../lake/columns.ts';
-import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
+import type { DecidedTrace, DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
 import { policyLabel } from '../sample/rules/force-rule-sampler.ts';
 import type { Sampler, SamplingDecision, TraceSummary } from '../sample/sampler.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -236,10 +236,11 @@ export class Evaluator implements Component, EvaluatorState {
     const undecided = batch.filter((b) => !earlier.has(b.summary.traceId) && this.#scope.owns(b.summary.traceId));
     const rows = await this.#rowsForPolicies(undecided);
     const fresh: StoredDecision[] = [];
+    const traced: DecidedTrace[] = [];
     for (const b of undecided) {
       const id = b.summary.traceId;
       const decision: SamplingDecision = this.#sampler.decide({ summary: b.summary, spans: rows?.get(id) ?? null }, now);
-      fresh.push({
+      const stored: StoredDecision = {
         traceId: id,
         keep: decision.keep,
         policy: decision.policy,
@@ -248,13 +249,19 @@ export class Evaluator implements Component, EvaluatorState {
         firstSeq: b.firstSeq,
         lastSeq: b.lastSeq,
         exported: !decision.keep,
-      });
+      };
+      fresh.push(stored);
+      traced.push({ decision: stored, summary: b.summary });
       this.#metrics.tracesDecided.inc({ policy: policyLabel(decision.policy), outcome: decision.keep ? 'sampled' : 'not_sampled' });
       this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastSeenMs) / 1000);
     }
     // Recorded before they count: the next owner of a partition must know what was decided.
     await this.#scope.recordDecisions(fresh);
-    this.store.record(fresh);
+    // What the sinks keep of fresh decisions in the state database (the audit buffer) commits with them.
+    this.store.transaction(() => {
+      this.store.record(fresh);
+      if (traced.length > 0) this.sink.recording?.(traced);
+    });
     for (const b of batch) {
       const slot = this.traces.find(b.summary.traceId);
       if (slot >= 0) this.traces.delete(slot);

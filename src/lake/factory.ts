@@ -4,7 +4,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { createFileIO, warehouseUri } from './file-io-factory.ts';
 import { openOwnedSpanTable, tableOptionsFromConfig } from './iceberg/iceberg-table.ts';
-import { createRestSpanTable } from './iceberg/rest-span-table.ts';
+import { openOwnedAuditTable, type OpenedAuditTable } from './iceberg/audit-table.ts';
+import { createRestSpanTable, openRestCatalog } from './iceberg/rest-span-table.ts';
 import { SqlCatalog } from './iceberg/sql-catalog.ts';
 import type { OpenedSpanTable } from './table.ts';
 
@@ -38,4 +39,27 @@ export async function createSpanTable(
     ...tableOptionsFromConfig(config),
     logger,
   });
+}
+
+/**
+ * Opens the decision audit table (`storage.audit_table`, not null) beside the span table: same catalog
+ * and warehouse, its own catalog connection (written even when another writer fills the span table),
+ * and the span table's upkeep (snapshot expiry, retention, manifest merging).
+ */
+export async function createAuditTable(
+  config: StorageConfig,
+  audit: NonNullable<StorageConfig['audit_table']>,
+  deps: { logger: Logger; metrics?: Metrics },
+): Promise<OpenedAuditTable> {
+  const logger = deps.logger.child({ component: 'iceberg', table: 'audit' });
+  const id = { namespace: audit.namespace ?? config.table.namespace, name: audit.name };
+  const { external: _external, ...upkeep } = tableOptionsFromConfig(config);
+  if (config.catalog.type === 'rest') {
+    const { catalog, io } = await openRestCatalog(config.catalog, config.s3, id, { ...deps, logger }, false);
+    return openOwnedAuditTable({ catalog, io, id, location: '', ...upkeep, logger });
+  }
+  const io = createFileIO(config, deps);
+  const catalog = new SqlCatalog({ path: sqlitePath(config.catalog.uri), name: config.catalog.name, io, logger });
+  const location = `${warehouseUri(config.catalog.warehouse)}/${id.namespace}.db/${id.name}`;
+  return openOwnedAuditTable({ catalog, io, id, location, ...upkeep, logger });
 }

@@ -1,10 +1,17 @@
 import type { Component } from '../component.ts';
 import type { StoredDecision } from '../evaluate/decision-store.ts';
+import type { TraceSummary } from '../sample/sampler.ts';
 
 /** Rows of a kept trace that arrived after its decision, in the file with sequence number `seq`. */
 export interface LateRows {
   decision: StoredDecision;
   seq: number;
+}
+
+/** A fresh decision with what the evaluator knew of its trace when it decided. */
+export interface DecidedTrace {
+  decision: StoredDecision;
+  summary: TraceSummary;
 }
 
 /**
@@ -17,6 +24,13 @@ export interface LateRows {
  * destination must not hold up deciding.
  */
 export interface DecisionSink extends Component {
+  /**
+   * Optional: fresh decisions with their trace summaries, called synchronously inside the
+   * state-database transaction that records them, so what a sink keeps in that database (the audit
+   * buffer) is durable exactly when the decisions are. No other I/O here; a throw rolls the
+   * decisions back. Not called for decisions restored from another replica (audited where made).
+   */
+  recording?(traces: readonly DecidedTrace[]): void;
   /** Fresh decisions, or ones restored from another replica whose kept traces were not all exported. */
   decided(decisions: readonly StoredDecision[]): Promise<void>;
   /** Spans of kept traces that came after the decision. */

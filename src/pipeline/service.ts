@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { createAdmin } from '../admin/factory.ts';
 import { rescueRoutes } from '../admin/rescue-routes.ts';
 import type { Component } from '../component.ts';
@@ -8,7 +9,7 @@ import type { Emitter } from '../export/emitter.ts';
 import type { Rescuer } from '../rescue/rescuer.ts';
 import { createDatadogStats } from '../export/datadog/stats/stats-exporter.ts';
 import { createExporters } from '../export/factory.ts';
-import { createSpanTable } from '../lake/factory.ts';
+import { createAuditTable, createSpanTable } from '../lake/factory.ts';
 import { Materializer } from '../materialize/materializer.ts';
 import { createOtlpReceiver, type OtlpReceiver } from '../receive/otlp/factory.ts';
 import { buildSampler } from '../sample/build-sampler.ts';
@@ -22,10 +23,12 @@ import type { TracesConsumer } from './consumer.ts';
 import { createDecideEmit } from './decide-emit.ts';
 
 const MIB = 1024 * 1024;
+/** Decisions in one audit table commit at most (a few MiB of Parquet). */
+const AUDIT_ROWS_PER_COMMIT = 100_000;
 
 /**
  * The running service: every stage built from its config section and wired receiver → spool → table →
- * evaluator → (decision sink) emitter → exporters (in external mode another writer turns the spool topic into the table).
+ * evaluator → (decision sinks) emitter → exporters, and the decision audit table (in external mode another writer turns the spool topic into the table).
  */
 export interface Service {
   readonly receiver: OtlpReceiver;
@@ -63,6 +66,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     started.push(c);
   };
   let closeTable: (() => Promise<void>) | null = null;
+  let closeAudit: (() => Promise<void>) | null = null;
   let store: DecisionStore | null = null;
   const stopAll = async (): Promise<void> => {
     ready = false;
@@ -76,6 +80,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     started.length = 0;
     store?.close();
     store = null;
+    await closeAudit?.();
+    closeAudit = null;
     await closeTable?.();
     closeTable = null;
   };
@@ -88,6 +94,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     // An external writer (AutoMQ table topic) converts records by schema id: one framed span record each.
     const spool = createSpool(config.spool, { ...deps, recordFormat: external ? 'span_record' : 'otlp_proto' });
     await startStep(spool);
+    const auditConfig = config.storage.audit_table;
+    const audit = auditConfig === null ? null : await createAuditTable(config.storage, auditConfig, { logger, metrics });
+    closeAudit = audit?.close ?? null;
     const q = config.query;
     const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
@@ -112,12 +121,22 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
           decisionTtlMs: q.decision_cache_ttl_secs * 1000,
         },
+        audit:
+          audit === null
+            ? null
+            : {
+                table: audit.table,
+                replica: auditConfig?.replica ?? hostname(),
+                commitIntervalMs: config.storage.commit_interval_secs * 1000,
+                maxRowsPerCommit: AUDIT_ROWS_PER_COMMIT,
+              },
       },
       deps,
     );
     store = stages.store;
     emitter = stages.emitter;
-    await startStep(emitter);
+    // The emitter, then the audit table (when on): what the evaluator hands its decisions to.
+    await startStep(stages.sink);
     await startStep(stages.rescuer);
     const evaluator = stages.evaluator;
     await startStep(evaluator);

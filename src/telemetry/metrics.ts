@@ -41,6 +41,9 @@ export class Metrics {
   readonly ddStatsSpans: Counter<'exporter' | 'outcome'>;
   readonly ddStatsSentPayloads: Counter<'exporter'>;
   readonly ddStatsFailedPayloads: Counter<'exporter' | 'outcome'>;
+  readonly auditCommittedDecisions: Counter;
+  readonly auditCommitFailures: Counter;
+  readonly auditPendingDecisions: Gauge;
   readonly s3Requests: Counter<'op'>;
   readonly s3Bytes: Counter<'direction'>;
   readonly adminRequests: Counter<'route' | 'code'>;
@@ -241,6 +244,21 @@ export class Metrics {
       name: 'tailsampler_datadog_stats_failed_payloads_total',
       help: 'APM stats payloads not delivered: permanent, retries_exhausted, shutdown',
       labelNames: ['exporter', 'outcome'],
+      registers: r,
+    });
+    this.auditCommittedDecisions = new Counter({
+      name: 'tailsampler_audit_committed_decisions_total',
+      help: 'Decisions committed to the decision audit table',
+      registers: r,
+    });
+    this.auditCommitFailures = new Counter({
+      name: 'tailsampler_audit_commit_failures_total',
+      help: 'Audit table commits that failed (their decisions stay buffered and the next interval retries)',
+      registers: r,
+    });
+    this.auditPendingDecisions = new Gauge({
+      name: 'tailsampler_audit_pending_decisions',
+      help: 'Decisions buffered in the state database, not yet committed to the audit table',
       registers: r,
     });
     this.s3Requests = new Counter({

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import type { EvaluatorOptions } from '../../src/evaluate/evaluator.ts';
 import type { TraceExporter } from '../../src/export/exporter.ts';
-import { createSpanTable } from '../../src/lake/factory.ts';
+import { createAuditTable, createSpanTable } from '../../src/lake/factory.ts';
 import { Materializer, type CommittedBatchObserver } from '../../src/materialize/materializer.ts';
 import { createDecideEmit } from '../../src/pipeline/decide-emit.ts';
 import { buildSampler } from '../../src/sample/build-sampler.ts';
@@ -25,6 +25,8 @@ export interface LocalPipelineOptions {
   observers?: readonly CommittedBatchObserver[];
   /** Wraps the policies' sampler (e.g. with force rules). */
   sampler?: (policies: Sampler) => Sampler;
+  /** Also write the decision audit table (`storage.audit_table`, in the same catalog) as this replica. */
+  audit?: { replica: string };
 }
 
 const DEFAULT_POLICIES = `
@@ -52,7 +54,8 @@ sampling:
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();
   const policies = buildSampler(config.sampling, deps);
-  const { store, emitter, evaluator, rescuer } = createDecideEmit(
+  const audit = options.audit === undefined ? null : await createAuditTable(config.storage, config.storage.audit_table!, deps);
+  const { store, emitter, evaluator, sink, rescuer, audit: auditSink } = createDecideEmit(
     {
       table,
       sampler: options.sampler?.(policies) ?? policies,
@@ -69,10 +72,11 @@ sampling:
         decisionTtlMs: 3_600_000,
         ...options.evaluator,
       },
+      audit: audit === null ? null : { table: audit.table, replica: options.audit!.replica, commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000 },
     },
     { ...deps, now: () => options.clock.now },
   );
-  await emitter.start();
+  await sink.start();
   await rescuer.start();
   await evaluator.start();
   const send = async (spans: TestSpan[]) => {
@@ -86,11 +90,12 @@ sampling:
     await materializer.shutdown();
     await evaluator.shutdown();
     await rescuer.shutdown();
-    await emitter.shutdown();
+    await sink.shutdown();
     store.close();
     await spool.shutdown();
+    await audit?.close();
     await close();
   };
   t.after(stop);
-  return { send, evaluator, emitter, rescuer, store, table, metrics: deps.metrics, stop };
+  return { send, evaluator, emitter, rescuer, audit: auditSink, store, table, config, metrics: deps.metrics, stop };
 }

@@ -54,7 +54,7 @@ export async function writeBatchFiles(
 
 /** Distinct partitions among `files` (the summary's changed-partition-count). */
 function countPartitions(files: readonly DataFile[]): number {
-  return new Set(files.map((f) => `${f.partition.timestamp_day}/${f.partition.trace_id_bucket}`)).size;
+  return new Set(files.map((f) => Object.values(f.partition).join('/'))).size;
 }
 
 /** A manifest written but not yet in any manifest list; the list record's sequence fields come at commit. */

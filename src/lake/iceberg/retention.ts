@@ -1,3 +1,4 @@
+import type { DataFile } from '../table.ts';
 import { deserializeBound } from '../transforms.ts';
 import type { ManifestCache } from './manifest-cache.ts';
 import type { ManifestFile } from './manifest-list.ts';
@@ -32,7 +33,7 @@ export interface DayExpiry {
 }
 
 /**
- * Rewrites the manifests holding files of days before `firstKept`: those files become DELETED
+ * Rewrites the manifests holding files of days before `firstKept` (by the spec's day partition field): those files become DELETED
  * entries of this snapshot, the rest EXISTING. Manifests whose summary rules the days out are not
  * opened, and one manifest is in memory at a time. Null when no file is that old.
  */
@@ -42,7 +43,11 @@ export async function expireDayPartitions(
   carried: readonly ManifestFile[],
   firstKept: number,
 ): Promise<DayExpiry | null> {
-  const dayField = ctx.spec.fields.findIndex((f) => f.name === 'timestamp_day');
+  // The table's day partition: day(timestamp) on spans, day(decided_at) on the audit table.
+  const dayField = ctx.spec.fields.findIndex((f) => f.transform === 'day');
+  if (dayField < 0) return null;
+  const dayName = ctx.spec.fields[dayField]!.name;
+  const dayOf = (f: DataFile): number => (f.partition as unknown as Record<string, number>)[dayName]!;
   const manifests: ManifestFile[] = [];
   const written: ManifestFile[] = [];
   const deleted: FileTotals = { ...NO_FILES };
@@ -53,16 +58,16 @@ export async function expireDayPartitions(
       continue;
     }
     const files = await cache.dataFiles(m, { cache: false });
-    const old = files.filter((f) => f.partition.timestamp_day < firstKept);
+    const old = files.filter((f) => dayOf(f) < firstKept);
     if (old.length === 0) {
       manifests.push(m);
       continue;
     }
-    const rewritten = await writeRewrittenManifest(ctx, files.filter((f) => f.partition.timestamp_day >= firstKept), old);
+    const rewritten = await writeRewrittenManifest(ctx, files.filter((f) => dayOf(f) >= firstKept), old);
     manifests.push(rewritten);
     written.push(rewritten);
     addTotals(deleted, old);
-    for (const f of old) partitions.add(`${f.partition.timestamp_day}/${f.partition.trace_id_bucket}`);
+    for (const f of old) partitions.add(ctx.spec.fields.map((p) => (f.partition as unknown as Record<string, number>)[p.name]).join('/'));
   }
   return deleted.files === 0 ? null : { manifests, written, deleted, changedPartitions: partitions.size };
 }

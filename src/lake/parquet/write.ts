@@ -9,7 +9,7 @@ import type { ColumnSource } from 'hyparquet-writer';
 import type { DecodedArray } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
+import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import { LEAF_FIELD_IDS, SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
@@ -31,15 +31,16 @@ export const TRACE_ID_SORT_ORDER_ID = 1;
 
 /** ZSTD level 3: zstd's default, far better ratio than snappy on JSON text at similar speed. */
 const ZSTD_LEVEL = 3;
-const zstd = (input: Uint8Array): Uint8Array =>
+export const zstd = (input: Uint8Array): Uint8Array =>
   zstdCompressSync(input, { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
 
 /** Long enough that 32-hex trace ids keep exact row-group min/max (default would cut to 16). */
 const STATS_TRUNCATE_LENGTH = 32;
 
-type Gathered = { values: DecodedArray; nulls: number; min: string | number | bigint | undefined; max: string | number | bigint | undefined };
+export type Gathered = { values: DecodedArray; nulls: number; min: string | number | bigint | undefined; max: string | number | bigint | undefined };
 
-function gather(def: ColumnDef, source: ArrayLike<unknown>, rows: Int32Array, bounds: boolean): Gathered {
+/** Picks `rows` of one column into the array the writer takes, counting nulls and (with `bounds`) min/max. */
+export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, rows: Int32Array, bounds: boolean): Gathered {
   const n = rows.length;
   if (def.type === 'kafka_metadata') {
     // Struct values go to the writer as they are (shared per Kafka record); no bounds.
