@@ -4,7 +4,12 @@ import { TailsamplerError } from '../errors.ts';
 import { TRACE_FIELD_NAMES, TRACE_FIELDS, TraceTable, type TraceArrays, type TraceField } from './trace-table.ts';
 
 const MAGIC = 'tailsampler-evaluator-checkpoint';
-const VERSION = 1;
+const VERSION = 2;
+/** Arrays a checkpoint of each version holds: version 1 came before `receiptLagMs` (read as 0: received when seen). */
+const FIELDS_BY_VERSION: Readonly<Record<number, readonly TraceField[]>> = {
+  1: TRACE_FIELD_NAMES.filter((f) => f !== 'receiptLagMs'),
+  2: TRACE_FIELD_NAMES,
+};
 
 /** The evaluator's live state at a table sequence number: everything up to it is folded into `traces`. */
 export interface Checkpoint {
@@ -55,12 +60,13 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
       throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} has no valid header`, { cause });
     }
     const { sequenceNumber, count } = header;
-    if (header.magic !== MAGIC || header.version !== VERSION || typeof count !== 'number' || typeof sequenceNumber !== 'number') {
-      throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is not a version ${VERSION} checkpoint`);
+    const fields = FIELDS_BY_VERSION[header.version ?? 0];
+    if (header.magic !== MAGIC || fields === undefined || typeof count !== 'number' || typeof sequenceNumber !== 'number') {
+      throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is not a version 1–${VERSION} checkpoint`);
     }
     let offset = nl + 1;
     const traces = await TraceTable.restore(count, async (arrays) => {
-      for (const f of TRACE_FIELD_NAMES) {
+      for (const f of fields) {
         const dst = liveBytes(arrays[f], count * TRACE_FIELDS[f][1]);
         const { bytesRead: n } = await fh.read(dst, 0, dst.length, offset);
         if (n !== dst.length) throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is truncated`);

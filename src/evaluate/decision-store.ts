@@ -12,6 +12,11 @@ export interface StoredDecision {
   firstSeq: number;
   lastSeq: number;
   exported: boolean;
+  /**
+   * When the trace's last span reached the service, for the lag metrics: known for decisions this
+   * process just made, not stored.
+   */
+  lastReceivedMs?: number;
 }
 
 interface Row {

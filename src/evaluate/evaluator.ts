@@ -131,7 +131,9 @@ export class Evaluator implements Component, EvaluatorState {
   /** Reads the hot columns of `files` and folds the rows `filter` takes in; late spans of kept traces go to the sink. */
   async fold(files: readonly DataFileRef[], filter: RowFilter): Promise<void> {
     // Spans count as seen when the evaluator first reads them (at most a scan interval after their
-    // commit), on the evaluator's own clock, which also decides inactivity.
+    // commit), on the evaluator's own clock, which also decides inactivity: a span received but not
+    // yet committed must not let its trace look inactive. When they were received (for the lag
+    // metrics) comes with the hot columns of files this process committed.
     const seenMs = this.#now();
     const late: LateRows[] = [];
     for (const file of files) {
@@ -155,6 +157,7 @@ export class Evaluator implements Component, EvaluatorState {
     const start = cols.start_time_unix_nano!;
     const endNs = cols.end_time_unix_nano!;
     const size = cols.span_size!;
+    const received = cols.receivedMs;
     const unknown = new Set<string>();
     for (let i = 0; i < cols.length; i++) if (take[i] === 1 && this.traces.find(ids[i]!) < 0) unknown.add(ids[i]!);
     const decided = unknown.size > 0 ? this.store.lookup([...unknown]) : new Map<string, StoredDecision>();
@@ -171,7 +174,7 @@ export class Evaluator implements Component, EvaluatorState {
         lastLate = id;
         continue;
       }
-      this.traces.fold(id, parent[i] === null, status[i] === STATUS_ERROR, start[i]!, endNs[i]!, size[i]!, seenMs, seq);
+      this.traces.fold(id, parent[i] === null, status[i] === STATUS_ERROR, start[i]!, endNs[i]!, size[i]!, seenMs, received?.[i] ?? seenMs, seq);
     }
   }
 
@@ -198,6 +201,7 @@ export class Evaluator implements Component, EvaluatorState {
       hasRoot: t.hasRoot(slot),
       firstSeenMs: t.firstSeenMs[slot]!,
       lastSeenMs: t.lastSeenMs[slot]!,
+      lastReceivedMs: t.lastReceivedMs(slot),
     };
   }
 
@@ -249,11 +253,12 @@ export class Evaluator implements Component, EvaluatorState {
         firstSeq: b.firstSeq,
         lastSeq: b.lastSeq,
         exported: !decision.keep,
+        lastReceivedMs: b.summary.lastReceivedMs,
       };
       fresh.push(stored);
       traced.push({ decision: stored, summary: b.summary });
       this.#metrics.tracesDecided.inc({ policy: policyLabel(decision.policy), outcome: decision.keep ? 'sampled' : 'not_sampled' });
-      this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastSeenMs) / 1000);
+      this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastReceivedMs) / 1000);
     }
     // Recorded before they count: the next owner of a partition must know what was decided.
     await this.#scope.recordDecisions(fresh);

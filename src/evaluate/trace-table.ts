@@ -4,7 +4,7 @@ import { TailsamplerError } from '../errors.ts';
  * Per-trace summaries of live (undecided) traces: no object per trace and nothing per span.
  *
  * Entries are dense (0..size-1) in parallel typed arrays, each on a resizable ArrayBuffer that grows
- * and shrinks in place, so memory follows the number of live traces (73 bytes each) without the
+ * and shrinks in place, so memory follows the number of live traces (77 bytes each) without the
  * doubling-and-copy spikes of reallocated arrays. A separate open-addressing index (linear probing,
  * backward-shift deletion, at most 3/4 full) maps a trace id to its entry for 4 bytes a slot.
  * Deleting moves the last entry into the hole, so an entry number is only valid until the next delete.
@@ -26,6 +26,8 @@ export const TRACE_FIELDS = {
   maxEnd: [BigInt64Array, 1],
   firstSeenMs: [Float64Array, 1],
   lastSeenMs: [Float64Array, 1],
+  /** lastSeenMs minus when the trace's last span reached the service (ms, saturating). */
+  receiptLagMs: [Uint32Array, 1],
   firstSeq: [Uint32Array, 1],
   lastSeq: [Uint32Array, 1],
 } as const;
@@ -77,6 +79,7 @@ export class TraceTable {
   maxEnd!: BigInt64Array;
   firstSeenMs!: Float64Array;
   lastSeenMs!: Float64Array;
+  receiptLagMs!: Uint32Array;
   firstSeq!: Uint32Array;
   lastSeq!: Uint32Array;
 
@@ -104,6 +107,11 @@ export class TraceTable {
     return wordHex(this.keys[o]!) + wordHex(this.keys[o + 1]!) + wordHex(this.keys[o + 2]!) + wordHex(this.keys[o + 3]!);
   }
 
+  /** When the trace's last span reached the service, ms since epoch (as well as the table knows). */
+  lastReceivedMs(e: number): number {
+    return this.lastSeenMs[e]! - this.receiptLagMs[e]!;
+  }
+
   /** Entry of the trace, or -1. */
   find(traceIdHex: string): number {
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
@@ -115,10 +123,11 @@ export class TraceTable {
   }
 
   /**
-   * Adds one span to its trace's summary, creating the trace if new; returns the entry. Positional
-   * arguments on purpose: this runs once per span and must not allocate.
+   * Adds one span to its trace's summary, creating the trace if new; returns the entry. `seenMs` is
+   * when the evaluator read it, `receivedMs` when it reached the service (`seenMs` when unknown).
+   * Positional arguments on purpose: this runs once per span and must not allocate.
    */
-  fold(traceIdHex: string, isRoot: boolean, isError: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, seq: number): number {
+  fold(traceIdHex: string, isRoot: boolean, isError: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, receivedMs: number, seq: number): number {
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
     let slot = mix(w0, w1, w2, w3) & this.mask;
     let e = -1;
@@ -138,9 +147,11 @@ export class TraceTable {
       this.maxEnd[e] = endNs;
       this.firstSeenMs[e] = seenMs;
       this.lastSeenMs[e] = seenMs;
+      this.receiptLagMs[e] = Math.min(0xffff_ffff, Math.max(0, seenMs - receivedMs));
       this.firstSeq[e] = seq;
       this.lastSeq[e] = seq;
     }
+    const lastReceived = Math.max(this.lastReceivedMs(e), receivedMs);
     this.spanCount[e]! += 1;
     if (isError) this.errorCount[e]! += 1;
     if (isRoot) this.state[e]! |= FLAG_ROOT;
@@ -149,6 +160,7 @@ export class TraceTable {
     if (endNs > this.maxEnd[e]!) this.maxEnd[e] = endNs;
     if (seenMs > this.lastSeenMs[e]!) this.lastSeenMs[e] = seenMs;
     if (seenMs < this.firstSeenMs[e]!) this.firstSeenMs[e] = seenMs;
+    this.receiptLagMs[e] = Math.min(0xffff_ffff, Math.max(0, this.lastSeenMs[e]! - lastReceived));
     if (seq > this.lastSeq[e]!) this.lastSeq[e] = seq;
     if (seq < this.firstSeq[e]!) this.firstSeq[e] = seq;
     return e;

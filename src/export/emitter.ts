@@ -15,9 +15,13 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
 import { messageOf } from './errors.ts';
 import type { ExportResult, TraceExporter } from './exporter.ts';
+import { ReceiptTimes } from './receipt-times.ts';
 
 /** What export reads back: every column OTLP has (not where the span sat in Kafka). */
 const EXPORT_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.filter((c) => c.type !== 'kafka_metadata').map((c) => c.name);
+
+/** Kept traces whose receipt time is held for the export-lag metric, at most. */
+const RECEIPT_TIMES_KEPT = 100_000;
 
 export interface EmitterOptions {
   /** Deliveries one exporter takes per round. */
@@ -97,6 +101,7 @@ export class Emitter implements DecisionSink {
   #stopped = false;
   #started: TraceExporter[] = [];
   readonly #retryLog = new LogGate(10_000);
+  readonly #receipts = new ReceiptTimes(RECEIPT_TIMES_KEPT);
 
   constructor(table: SpanTable, reader: TraceReader, store: DeliveryStore, exporters: readonly TraceExporter[], opts: EmitterOptions, deps: EmitterDeps) {
     this.#table = table;
@@ -155,6 +160,7 @@ export class Emitter implements DecisionSink {
 
   async decided(decisions: readonly StoredDecision[]): Promise<void> {
     const kept = decisions.filter((d) => d.keep && !d.exported);
+    this.#receipts.note(kept);
     this.#enqueue(kept.map((d) => owedRow(d, d.firstSeq, d.lastSeq)));
   }
 
@@ -484,6 +490,8 @@ export class Emitter implements DecisionSink {
     this.#forget(removed);
     for (const d of outcome.delivered ?? []) {
       this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
+      const lag = this.#receipts.lagSecs(d, now);
+      if (lag !== null) this.#metrics.exportLag.observe({ exporter: d.exporter }, lag);
       if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'delivered' });
     }
     for (const { delivery: d, error } of outcome.retry ?? []) {
@@ -497,6 +505,7 @@ export class Emitter implements DecisionSink {
       if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'dead_lettered' });
       this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error, ...(d.rescue != null ? { rescue: d.rescue } : {}) }, 'kept trace dead-lettered');
     }
+    this.#receipts.forget(exported.map((d) => d.traceId));
     this.#retainFiles();
     this.#updateGauges();
     if (exported.length > 0 && this.#onExported !== null) {

@@ -4,9 +4,9 @@ import { selectRows } from './columns.ts';
 const HOT: ReadonlySet<ColumnName> = new Set(HOT_COLUMNS);
 
 /**
- * The hot columns of data files this process just committed, kept until the evaluator folds them, so
- * the evaluator reads them from memory instead of fetching and decoding the Parquet it was handed by
- * the materializer a moment before. Each entry is served once (the evaluator folds a new file once;
+ * The hot columns of data files this process just committed (with when each row was received), kept
+ * until the evaluator folds them, so the evaluator reads them from memory instead of fetching and
+ * decoding the Parquet it was handed by the materializer a moment before. Each entry is served once (the evaluator folds a new file once;
  * a later read, after a take-over or a restart, goes to the file) and the oldest are dropped past
  * `maxRows`, so what it holds is bounded by one scan interval of spans, and by `maxRows` when the
  * evaluator falls behind.
@@ -25,7 +25,10 @@ export class RecentHotColumns {
     if (rows.length > this.#maxRows) return;
     const hot: Record<string, unknown> = { length: batch.length };
     for (const c of HOT_COLUMNS) hot[c] = batch[c];
-    this.#entries.set(path, selectRows(hot as PartialSpanColumns, rows));
+    const cols = selectRows(hot as PartialSpanColumns, rows);
+    const received = batch.receivedMs;
+    if (received !== undefined) cols.receivedMs = Float64Array.from(rows, (r) => received[r]!);
+    this.#entries.set(path, cols);
     this.#rows += rows.length;
     for (const [oldest, cols] of this.#entries) {
       if (this.#rows <= this.#maxRows) break;

@@ -111,6 +111,12 @@ type ColumnValue<T extends ColumnType, R extends boolean> = T extends 'string'
  */
 export type SpanColumns = { length: number } & {
   [C in (typeof SPAN_COLUMNS)[number] as C['name']]: ArrayLike<ColumnValue<C['type'], C['required']>>;
+} & {
+  /**
+   * When each row reached this service, ms since epoch, where this process knows it (not a table
+   * column): set on the batches the materializer builds and on hot columns served from memory.
+   */
+  receivedMs?: ArrayLike<number>;
 };
 
 /** Some of the columns, as a reader returns them for a projection. */

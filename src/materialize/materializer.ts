@@ -104,6 +104,7 @@ export class Materializer implements Component {
     const from = this.position;
     const records = await this.spool.read(from, this.opts.maxCommitBytes);
     if (records.length === 0) return false;
+    const readMs = Date.now();
     const end = this.metrics.commitDuration.startTimer();
     // Someone else's bytes in a Kafka topic (another encoding, say) must not stop the table for good.
     const batch = requestsToColumns(
@@ -116,6 +117,9 @@ export class Materializer implements Component {
         );
       },
       records.map((r) => r.kafka),
+      // When each record reached the service (decision lag is measured from it); the Kafka record
+      // timestamp stands in for records the spool has no time for, the time of this read last.
+      records.map((r) => r.receivedMs ?? (r.kafka !== undefined ? Number(r.kafka.timestamp) : readMs)),
     );
     let next = records[records.length - 1]!.next;
     if (batch.length > 0) {

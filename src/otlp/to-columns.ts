@@ -200,13 +200,16 @@ function listJson(r: WireReader, start: number, end: number, tag: number): strin
  * Decodes the payloads' spans into one batch of columns, in payload and wire order. A payload that is
  * not a valid ExportTraceServiceRequest throws CorruptPayloadError, unless `onCorrupt` is given: then
  * it is reported there and left out whole (rows it had yielded before the damage are dropped).
- * `kafka[i]` is the Kafka record payload i came in, set on each of its rows (null or absent: none).
+ * `kafka[i]` is the Kafka record payload i came in, set on each of its rows (null or absent: none);
+ * `receivedMs[i]` when it reached this service, set as each of its rows' `receivedMs`.
  */
 export function requestsToColumns(
   payloads: readonly Uint8Array[],
   onCorrupt?: (index: number, error: CorruptPayloadError) => void,
   kafka?: readonly (KafkaMetadata | null | undefined)[],
+  receivedMs?: readonly number[],
 ): SpanColumns {
+  const ends = receivedMs === undefined ? null : new Int32Array(payloads.length);
   let estimate = 0;
   for (const p of payloads) estimate += p.byteLength;
   const b = new Builder(Math.max(16, Math.min(1 << 16, Math.ceil(estimate / 512))));
@@ -224,8 +227,19 @@ export function requestsToColumns(
     }
     const meta = kafka?.[i] ?? null;
     for (let row = rows; row < b.n; row++) b._kafka_metadata.push(meta);
+    if (ends !== null) ends[i] = b.n;
   }
-  return b.finish();
+  const out = b.finish();
+  if (ends !== null && receivedMs !== undefined) {
+    const received = new Float64Array(out.length);
+    let row = 0;
+    ends.forEach((end, i) => {
+      received.fill(receivedMs[i]!, row, end);
+      row = end;
+    });
+    out.receivedMs = received;
+  }
+  return out;
 }
 
 function readRequest(r: WireReader, b: Builder): void {

@@ -17,6 +17,8 @@ export interface TraceSummary {
   /** When the evaluator first and last saw spans of this trace (ms since epoch, ingest clock). */
   firstSeenMs: number;
   lastSeenMs: number;
+  /** When the trace's last span reached the service (ms since epoch; its lastSeenMs where unknown). */
+  lastReceivedMs: number;
 }
 
 /** A trace as policies see it: the summary, plus its rows when the sampler asked for columns. */

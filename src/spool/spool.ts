@@ -16,6 +16,8 @@ export interface SpoolRecord {
   payload: Uint8Array;
   /** The Kafka record it came in (Kafka spool), set on its spans' `_kafka_metadata`. */
   kafka?: KafkaMetadata;
+  /** When it reached this service, ms since epoch, where the spool knows (the Kafka record timestamp otherwise). */
+  receivedMs?: number;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const SECONDS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Decision and export lags: around the inactivity wait (seconds) plus commit and scan intervals, finer there. */
+const LAG_SECONDS = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600];
 
 /**
  * The service's own metrics, one registry per process (tests build their own). Names follow the
@@ -25,6 +27,7 @@ export class Metrics {
   readonly policyAttributeParseErrors: Counter<'column'>;
   readonly dynamicKeyOverflow: Counter<'policy'>;
   readonly decisionLag: Histogram;
+  readonly exportLag: Histogram<'exporter'>;
   readonly lateSpans: Counter<'outcome'>;
   readonly exporterSentSpans: Counter<'exporter'>;
   readonly exporterFailedSpans: Counter<'exporter' | 'outcome'>;
@@ -147,8 +150,15 @@ export class Metrics {
     });
     this.decisionLag = new Histogram({
       name: 'tailsampler_decision_lag_seconds',
-      help: 'From the last span of a trace being received to its decision',
-      buckets: SECONDS,
+      help: 'From the last span of a trace reaching the service (its request made durable in the spool; the Kafka record timestamp) to its decision; for spans this process did not commit itself, from when the evaluator read them',
+      buckets: LAG_SECONDS,
+      registers: r,
+    });
+    this.exportLag = new Histogram({
+      name: 'tailsampler_export_lag_seconds',
+      help: 'From the last span of a kept trace reaching the service to the trace accepted by an exporter\'s destination, by exporter (decisions made by this process since it started)',
+      labelNames: ['exporter'],
+      buckets: LAG_SECONDS,
       registers: r,
     });
     this.lateSpans = new Counter({

@@ -39,6 +39,8 @@ export interface LocalSpoolDeps {
 interface PendingAppend {
   payloads: readonly Uint8Array[];
   bytes: number;
+  /** When the append came in, ms since epoch. */
+  atMs: number;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -72,6 +74,11 @@ export class LocalSpool implements Spool {
   /** A write or sync failed: bytes past the durable size may be on disk and must be cut first. */
   #needsRepair = false;
   #syncCount = 0;
+  /**
+   * When the records this process appended came in: the position just past each append's last frame
+   * and its time, in position order, dropped once released. Records from before a restart have none.
+   */
+  readonly #receipts = new ReceiptLog();
 
   constructor(config: SpoolConfig['local'], deps: LocalSpoolDeps) {
     this.#dir = config.dir;
@@ -125,7 +132,7 @@ export class LocalSpool implements Spool {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ payloads, bytes, resolve, reject });
+      this.#queue.push({ payloads, bytes, atMs: Date.now(), resolve, reject });
       this.#queuedBytes += bytes;
       this.#schedule();
     });
@@ -164,7 +171,10 @@ export class LocalSpool implements Spool {
       const end = seg.size; // read live: the active segment may have grown
       if (start >= end) continue;
       const r = await readSegment(seg.path, start, end, maxBytes - bytes, out.length === 0);
-      for (const f of r.frames) out.push({ next: formatPosition({ segment: seg.num, offset: f.end }), payload: f.payload });
+      for (const f of r.frames) {
+        const receivedMs = this.#receipts.at(seg.num, f.end);
+        out.push({ next: formatPosition({ segment: seg.num, offset: f.end }), payload: f.payload, ...(receivedMs !== undefined ? { receivedMs } : {}) });
+      }
       bytes += r.payloadBytes;
       if (r.budgetReached) break;
     }
@@ -185,6 +195,7 @@ export class LocalSpool implements Spool {
     }
     if (this.#released !== null && comparePositions(p, this.#released) <= 0) return;
     this.#released = p;
+    this.#receipts.dropThrough(p.segment, p.offset);
 
     const doomed: Segment[] = [];
     while (this.#segments.length > 1) {
@@ -248,6 +259,8 @@ export class LocalSpool implements Spool {
     this.#segments = segments;
     const last = segments[segments.length - 1]!;
     this.#active = { seg: last, fh: await open(last.path, 'r+') };
+    // Records already in the active segment came before this process: their time is unknown.
+    this.#receipts.add(last.num, last.size, Number.NaN);
   }
 
   // --- group commit ------------------------------------------------------------------------------
@@ -296,21 +309,28 @@ export class LocalSpool implements Spool {
       }
       let bufs: Buffer[] = [];
       let chunk = 0;
+      /** Receipts of the appends in this chunk: offset just past their last frame so far, and time. */
+      let receipts: { end: number; atMs: number }[] = [];
       for (const item of batch) {
         for (const p of item.payloads) {
           const frame = FRAME_HEADER_SIZE + p.length;
           const used = this.#active!.seg.size + chunk;
           if (used + frame > this.#segmentLimit && used > SEGMENT_HEADER_SIZE) {
-            if (chunk > 0) await this.#writeChunk(bufs, chunk);
+            if (chunk > 0) await this.#writeChunk(bufs, chunk, receipts);
             bufs = [];
             chunk = 0;
+            receipts = [];
             await this.#roll();
           }
           bufs.push(frameHeader(p), Buffer.from(p.buffer, p.byteOffset, p.length));
           chunk += frame;
+          const end = this.#active!.seg.size + chunk;
+          const last = receipts[receipts.length - 1];
+          if (last !== undefined && last.atMs === item.atMs) last.end = end;
+          else receipts.push({ end, atMs: item.atMs });
         }
       }
-      if (chunk > 0) await this.#writeChunk(bufs, chunk);
+      if (chunk > 0) await this.#writeChunk(bufs, chunk, receipts);
     } catch (e) {
       this.#needsRepair = true;
       this.#logger.error({ err: e, appends: batch.length, bytes: batchBytes }, 'spool write failed; appends rejected');
@@ -324,12 +344,13 @@ export class LocalSpool implements Spool {
     for (const item of batch) item.resolve();
   }
 
-  async #writeChunk(bufs: Buffer[], bytes: number): Promise<void> {
+  async #writeChunk(bufs: Buffer[], bytes: number, receipts: readonly { end: number; atMs: number }[]): Promise<void> {
     const active = this.#active!;
     await writeFully(active.fh, bufs, active.seg.size);
     await this.#sync(active.fh);
     // Only now do readers and pendingBytes() see these bytes.
     active.seg.size += bytes;
+    for (const r of receipts) this.#receipts.add(active.seg.num, r.end, r.atMs);
   }
 
   async #roll(): Promise<void> {
@@ -347,5 +368,52 @@ export class LocalSpool implements Spool {
 
   #updateGauge(): void {
     this.#metrics.spoolPendingBytes.set(this.pendingBytes());
+  }
+}
+
+/**
+ * Append times by spool position, in memory: a record's time is that of the first entry at or past
+ * its end (entries mark the end of each append's frames). One entry per append, not per span.
+ */
+class ReceiptLog {
+  readonly #segment: number[] = [];
+  readonly #end: number[] = [];
+  readonly #atMs: number[] = [];
+  #head = 0;
+
+  add(segment: number, end: number, atMs: number): void {
+    this.#segment.push(segment);
+    this.#end.push(end);
+    this.#atMs.push(atMs);
+  }
+
+  /** The time of the append holding the record that ends at (segment, end); undefined when unknown. */
+  at(segment: number, end: number): number | undefined {
+    let lo = this.#head;
+    let hi = this.#end.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = this.#segment[mid]!;
+      if (s < segment || (s === segment && this.#end[mid]! < end)) lo = mid + 1;
+      else hi = mid;
+    }
+    const atMs = lo < this.#end.length && this.#segment[lo] === segment ? this.#atMs[lo]! : Number.NaN;
+    return Number.isNaN(atMs) ? undefined : atMs;
+  }
+
+  /** Forgets entries at or before (segment, offset). */
+  dropThrough(segment: number, offset: number): void {
+    while (this.#head < this.#end.length) {
+      const s = this.#segment[this.#head]!;
+      if (s > segment || (s === segment && this.#end[this.#head]! > offset)) break;
+      this.#head++;
+    }
+    // Compact now and then so the arrays do not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#end.length) {
+      this.#segment.splice(0, this.#head);
+      this.#end.splice(0, this.#head);
+      this.#atMs.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 }

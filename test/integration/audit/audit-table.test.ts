@@ -77,6 +77,7 @@ function decision(traceId: string, keep: boolean, policy: string, nowMs: number,
       hasRoot: true,
       firstSeenMs: nowMs - 20_000,
       lastSeenMs: nowMs - 11_000,
+      lastReceivedMs: nowMs - 11_000,
     },
   };
 }

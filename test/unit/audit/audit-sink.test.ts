@@ -38,6 +38,7 @@ function decided(traceId: string, keep: boolean, policy: string, nowMs: number):
       hasRoot: true,
       firstSeenMs: nowMs - 30_000,
       lastSeenMs: nowMs - 10_000,
+      lastReceivedMs: nowMs - 10_000,
     },
   };
 }

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecisionStore, type StoredDecision } from '../../../src/evaluate/decision-store.ts';
 import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
-import { TraceTable } from '../../../src/evaluate/trace-table.ts';
+import { TRACE_FIELD_NAMES, TRACE_FIELDS, TraceTable } from '../../../src/evaluate/trace-table.ts';
 
 const decision = (traceId: string, keep: boolean, decidedAtMs = 1000): StoredDecision => ({
   traceId,
@@ -49,20 +49,45 @@ test('checkpoint round trip keeps the sequence number and every summary', async 
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
   assert.equal(await readCheckpoint(path), null);
   const t = new TraceTable();
-  t.fold('0123456789abcdef0123456789abcdef', true, true, 1n << 60n, (1n << 60n) + 5n, 7, 42, 9);
+  t.fold('0123456789abcdef0123456789abcdef', true, true, 1n << 60n, (1n << 60n) + 5n, 7, 42, 40, 9);
   await writeCheckpoint(path, 9, t);
   const back = await readCheckpoint(path);
   assert.equal(back!.sequenceNumber, 9);
   const s = back!.traces.find('0123456789abcdef0123456789abcdef');
   assert.equal(back!.traces.minStart[s], 1n << 60n);
   assert.equal(back!.traces.errorCount[s], 1);
+  assert.equal(back!.traces.lastReceivedMs(s), 40);
+});
+
+test('a version 1 checkpoint (before receipt times) restores, each trace received when seen', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
+  const t = new TraceTable();
+  t.fold('0123456789abcdef0123456789abcdef', true, false, 5n, 9n, 7, 42, 30, 9);
+  await writeCheckpoint(path, 9, t);
+  // Rewrite it as version 1 wrote it: the same header but version 1, and no receiptLagMs array.
+  const bytes = readFileSync(path);
+  const nl = bytes.indexOf(10);
+  const header = JSON.parse(bytes.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
+  let offset = nl + 1;
+  const parts: Buffer[] = [Buffer.from(`${JSON.stringify({ ...header, version: 1 })}\n`)];
+  for (const f of TRACE_FIELD_NAMES) {
+    const n = TRACE_FIELDS[f][0].BYTES_PER_ELEMENT * TRACE_FIELDS[f][1];
+    if (f !== 'receiptLagMs') parts.push(bytes.subarray(offset, offset + n));
+    offset += n;
+  }
+  writeFileSync(path, Buffer.concat(parts));
+  const back = (await readCheckpoint(path))!.traces;
+  const s = back.find('0123456789abcdef0123456789abcdef');
+  assert.equal(back.lastSeq[s], 9);
+  assert.equal(back.maxEnd[s], 9n);
+  assert.equal(back.lastReceivedMs(s), 42);
 });
 
 test('a checkpoint larger than one write chunk restores every trace', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
   const t = new TraceTable();
   const n = 70_000;
-  for (let i = 0; i < n; i++) t.fold(i.toString(16).padStart(32, '0'), false, i % 7 === 0, BigInt(i), BigInt(i) * 2n, 1, i, i);
+  for (let i = 0; i < n; i++) t.fold(i.toString(16).padStart(32, '0'), false, i % 7 === 0, BigInt(i), BigInt(i) * 2n, 1, i, i, i);
   await writeCheckpoint(path, 3, t);
   const back = (await readCheckpoint(path))!.traces;
   assert.equal(back.size, n);

@@ -12,8 +12,8 @@ const id = () => randomBytes(16).toString('hex');
 test('folds spans into one summary per trace', () => {
   const t = new TraceTable(4);
   const a = id();
-  t.fold(a, false, false, 100n, 200n, 10, 1000, 1);
-  t.fold(a, true, true, 50n, 150n, 20, 2000, 3);
+  t.fold(a, false, false, 100n, 200n, 10, 1000, 900, 1);
+  t.fold(a, true, true, 50n, 150n, 20, 2000, 1500, 3);
   const s = t.find(a);
   assert.ok(s >= 0);
   assert.equal(t.size, 1);
@@ -25,15 +25,23 @@ test('folds spans into one summary per trace', () => {
   assert.equal(t.maxEnd[s], 200n);
   assert.equal(t.firstSeenMs[s], 1000);
   assert.equal(t.lastSeenMs[s], 2000);
+  // The last span reached the service at 1500, though the evaluator read it at 2000.
+  assert.equal(t.lastReceivedMs(s), 1500);
   assert.equal(t.firstSeq[s], 1);
   assert.equal(t.lastSeq[s], 3);
   assert.equal(t.hasRoot(s), true);
+  // A span received earlier but read later does not move the last receipt back.
+  t.fold(a, false, false, 60n, 70n, 1, 2500, 1200, 4);
+  assert.equal(t.lastSeenMs[s], 2500);
+  assert.equal(t.lastReceivedMs(s), 1500);
+  t.fold(a, false, false, 60n, 70n, 1, 2600, 2550, 4);
+  assert.equal(t.lastReceivedMs(s), 2550);
 });
 
 test('grows, deletes (moving the last entry into the hole), and finds every remaining trace', () => {
   const t = new TraceTable(16);
   const ids = Array.from({ length: 50_000 }, id);
-  ids.forEach((x, i) => t.fold(x, false, false, BigInt(i), BigInt(i + 1), 1, i, 1));
+  ids.forEach((x, i) => t.fold(x, false, false, BigInt(i), BigInt(i + 1), 1, i, i, 1));
   assert.equal(t.size, 50_000);
   for (let i = 0; i < ids.length; i += 2) t.delete(t.find(ids[i]!));
   assert.equal(t.size, 25_000);
@@ -51,7 +59,7 @@ test('grows, deletes (moving the last entry into the hole), and finds every rema
 test('memory follows live traces: arrays shrink after deletes instead of keeping their peak', () => {
   const t = new TraceTable();
   const ids = Array.from({ length: 200_000 }, id);
-  ids.forEach((x) => t.fold(x, false, false, 1n, 2n, 1, 1, 1));
+  ids.forEach((x) => t.fold(x, false, false, 1n, 2n, 1, 1, 1, 1));
   const peak = t.byteSize();
   assert.ok(peak >= 200_000 * ENTRY_BYTES);
   // No doubling: the arrays hold at most one growth step more than the live entries, plus the index.
@@ -65,7 +73,7 @@ test('memory follows live traces: arrays shrink after deletes instead of keeping
 test('a checkpoint restores the same traces', async () => {
   const t = new TraceTable();
   const ids = Array.from({ length: 300 }, id);
-  ids.forEach((x, i) => t.fold(x, i % 3 === 0, i % 5 === 0, BigInt(i), BigInt(2 * i), i, i, i + 1));
+  ids.forEach((x, i) => t.fold(x, i % 3 === 0, i % 5 === 0, BigInt(i), BigInt(2 * i), i, i, i, i + 1));
   t.delete(t.find(ids[0]!));
   const path = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'live.ckpt');
   await writeCheckpoint(path, 42, t);

@@ -32,7 +32,7 @@ function opTrace(op: string, traceId: string, status = 0, traceState: string | n
     trace_state: [traceState],
   };
   return {
-    summary: { traceId, spanCount: 1, errorCount: status === 2 ? 1 : 0, minStartNs: 0n, maxEndNs: 1n, bytes: 100, hasRoot: true, firstSeenMs: 0, lastSeenMs: 0 },
+    summary: { traceId, spanCount: 1, errorCount: status === 2 ? 1 : 0, minStartNs: 0n, maxEndNs: 1n, bytes: 100, hasRoot: true, firstSeenMs: 0, lastSeenMs: 0, lastReceivedMs: 0 },
     spans,
   };
 }

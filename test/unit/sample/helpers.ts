@@ -62,6 +62,7 @@ export function trace(spans: SpanSpec[], traceId = TRACE_ID): TraceData {
       hasRoot: spans.some((s) => s.root ?? false),
       firstSeenMs: 0,
       lastSeenMs: 0,
+      lastReceivedMs: 0,
     },
     spans: cols,
   };

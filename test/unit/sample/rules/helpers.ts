@@ -57,6 +57,7 @@ export function ruleTrace(spans: RuleSpan[], traceId = TRACE_ID, columns?: reado
       hasRoot: true,
       firstSeenMs: 0,
       lastSeenMs: 0,
+      lastReceivedMs: 0,
     },
     spans: cols,
   };

@@ -261,3 +261,37 @@ describe('LocalSpool release and back-pressure', () => {
     await spool.shutdown();
   });
 });
+
+describe('LocalSpool receipt times', () => {
+  it('tells when each record this process appended came in, across segments; none for records from before a restart', async () => {
+    // Small segments, so appends roll over into new ones.
+    const config = spoolConfig(dir, { segment_size_mib: KIB_IN_MIB });
+    const { spool } = makeSpool(config);
+    await spool.start();
+    const t0 = Date.now();
+    await spool.append([rec(0, 200), rec(1, 200)]);
+    await new Promise((r) => setTimeout(r, 30));
+    const t1 = Date.now();
+    for (let i = 2; i < 40; i++) await spool.append([rec(i, 200)]);
+    const t2 = Date.now();
+    const all = await spool.read(null, 1 << 20);
+    assert.equal(all.length, 40);
+    assert.ok(new Set(all.map((r) => parsePosition(r.next).segment)).size > 1, 'spans segments');
+    for (const r of all.slice(0, 2)) assert.ok(r.receivedMs! >= t0 && r.receivedMs! < t1, `first append at ${r.receivedMs}`);
+    for (const r of all.slice(2)) assert.ok(r.receivedMs! >= t1 && r.receivedMs! <= t2, `later append at ${r.receivedMs}`);
+    // Released records are forgotten; the rest keep their times.
+    await spool.release(all[19]!.next);
+    const rest = await spool.read(all[19]!.next, 1 << 20);
+    assert.deepEqual(rest.map((r) => r.receivedMs), all.slice(20).map((r) => r.receivedMs));
+    await spool.shutdown();
+
+    const again = makeSpool(config).spool;
+    await again.start();
+    await again.append([rec(40, 200)]);
+    const after = await again.read(all[19]!.next, 1 << 20);
+    assert.equal(after.length, 21);
+    assert.ok(after.slice(0, 20).every((r) => r.receivedMs === undefined), 'before the restart: unknown');
+    assert.ok(after[20]!.receivedMs! >= t2);
+    await again.shutdown();
+  });
+});
