@@ -71,6 +71,8 @@ export class Evaluator implements Component, EvaluatorState {
   seq = 0;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  /** New data was committed while a scan ran: scan again as soon as it ends. */
+  #nudged = false;
   #stopped = false;
   #started = false;
 
@@ -298,8 +300,25 @@ export class Evaluator implements Component, EvaluatorState {
     return out;
   }
 
-  #schedule(): void {
+  /**
+   * The table just gained rows (this process's materializer committed): scan now rather than at the
+   * end of the interval, so their traces' inactivity starts counting when they are committed. The
+   * interval restarts after that scan, so scans are no more frequent than before, only in step with
+   * the commits.
+   */
+  nudge(): void {
+    if (this.#stopped || !this.#started) return;
+    if (this.#running !== null) {
+      this.#nudged = true;
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs = this.#nudged ? 0 : this.#opts.scanIntervalMs): void {
     if (this.#stopped) return;
+    this.#nudged = false;
     this.#timer = setTimeout(() => {
       this.#running = this.scan()
         .catch((err: unknown) => this.logger.error({ err }, 'evaluator scan failed; retrying next interval'))
@@ -307,6 +326,6 @@ export class Evaluator implements Component, EvaluatorState {
           this.#running = null;
           this.#schedule();
         });
-    }, this.#opts.scanIntervalMs);
+    }, delayMs);
   }
 }

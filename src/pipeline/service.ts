@@ -151,7 +151,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           spool,
           table,
           { commitIntervalMs, maxCommitBytes: config.storage.max_commit_mib * MIB },
-          { ...deps, observers: stats },
+          // The evaluator folds each commit as it lands instead of at its next scan.
+          { ...deps, observers: [...stats, { id: 'evaluator', committed: () => evaluator.nudge() }] },
         );
     if (materializer !== null) await startStep(materializer);
     const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };

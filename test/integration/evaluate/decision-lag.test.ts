@@ -49,3 +49,21 @@ test('decision and export lag count from when the last span reached the service,
   assert.equal(exported.count, 1);
   assert.ok(exported.sum > 38 && exported.sum <= 40.5, `export lag ${exported.sum} s`);
 });
+
+test('a nudge (a commit landing) makes the evaluator fold new rows at once, not at the end of its scan interval', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-nudge-'));
+  const clock = { now: Date.now() };
+  // The pipeline's evaluator scans every hour unless nudged.
+  const p = await localPipeline(t, dir, { exporters: [new Accepting()], clock });
+  await p.send(makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true }));
+  assert.equal(p.evaluator.liveTraces, 0, 'committed, not yet scanned');
+  p.evaluator.nudge();
+  const deadline = Date.now() + 10_000;
+  while (p.evaluator.liveTraces === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(p.evaluator.liveTraces, 1, 'folded after the nudge');
+  // Past the wait, the next nudge decides it.
+  clock.now += 10_000;
+  p.evaluator.nudge();
+  while (p.evaluator.liveTraces > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(p.evaluator.liveTraces, 0, 'decided after the second nudge');
+});
