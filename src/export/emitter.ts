@@ -6,22 +6,18 @@ import { nextBackoff } from '../retry.ts';
 import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
 import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { columnsToRequest } from '../otlp/from-columns.ts';
-import { RESCUE_POLICY, withRescueMark } from '../rescue/mark.ts';
+import { RESCUE_POLICY } from '../rescue/mark.ts';
 import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
-import { withThreshold } from '../sample/tracestate.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { LogGate } from '../telemetry/log-gate.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
 import { messageOf } from './errors.ts';
 import type { ExportResult, TraceExporter } from './exporter.ts';
-import { ReceiptTimes } from './receipt-times.ts';
+import { outgoingRows } from './outgoing-rows.ts';
+import { DeliveryReport } from './delivery-report.ts';
 
 /** What export reads back: every column OTLP has (not where the span sat in Kafka). */
 const EXPORT_COLUMNS: readonly ColumnName[] = SPAN_COLUMNS.filter((c) => c.type !== 'kafka_metadata').map((c) => c.name);
-
-/** Kept traces whose receipt time is held for the export-lag metric, at most. */
-const RECEIPT_TIMES_KEPT = 100_000;
 
 export interface EmitterOptions {
   /** Deliveries one exporter takes per round. */
@@ -100,8 +96,7 @@ export class Emitter implements DecisionSink {
   #again = false;
   #stopped = false;
   #started: TraceExporter[] = [];
-  readonly #retryLog = new LogGate(10_000);
-  readonly #receipts = new ReceiptTimes(RECEIPT_TIMES_KEPT);
+  readonly #report: DeliveryReport;
 
   constructor(table: SpanTable, reader: TraceReader, store: DeliveryStore, exporters: readonly TraceExporter[], opts: EmitterOptions, deps: EmitterDeps) {
     this.#table = table;
@@ -111,6 +106,7 @@ export class Emitter implements DecisionSink {
     this.#opts = { pollIntervalMs: 1000, ...opts };
     this.#metrics = deps.metrics;
     this.#logger = deps.logger.child({ component: 'emitter' });
+    this.#report = new DeliveryReport(this.#metrics, this.#logger);
     this.#now = deps.now ?? Date.now;
     this.#onExported = deps.onExported ?? null;
   }
@@ -160,7 +156,7 @@ export class Emitter implements DecisionSink {
 
   async decided(decisions: readonly StoredDecision[]): Promise<void> {
     const kept = decisions.filter((d) => d.keep && !d.exported);
-    this.#receipts.note(kept);
+    this.#report.decided(kept);
     this.#enqueue(kept.map((d) => owedRow(d, d.firstSeq, d.lastSeq)));
   }
 
@@ -371,20 +367,8 @@ export class Emitter implements DecisionSink {
       }
       if (cols.length === 0) continue;
       const traceIds = cols.trace_id!;
-      const states = Array.from(cols.trace_state!);
-      // Copied only when a rescued row is in the file: kept traces' attributes go out as stored.
-      let attributes: string[] | null = null;
-      const rowItems = new Array<Item | undefined>(cols.length);
-      for (let i = 0; i < cols.length; i++) {
-        const item = itemOf(traceIds[i]!, file.sequenceNumber);
-        rowItems[i] = item;
-        if (item?.threshold != null) states[i] = withThreshold(states[i] ?? null, item.threshold);
-        if (item?.rescue != null) {
-          attributes ??= Array.from(cols.attributes!);
-          attributes[i] = withRescueMark(attributes[i]!, item.rescue);
-        }
-      }
-      const withStates: PartialSpanColumns = { ...cols, trace_state: states, ...(attributes !== null ? { attributes } : {}) };
+      const rowItems = Array.from({ length: cols.length }, (_, i) => itemOf(traceIds[i]!, file.sequenceNumber));
+      const withStates = outgoingRows(cols, rowItems);
       for (let from = 0; from < cols.length; from += maxSpans) {
         const n = Math.min(maxSpans, cols.length - from);
         const rows = Int32Array.from({ length: n }, (_, k) => from + k);
@@ -488,24 +472,7 @@ export class Emitter implements DecisionSink {
     if (!this.#store.isOpen) return;
     const { removed, exported } = this.#store.settle(outcome, now);
     this.#forget(removed);
-    for (const d of outcome.delivered ?? []) {
-      this.#metrics.exporterDeliveredTraces.inc({ exporter: d.exporter });
-      const lag = this.#receipts.lagSecs(d, now);
-      if (lag !== null) this.#metrics.exportLag.observe({ exporter: d.exporter }, lag);
-      if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'delivered' });
-    }
-    for (const { delivery: d, error } of outcome.retry ?? []) {
-      this.#metrics.exporterRetriedTraces.inc({ exporter: d.exporter });
-      // A dead destination fails every trace: one line per exporter per interval, with an example.
-      const skipped = this.#retryLog.pass(d.exporter);
-      if (skipped >= 0) this.#logger.warn({ exporter: d.exporter, traceId: d.traceId, attempts: d.attempts + 1, err: error, notLogged: skipped }, 'kept trace not delivered; it stays owed and is retried');
-    }
-    for (const { delivery: d, reason, error } of outcome.deadLetters ?? []) {
-      this.#metrics.exporterDeadLetteredTraces.inc({ exporter: d.exporter, reason });
-      if (d.rescue != null) this.#metrics.rescueDeliveries.inc({ exporter: d.exporter, outcome: 'dead_lettered' });
-      this.#logger.error({ exporter: d.exporter, traceId: d.traceId, reason, err: error, ...(d.rescue != null ? { rescue: d.rescue } : {}) }, 'kept trace dead-lettered');
-    }
-    this.#receipts.forget(exported.map((d) => d.traceId));
+    this.#report.settled(outcome, exported, now);
     this.#retainFiles();
     this.#updateGauges();
     if (exported.length > 0 && this.#onExported !== null) {
