@@ -1,9 +1,6 @@
 import { z } from 'zod';
+import { hostPort } from '../config/host-port.ts';
 
-/** host:port, as the Collector writes endpoints (same rule as the other listeners). */
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8889');
 
 /** An empty value (e.g. `${TAILSAMPLER_ADMIN_TOKEN:-}`) means "not set". */
 const optionalString = z.preprocess((v) => (v === '' ? null : v), z.string().nullable());
@@ -31,7 +28,7 @@ const oidcSchema = z
  */
 export const adminSchema = z
   .object({
-    endpoint: hostPort.default('127.0.0.1:8889'),
+    endpoint: hostPort('127.0.0.1:8889').default('127.0.0.1:8889'),
     /** Static bearer token (write `${TAILSAMPLER_ADMIN_TOKEN}`); never logged. */
     token: optionalString.default(null),
     oidc: oidcSchema.nullable().default(null),

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Component } from '../component.ts';
+import { splitHostPort } from '../config/host-port.ts';
 import { isTailsamplerError } from '../errors.ts';
+import { HttpListener } from '../net/http-listener.ts';
 import { RuleValidationError } from '../sample/rules/errors.ts';
 import { LogGate } from '../telemetry/log-gate.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -42,11 +44,6 @@ function compile(route: AdminRoute): CompiledRoute {
     .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
     .join('([^/]+)');
   return { route, pattern: new RegExp(`^${source}$`), params, label: `${route.method} ${route.path}` };
-}
-
-function splitEndpoint(endpoint: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(':');
-  return { host: endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(endpoint.slice(i + 1)) };
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -196,38 +193,18 @@ export function createAdminServer(config: AdminConfig, routes: readonly AdminRou
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
 
-  let listening = false;
+  const listener = new HttpListener(server);
   return {
     openapi: document,
     async start(): Promise<void> {
-      const { host, port } = splitEndpoint(config.endpoint);
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve();
-        });
-      });
-      listening = true;
+      await listener.listen(config.endpoint);
       const auth = [config.token !== null ? 'token' : null, config.oidc !== null ? 'oidc' : null].filter((a) => a !== null);
-      log.info({ endpoint: this.address(), auth }, 'admin API listening');
-      if (!LOOPBACK_HOSTS.has(host)) {
+      log.info({ endpoint: listener.address(), auth }, 'admin API listening');
+      if (!LOOPBACK_HOSTS.has(splitHostPort(config.endpoint).host)) {
         log.warn({ endpoint: config.endpoint }, 'admin API listens beyond loopback over plain HTTP: put it behind TLS (a proxy or a mesh) so tokens do not cross the network in clear');
       }
     },
-    async shutdown(): Promise<void> {
-      if (!listening) return;
-      listening = false;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-    address(): string | null {
-      const a = server.address();
-      if (a === null || typeof a === 'string') return a;
-      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    },
+    shutdown: () => listener.close(),
+    address: () => listener.address(),
   };
 }

@@ -7,11 +7,10 @@ import { exportersSchema } from '../export/config.ts';
 import { adminSchema } from '../admin/config.ts';
 import { rescueSchema } from '../rescue/config.ts';
 import { forceRulesSchema } from '../sample/rules/config.ts';
+import { hostPort } from './host-port.ts';
 
 /** host:port, as the Collector writes endpoints. */
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:4317');
+const listenAddress = hostPort('0.0.0.0:4317');
 const positive = z.number().positive();
 const positiveInt = z.number().int().positive();
 
@@ -21,7 +20,7 @@ const receiversSchema = z
       .object({
         grpc: z
           .object({
-            endpoint: hostPort.default('0.0.0.0:4317'),
+            endpoint: listenAddress.default('0.0.0.0:4317'),
             /** Largest accepted request, after decompression (gRPC's max receive message length). */
             max_recv_msg_size_mib: positive.default(16),
           })
@@ -30,7 +29,7 @@ const receiversSchema = z
           .default({ endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 16 }),
         http: z
           .object({
-            endpoint: hostPort.default('0.0.0.0:4318'),
+            endpoint: listenAddress.default('0.0.0.0:4318'),
             /** Largest accepted body, after decompression; larger → 413. */
             max_request_body_size_mib: positive.default(20),
             traces_url_path: z.string().startsWith('/').default('/v1/traces'),
@@ -220,7 +219,7 @@ const samplingSchema = z
 
 const telemetrySchema = z
   .object({
-    endpoint: hostPort.default('0.0.0.0:8888'),
+    endpoint: listenAddress.default('0.0.0.0:8888'),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .strict()

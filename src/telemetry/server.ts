@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Component } from '../component.ts';
 import type { TelemetryConfig } from '../config/schema.ts';
+import { HttpListener } from '../net/http-listener.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -17,13 +18,6 @@ export type TelemetryServer = Component & {
   /** `host:port` actually bound (resolves port 0), or null while not listening. */
   address(): string | null;
 };
-
-/** Splits `host:port`; IPv6 hosts come bracketed (`[::1]:8888`), as the config schema requires. */
-function splitEndpoint(endpoint: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(':');
-  const host = endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(endpoint.slice(i + 1)) };
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -70,35 +64,14 @@ export function createTelemetryServer(config: TelemetryConfig, deps: TelemetrySe
     });
   });
 
-  let listening = false;
-
+  // Scrapers keep connections alive: the listener closes them at once on shutdown.
+  const listener = new HttpListener(server);
   return {
     async start(): Promise<void> {
-      const { host, port } = splitEndpoint(config.endpoint);
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve();
-        });
-      });
-      listening = true;
-      log.info({ endpoint: this.address() }, 'telemetry server listening');
+      await listener.listen(config.endpoint);
+      log.info({ endpoint: listener.address() }, 'telemetry server listening');
     },
-    async shutdown(): Promise<void> {
-      if (!listening) return;
-      listening = false;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Scrapers keep connections alive; do not let them hold shutdown open.
-        server.closeAllConnections();
-      });
-    },
-    address(): string | null {
-      const a = server.address();
-      if (a === null || typeof a === 'string') return a;
-      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    },
+    shutdown: () => listener.close(),
+    address: () => listener.address(),
   };
 }

@@ -11,3 +11,14 @@ export function configIssues(yaml: string): Record<string, string> {
   }
   assert.fail('expected a ConfigError');
 }
+
+/** The path of each problem parseConfig reports for `yaml`, in order (a path twice if reported twice). */
+export function configIssuePaths(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'inline', {});
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.issues.map((i) => i.path);
+  }
+  assert.fail('expected a ConfigError');
+}

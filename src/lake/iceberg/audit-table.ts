@@ -5,7 +5,7 @@ import { writeFlatFile } from '../parquet/write-flat.ts';
 import type { CommitSummary, DataFile, PartitionValues, SnapshotRef } from '../table.ts';
 import { dayFromMicros } from '../transforms.ts';
 import { dayPath } from './append-files.ts';
-import { checkPartitionSpec, IcebergTableCore, loadOrCreateTable, type IcebergTableOptions } from './table-core.ts';
+import { checkPartitionSpec, IcebergTableCore, loadOrCreateTable, openOwned, type IcebergTableOptions } from './table-core.ts';
 
 /** The decision audit table as its writer sees it (src/audit/audit-sink.ts appends to it). */
 export interface AuditTable {
@@ -74,15 +74,6 @@ export async function openIcebergAuditTable(options: IcebergAuditTableOptions): 
 }
 
 /** Opens the audit table with a catalog and FileIO it then owns (closed with it, or at once if opening fails). */
-export async function openOwnedAuditTable(options: IcebergAuditTableOptions & { io: FileIO & { close(): void } }): Promise<OpenedAuditTable> {
-  const close = async (): Promise<void> => {
-    await options.catalog.close();
-    options.io.close();
-  };
-  try {
-    return { table: await openIcebergAuditTable(options), close };
-  } catch (e) {
-    await close();
-    throw e;
-  }
+export function openOwnedAuditTable(options: IcebergAuditTableOptions & { io: FileIO & { close(): void } }): Promise<OpenedAuditTable> {
+  return openOwned(options, () => openIcebergAuditTable(options));
 }

@@ -9,7 +9,7 @@ import type { LoadedTable } from './catalog.ts';
 import { InvalidMetadataError, NoSuchTableError, TableReadOnlyError } from './errors.ts';
 import { fillAbsent, resolveExternalLayout, type ColumnMapping, type ExternalLayout } from './external-layout.ts';
 import { currentSnapshot, spanPartitionSpec, spanTableDefinition } from './metadata.ts';
-import { checkPartitionSpec, IcebergTableCore, loadOrCreateTable, toRef, type IcebergTableOptions } from './table-core.ts';
+import { checkPartitionSpec, IcebergTableCore, loadOrCreateTable, openOwned, toRef, type IcebergTableOptions } from './table-core.ts';
 
 export interface IcebergSpanTableOptions extends IcebergTableOptions {
   rowGroupSize: number;
@@ -131,19 +131,8 @@ export function tableOptionsFromConfig(
  * Opens the span table with a catalog and FileIO it then owns: they are closed with the table, or at
  * once if opening fails.
  */
-export async function openOwnedSpanTable(
-  options: IcebergSpanTableOptions & { io: FileIO & { close(): void } },
-): Promise<OpenedSpanTable> {
-  const close = async (): Promise<void> => {
-    await options.catalog.close();
-    options.io.close();
-  };
-  try {
-    return { table: await openIcebergSpanTable(options), close };
-  } catch (e) {
-    await close();
-    throw e;
-  }
+export function openOwnedSpanTable(options: IcebergSpanTableOptions & { io: FileIO & { close(): void } }): Promise<OpenedSpanTable> {
+  return openOwned(options, () => openIcebergSpanTable(options));
 }
 
 /** Opens the span table, creating it (and its namespace) when the catalog has none; an external table must exist. */

@@ -80,6 +80,26 @@ export function checkPartitionSpec(metadata: TableMetadata, want: PartitionSpec,
 }
 
 /** Loads the table, creating it (and its namespace) from `definition` when the catalog has none. */
+/**
+ * Opens a table with a catalog and FileIO it then owns: `close` closes both, and they are closed at
+ * once if opening fails.
+ */
+export async function openOwned<T>(
+  owned: { catalog: Catalog; io: FileIO & { close(): void } },
+  open: () => Promise<T>,
+): Promise<{ table: T; close: () => Promise<void> }> {
+  const close = async (): Promise<void> => {
+    await owned.catalog.close();
+    owned.io.close();
+  };
+  try {
+    return { table: await open(), close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 export async function loadOrCreateTable(catalog: Catalog, id: TableIdentifier, definition: CreateTableRequest): Promise<LoadedTable> {
   const loaded = await catalog.loadTable(id);
   if (loaded !== null) return loaded;

@@ -6,7 +6,7 @@
 import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
-import type { DecodedArray } from 'hyparquet';
+import type { DecodedArray, RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
 import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
@@ -103,6 +103,40 @@ export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, ro
   return { values: out, nulls, min, max };
 }
 
+/**
+ * The per-column manifest metrics of a file being written (value and null counts, bounds), taken
+ * while its columns are gathered.
+ */
+export class ColumnStats {
+  readonly rows: Int32Array;
+  readonly valueCounts = new Map<number, number>();
+  readonly nullValueCounts = new Map<number, number>();
+  readonly lowerBounds = new Map<number, Uint8Array>();
+  readonly upperBounds = new Map<number, Uint8Array>();
+
+  /** `rows`: the batch rows the file holds, in file order. */
+  constructor(rows: Int32Array) {
+    this.rows = rows;
+  }
+
+  /**
+   * Gathers the file's rows of one column (see {@link gather}) and records its counts under each
+   * of `leafIds` (a null struct is a null in each of its fields) and, with `bounds`, its min/max.
+   */
+  gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, bounds: boolean, leafIds: readonly number[] = [def.id]): DecodedArray {
+    const g = gather(def, source, this.rows, bounds);
+    for (const id of leafIds) {
+      this.valueCounts.set(id, this.rows.length);
+      this.nullValueCounts.set(id, g.nulls);
+    }
+    if (bounds && g.min !== undefined && g.max !== undefined) {
+      this.lowerBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.min));
+      this.upperBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.max));
+    }
+    return g.values;
+  }
+}
+
 /** String columns whose manifest bounds are worth keeping: short, ASCII hex ids. */
 const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'parent_span_id']);
 
@@ -118,32 +152,18 @@ export async function writeDataFile(
   if (!(options.rowGroupSize > 0)) throw new ParquetWriteError(`rowGroupSize must be positive, got ${options.rowGroupSize}`);
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
-  const columnSizes = new Map<number, number>();
-  const valueCounts = new Map<number, number>();
-  const nullValueCounts = new Map<number, number>();
-  const lowerBounds = new Map<number, Uint8Array>();
-  const upperBounds = new Map<number, Uint8Array>();
+  const stats = new ColumnStats(rows);
   const columnData: ColumnSource[] = [];
-
   for (const c of SPAN_COLUMNS) {
     const def = c as ColumnDef;
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
     if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
     const unbounded = UNBOUNDED_COLUMNS.has(def.name);
     const wantBounds = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
-    const g = gather(def, source, rows, wantBounds);
-    // Counts are per leaf: a null struct is a null in each of its fields.
-    for (const id of def.type === 'kafka_metadata' ? KAFKA_METADATA_FIELDS.map((f) => f.id) : [def.id]) {
-      valueCounts.set(id, rows.length);
-      nullValueCounts.set(id, g.nulls);
-    }
-    if (wantBounds && g.min !== undefined && g.max !== undefined) {
-      lowerBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.min));
-      upperBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.max));
-    }
+    const leafIds = def.type === 'kafka_metadata' ? KAFKA_METADATA_FIELDS.map((f) => f.id) : [def.id];
     columnData.push({
       name: def.name,
-      data: g.values,
+      data: stats.gather(def, source, wantBounds, leafIds),
       statistics: !unbounded,
       columnIndex: !unbounded,
       // Span attributes are near-unique per row: a dictionary attempt only costs time.
@@ -151,29 +171,61 @@ export async function writeDataFile(
     });
   }
 
+  return writeParquetFile(columnData, stats, {
+    schema: SPAN_PARQUET_SCHEMA,
+    leafFieldIds: LEAF_FIELD_IDS,
+    rowGroupSize: options.rowGroupSize,
+    statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
+    // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
+    sortingColumns: [{ column_idx: 0, descending: false, nulls_first: true }],
+    sortOrderId: TRACE_ID_SORT_ORDER_ID,
+  });
+}
+
+export interface ParquetFileOptions {
+  /** The file's schema: the root element, then every field (structs followed by their leaves). */
+  schema: readonly SchemaElement[];
+  /** Iceberg field id of each leaf column, in file order (what `columnSizes` is keyed by). */
+  leafFieldIds: readonly number[];
+  rowGroupSize: number;
+  /** Longest byte-array min/max kept in statistics (default: the writer's). */
+  statisticsTruncateLength?: number;
+  /** Set on every row group: the order the rows were written in. */
+  sortingColumns?: RowGroup['sorting_columns'];
+  /** The table's sort order the rows follow (0: unsorted). */
+  sortOrderId: number;
+}
+
+/**
+ * Writes `columnData` (gathered through `stats`) as one ZSTD-compressed Parquet file with
+ * statistics and row groups of `rowGroupSize` rows, and returns it with its manifest metrics (the
+ * column sizes and split offsets taken from its row groups). Failures of the writer come out as
+ * {@link ParquetWriteError}.
+ */
+export async function writeParquetFile(columnData: ColumnSource[], stats: ColumnStats, options: ParquetFileOptions): Promise<WrittenFile> {
   const writer = new ByteWriter();
   try {
     const pq = new ParquetWriter({
       writer,
-      schema: SPAN_PARQUET_SCHEMA as never,
+      schema: options.schema as never,
       codec: 'ZSTD',
       compressors: { ZSTD: zstd },
       statistics: true,
-      statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
+      ...(options.statisticsTruncateLength !== undefined ? { statisticsTruncateLength: options.statisticsTruncateLength } : {}),
       createdBy: 'tailsampler (hyparquet-writer 0.17)',
     });
     await pq.write({ columnData, rowGroupSize: options.rowGroupSize });
 
+    const columnSizes = new Map<number, number>();
     const splitOffsets: number[] = [];
     for (const rg of pq.row_groups) {
       const first = rg.columns[0]!;
       const start = first.meta_data?.dictionary_page_offset ?? first.meta_data?.data_page_offset ?? first.file_offset;
       rg.file_offset = start;
-      // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
-      rg.sorting_columns = [{ column_idx: 0, descending: false, nulls_first: true }];
+      if (options.sortingColumns !== undefined) rg.sorting_columns = options.sortingColumns;
       splitOffsets.push(Number(start));
       for (let j = 0; j < rg.columns.length; j++) {
-        const id = LEAF_FIELD_IDS[j]!;
+        const id = options.leafFieldIds[j]!;
         const size = Number(rg.columns[j]!.meta_data?.total_compressed_size ?? 0n);
         columnSizes.set(id, (columnSizes.get(id) ?? 0) + size);
       }
@@ -182,14 +234,14 @@ export async function writeDataFile(
     return {
       bytes: writer.getBytes(),
       metrics: {
-        recordCount: rows.length,
+        recordCount: stats.rows.length,
         columnSizes,
-        valueCounts,
-        nullValueCounts,
-        lowerBounds,
-        upperBounds,
+        valueCounts: stats.valueCounts,
+        nullValueCounts: stats.nullValueCounts,
+        lowerBounds: stats.lowerBounds,
+        upperBounds: stats.upperBounds,
         splitOffsets,
-        sortOrderId: TRACE_ID_SORT_ORDER_ID,
+        sortOrderId: options.sortOrderId,
       },
     };
   } catch (e) {

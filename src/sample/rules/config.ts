@@ -1,23 +1,9 @@
 import { z } from 'zod';
+import { hostPort } from '../../config/host-port.ts';
+import { tlsSchema } from '../../config/tls.ts';
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. redis-0:6379');
 /** An empty value (e.g. `${REDIS_PASSWORD:-}`) means "not set". */
 const optionalString = z.preprocess((v) => (v === '' ? null : v), z.string().nullable());
-
-const tlsSchema = z
-  .object({
-    /** PEM file of the CA(s) that sign the servers' certificates; absent: the system's roots. */
-    ca_file: z.string().min(1).optional(),
-    /** Client certificate and key (PEM) for mutual TLS; both or neither. */
-    cert_file: z.string().min(1).optional(),
-    key_file: z.string().min(1).optional(),
-    /** Accept any server certificate (tests only). */
-    insecure_skip_verify: z.boolean().default(false),
-    /** Name checked against the server certificate instead of the host dialled. */
-    server_name_override: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), { message: 'cert_file and key_file go together', path: ['key_file'] });
 
 const redisSchema = z
   .object({
@@ -37,7 +23,7 @@ const redisSchema = z
     sentinel: z
       .object({
         master_name: z.string().min(1),
-        sentinels: z.array(hostPort).min(1),
+        sentinels: z.array(hostPort('redis-0:6379')).min(1),
         /** Credentials of the sentinels themselves, when they require them. */
         username: optionalString.default(null),
         password: optionalString.default(null),
@@ -47,7 +33,7 @@ const redisSchema = z
       .default(null),
     /** Redis Cluster: seed nodes (endpoint host/port unused). */
     cluster: z
-      .object({ nodes: z.array(hostPort).min(1) })
+      .object({ nodes: z.array(hostPort('redis-0:6379')).min(1) })
       .strict()
       .nullable()
       .default(null),

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { splitHostPort } from '../../config/host-port.ts';
+import { readTlsFiles } from '../../config/tls.ts';
 import type { RedisRulesConfig } from './config.ts';
 import { RuleStoreConfigError } from './errors.ts';
 
@@ -11,28 +12,12 @@ function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
 }
 
-async function pem(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new RuleStoreConfigError(`force_rules.redis.tls.${what}: cannot read ${path}: ${(e as Error).message}`, e);
-  }
-}
-
 async function tlsOptions(config: RedisRulesConfig, schemeTls: boolean): Promise<ConnectionOptions | undefined> {
   const tls = config.tls;
   if (tls === null) return schemeTls ? {} : undefined;
-  const out: ConnectionOptions = { rejectUnauthorized: !tls.insecure_skip_verify };
-  if (tls.ca_file !== undefined) out.ca = await pem(tls.ca_file, 'ca_file');
-  if (tls.cert_file !== undefined) out.cert = await pem(tls.cert_file, 'cert_file');
-  if (tls.key_file !== undefined) out.key = await pem(tls.key_file, 'key_file');
+  const out: ConnectionOptions = await readTlsFiles(tls, 'force_rules.redis.tls', (message, cause) => new RuleStoreConfigError(message, cause));
   if (tls.server_name_override !== undefined) out.servername = tls.server_name_override;
   return out;
-}
-
-function hostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
 }
 
 interface Endpoint {
@@ -97,7 +82,7 @@ export async function createRedisClient(config: RedisRulesConfig): Promise<Redis
       lazyConnect: true,
       clusterRetryStrategy: reconnectDelay,
     };
-    return new Cluster(config.cluster.nodes.map(hostPort), options);
+    return new Cluster(config.cluster.nodes.map(splitHostPort), options);
   }
   const base: RedisOptions = { ...common, db: endpoint.db, enableOfflineQueue: false, retryStrategy: reconnectDelay };
   if (config.sentinel !== null) {
@@ -105,7 +90,7 @@ export async function createRedisClient(config: RedisRulesConfig): Promise<Redis
     return new Redis({
       ...base,
       name: s.master_name,
-      sentinels: s.sentinels.map(hostPort),
+      sentinels: s.sentinels.map(splitHostPort),
       ...(s.username !== null ? { sentinelUsername: s.username } : {}),
       ...(s.password !== null ? { sentinelPassword: s.password } : {}),
       ...(tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readTlsFiles, type TlsFileOptions } from '../../config/tls.ts';
 import type { KafkaSpoolConfig } from './config.ts';
 import { KafkaSpoolError } from './errors.ts';
 
@@ -11,7 +11,7 @@ export interface KafkaClientOptions {
   connectTimeout: number;
   retries: number;
   retryDelay: number;
-  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+  tls?: TlsFileOptions;
   tlsServerName?: string | boolean;
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
 }
@@ -19,14 +19,6 @@ export interface KafkaClientOptions {
 /** Attempts per Kafka request (the client retries network errors and retryable broker errors). */
 const RETRIES = 2;
 const RETRY_DELAY_MS = 250;
-
-async function pem(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new KafkaSpoolError(`spool.kafka.tls.${what}: cannot read ${path}: ${(e as Error).message}`, e);
-  }
-}
 
 /**
  * Client options from the config. A request waits at most timeout_ms / 2 so that one retry fits in
@@ -43,10 +35,7 @@ export async function kafkaClientOptions(config: KafkaSpoolConfig): Promise<Kafk
   };
   const tls = config.tls;
   if (tls !== null) {
-    options.tls = { rejectUnauthorized: !tls.insecure_skip_verify };
-    if (tls.ca_file !== undefined) options.tls.ca = await pem(tls.ca_file, 'ca_file');
-    if (tls.cert_file !== undefined) options.tls.cert = await pem(tls.cert_file, 'cert_file');
-    if (tls.key_file !== undefined) options.tls.key = await pem(tls.key_file, 'key_file');
+    options.tls = await readTlsFiles(tls, 'spool.kafka.tls', (message, cause) => new KafkaSpoolError(message, cause));
     // true: SNI with the host each broker is dialled by.
     options.tlsServerName = tls.server_name_override ?? true;
   }

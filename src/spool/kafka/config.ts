@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { hostPort } from '../../config/host-port.ts';
+import { tlsSchema } from '../../config/tls.ts';
 
 /** host:port, as the Collector writes broker addresses. */
-const brokerAddress = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port, e.g. kafka-0:9092');
+const brokerAddress = hostPort('kafka-0:9092');
 
 /** Kafka's own rule for topic names (legal characters, at most 249, not "." or ".."). */
 const topicName = z
@@ -24,25 +24,6 @@ const saslSchema = z
     password: z.string(),
   })
   .strict();
-
-/** Named like the Collector's configtls, so a pasted kafkaexporter `tls` block means the same. */
-const tlsSchema = z
-  .object({
-    /** PEM file of the CA(s) that sign the brokers' certificates; absent: the system's roots. */
-    ca_file: z.string().min(1).optional(),
-    /** Client certificate and key (PEM) for mutual TLS; both or neither. */
-    cert_file: z.string().min(1).optional(),
-    key_file: z.string().min(1).optional(),
-    /** Accept any broker certificate (tests only). */
-    insecure_skip_verify: z.boolean().default(false),
-    /** Name checked against the brokers' certificates instead of the host they were dialled by. */
-    server_name_override: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), {
-    message: 'cert_file and key_file go together',
-    path: ['key_file'],
-  });
 
 /**
  * Confluent Schema Registry for the `span_record` format (one span per message, framed with its

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster, Redis } from 'ioredis';
-import { ConfigError, parseConfig } from '../../../../src/config/load.ts';
+import { parseConfig } from '../../../../src/config/load.ts';
+import { configIssuePaths } from '../../../support/config.ts';
 import { createRedisClient, describeEndpoint } from '../../../../src/sample/rules/redis-client.ts';
 import { RuleStoreConfigError } from '../../../../src/sample/rules/errors.ts';
 
@@ -17,20 +18,11 @@ test('force_rules is off by default; the contract shape parses with its defaults
 });
 
 test('bad force_rules settings are reported at their paths', () => {
-  const issues = (yaml: string) => {
-    try {
-      parseConfig(yaml, 'inline', {});
-    } catch (e) {
-      assert.ok(e instanceof ConfigError);
-      return e.issues.map((i) => i.path);
-    }
-    assert.fail('accepted');
-  };
-  assert.deepEqual(issues('force_rules: { redis: { endpoint: "http://x:1" } }'), ['force_rules.redis.endpoint']);
-  assert.deepEqual(issues('force_rules: { redis: { sentinel: { master_name: m, sentinels: [a:1] }, cluster: { nodes: [b:2] } } }'), ['force_rules.redis.cluster']);
-  assert.deepEqual(issues('force_rules: { redis: { cluster: { nodes: [nohost] } } }'), ['force_rules.redis.cluster.nodes[0]']);
-  assert.deepEqual(issues('force_rules: { redis: { tls: { cert_file: a.pem } } }'), ['force_rules.redis.tls.key_file']);
-  assert.deepEqual(issues('force_rules: { reload_interval_secs: 0 }'), ['force_rules.reload_interval_secs']);
+  assert.deepEqual(configIssuePaths('force_rules: { redis: { endpoint: "http://x:1" } }'), ['force_rules.redis.endpoint']);
+  assert.deepEqual(configIssuePaths('force_rules: { redis: { sentinel: { master_name: m, sentinels: [a:1] }, cluster: { nodes: [b:2] } } }'), ['force_rules.redis.cluster']);
+  assert.deepEqual(configIssuePaths('force_rules: { redis: { cluster: { nodes: [nohost] } } }'), ['force_rules.redis.cluster.nodes[0]']);
+  assert.deepEqual(configIssuePaths('force_rules: { redis: { tls: { cert_file: a.pem } } }'), ['force_rules.redis.tls.key_file']);
+  assert.deepEqual(configIssuePaths('force_rules: { reload_interval_secs: 0 }'), ['force_rules.reload_interval_secs']);
 });
 
 const redisConfig = (yaml: string) => parseConfig(`force_rules: { redis: ${yaml} }`, 'inline', {}).force_rules!.redis;
