@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: type check, lint, unit tests, then integration tests against real components
 # (pyiceberg/duckdb, kubernetes-validate and Datadog's ddapm-test-agent from PyPI, an OpenTelemetry
-# Collector built from the Go module proxy, Kafka and the Iceberg REST catalog from Maven Central, Garage
-# from crates.io, Redis from Debian), which this script installs into a cache under $HOME on first use
-# and starts for the run.
+# Collector and a decoder using Datadog's pbgo/trace built from the Go module proxy, Kafka and the
+# Iceberg REST catalog from Maven Central, Garage from crates.io, Redis from Debian), which this script
+# installs into a cache under $HOME on first use and starts for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 major=$(node -p 'process.versions.node.split(".")[0]')
@@ -23,7 +23,8 @@ TAILSAMPLER_DDAGENT=$(bash scripts/ensure-ddagent.sh)
 TAILSAMPLER_OTELCOL_BIN=$(bash scripts/ensure-otelcol.sh)
 TAILSAMPLER_KUBERNETES_VALIDATE=$(bash scripts/ensure-kubernetes-validate.sh)
 TAILSAMPLER_TELEMETRYGEN=$(bash scripts/ensure-telemetrygen.sh)
-export TAILSAMPLER_PYTHON TAILSAMPLER_DDAGENT TAILSAMPLER_OTELCOL_BIN TAILSAMPLER_KUBERNETES_VALIDATE TAILSAMPLER_TELEMETRYGEN
+TAILSAMPLER_DD_AGENTPAYLOAD=$(bash scripts/ensure-dd-agentpayload.sh)
+export TAILSAMPLER_PYTHON TAILSAMPLER_DDAGENT TAILSAMPLER_OTELCOL_BIN TAILSAMPLER_KUBERNETES_VALIDATE TAILSAMPLER_TELEMETRYGEN TAILSAMPLER_DD_AGENTPAYLOAD
 echo "== starting Kafka, Redis, Garage and the Iceberg REST catalog on 127.0.0.1 (scripts/infra.sh)"
 # Stopped (ports freed, state removed) on exit however the tests end, unless TAILSAMPLER_KEEP_INFRA=1
 # (then a later run reuses them, since `up` is a no-op for a component that is running and answers).
