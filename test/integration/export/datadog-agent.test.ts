@@ -6,121 +6,17 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Long from 'long';
 import { datadogExporterSchema } from '../../../src/export/datadog/config.ts';
 import { DatadogExporter } from '../../../src/export/datadog/exporter.ts';
 import { mapRequest } from '../../../src/export/datadog/mapping.ts';
 import { buildV04Payloads } from '../../../src/export/datadog/payloads.ts';
-import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { keepErrorsAndSlow, keptTracesRequest, T0, TRACE_A, TRACE_B } from '../../support/datadog-scenario.ts';
 import { DD_CHECKS, startDdAgent, type DdJsonSpan, type RunningDdAgent } from '../../support/ddagent.ts';
-import { localPipeline } from '../../support/local-pipeline.ts';
 import { waitFor } from '../../support/otelcol.ts';
-import { makeTrace } from '../../support/traces.ts';
 import { decodeV04, type V04Span } from '../../unit/export/datadog-support.ts';
 
-const { ExportTraceServiceRequest } = opentelemetry.proto.collector.trace.v1;
-const { SpanKind } = opentelemetry.proto.trace.v1.Span;
-const { StatusCode } = opentelemetry.proto.trace.v1.Status;
-type KeyValue = opentelemetry.proto.common.v1.KeyValue.$Properties;
-
-const TRACE_A = 'fedcba98765432100123456789abcdef';
-const TRACE_B = '000000000000000000000000000000ff';
-const T0 = 1_764_620_000_123_456_789n;
-
-const u64 = (v: bigint): Long => Long.fromString(v.toString(), true);
-const id = (hex: string): Buffer => Buffer.from(hex, 'hex');
-const str = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
-const int = (key: string, v: bigint): KeyValue => ({ key, value: { intValue: Long.fromString(v.toString()) } });
-
-/**
- * Two resources; trace A (128-bit id) an HTTP server root that failed with an exception, a database
- * client child with every attribute kind and a link, and `extra` internal spans; trace B a consumer
- * span of the other service with a 64-bit id.
- */
-function richRequest(extra: number): { bytes: Uint8Array; spans: number } {
-  const root = {
-    traceId: id(TRACE_A),
-    spanId: id('ffffffffffffffff'),
-    name: 'GET /cart/:id',
-    kind: SpanKind.SPAN_KIND_SERVER,
-    startTimeUnixNano: u64(T0),
-    endTimeUnixNano: u64(T0 + 250_000_001n),
-    traceState: 'ot=th:c;rv:0123456789abcd',
-    attributes: [str('http.request.method', 'GET'), str('http.route', '/cart/:id'), int('http.response.status_code', 500n), str('url.full', 'https://shop.example/cart/7')],
-    status: { code: StatusCode.STATUS_CODE_ERROR, message: 'internal error' },
-    events: [
-      {
-        timeUnixNano: u64(T0 + 1n),
-        name: 'exception',
-        attributes: [str('exception.type', 'CartError'), str('exception.message', 'cart 7 is locked'), str('exception.stacktrace', 'CartError: cart 7 is locked\n    at lock (cart.js:1:1)')],
-      },
-    ],
-  };
-  const db = {
-    traceId: id(TRACE_A),
-    spanId: id('8000000000000001'),
-    parentSpanId: id('ffffffffffffffff'),
-    name: 'SELECT carts',
-    kind: SpanKind.SPAN_KIND_CLIENT,
-    startTimeUnixNano: u64(T0 + 1_000n),
-    endTimeUnixNano: u64(T0 + 1_000n + 9_007_199_254_740_993n),
-    attributes: [
-      str('db.system', 'postgresql'),
-      str('db.statement', 'SELECT * FROM carts WHERE id = $1'),
-      str('db.namespace', 'shop'),
-      { key: 'flag', value: { boolValue: true } },
-      int('rows', 9_007_199_254_740_993n),
-      { key: 'ratio', value: { doubleValue: 0.25 } },
-      { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: Long.fromNumber(2) }] } } },
-      { key: 'kv', value: { kvlistValue: { values: [{ key: 'z', value: { boolValue: false } }, { key: 'a', value: { stringValue: 'x' } }] } } },
-      { key: 'raw', value: { bytesValue: Buffer.from([0xde, 0xad, 0xbe, 0xef]) } },
-    ],
-    links: [{ traceId: id(TRACE_B), spanId: id('00000000000000b1'), traceState: 'vendor=1', attributes: [str('link.reason', 'retry')] }],
-    status: { code: StatusCode.STATUS_CODE_OK },
-  };
-  const internals = Array.from({ length: extra }, (_, i) => ({
-    traceId: id(TRACE_A),
-    spanId: Buffer.from([0x10, 0, 0, 0, 0, 0, (i >> 8) & 0xff, i & 0xff]),
-    parentSpanId: id('ffffffffffffffff'),
-    name: `step ${i}`,
-    kind: SpanKind.SPAN_KIND_INTERNAL,
-    startTimeUnixNano: u64(T0 + BigInt(i)),
-    endTimeUnixNano: u64(T0 + BigInt(i) + 10n),
-    attributes: [str('payload', 'x'.repeat(200))],
-  }));
-  const consumer = {
-    traceId: id(TRACE_B),
-    spanId: id('00000000000000b1'),
-    name: 'orders process',
-    kind: SpanKind.SPAN_KIND_CONSUMER,
-    startTimeUnixNano: u64(T0),
-    endTimeUnixNano: u64(T0 + 5n),
-    attributes: [str('messaging.system', 'kafka'), str('messaging.operation', 'process'), str('messaging.destination.name', 'orders')],
-  };
-  const bytes = ExportTraceServiceRequest.encode({
-    resourceSpans: [
-      {
-        resource: {
-          attributes: [
-            str('service.name', 'shop-api'),
-            str('deployment.environment.name', 'Staging'),
-            str('service.version', '4.2.0'),
-            str('host.name', 'web-1'),
-            str('telemetry.sdk.language', 'nodejs'),
-          ],
-        },
-        scopeSpans: [{ scope: { name: '@opentelemetry/instrumentation-http', version: '0.57.0' }, spans: [root, db, ...internals] }],
-      },
-      { resource: { attributes: [str('service.name', 'billing-worker')] }, scopeSpans: [{ scope: { name: 'kafkajs' }, spans: [consumer] }] },
-    ],
-  }).finish();
-  return { bytes, spans: 3 + extra };
-}
 
 describe('Datadog exporter → ddapm-test-agent (v0.4, checks on)', { timeout: 120_000 }, () => {
   let agent: RunningDdAgent;
@@ -132,7 +28,7 @@ describe('Datadog exporter → ddapm-test-agent (v0.4, checks on)', { timeout: 1
   });
 
   it('delivers every span, mapped as the Agent maps OTLP, with the kept-trace marks, and no check fails', async () => {
-    const { bytes, spans } = richRequest(40);
+    const { bytes, spans } = keptTracesRequest(40);
     const maxRequestBytes = 6_000;
     const metrics = new Metrics();
     const exporter = new DatadogExporter({
@@ -279,23 +175,7 @@ describe('the pipeline → Datadog: kept traces carry the policy that kept them'
       metrics,
       logger: silentLogger(),
     });
-    const clock = { now: Date.now() };
-    const p = await localPipeline(t, mkdtempSync(join(tmpdir(), 'ts-datadog-')), {
-      exporters: [exporter],
-      clock,
-      metrics,
-      policies: `
-    - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
-    - { name: slow, type: latency, latency: { threshold_ms: 1000 } }`,
-    });
-    const failed = makeTrace({ n: 3, startMs: clock.now, durationMs: 5, error: true });
-    const slow = makeTrace({ n: 2, startMs: clock.now, durationMs: 2_000 });
-    const fine = makeTrace({ n: 2, startMs: clock.now, durationMs: 5 });
-    await p.send([...failed, ...slow, ...fine]);
-    await p.evaluator.scan();
-    clock.now += 11_000;
-    await p.evaluator.scan();
-    await p.emitter.settled();
+    const { failed, slow, pipeline: p } = await keepErrorsAndSlow(t, exporter, { metrics });
 
     const traces = await waitFor(async () => {
       const got = await agent.traces();

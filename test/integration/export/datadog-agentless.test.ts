@@ -8,9 +8,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { datadogExporterSchema } from '../../../src/export/datadog/config.ts';
@@ -18,20 +16,8 @@ import { DatadogExporter, VERSION } from '../../../src/export/datadog/exporter.t
 import { mapRequest, type DdSpan } from '../../../src/export/datadog/mapping.ts';
 import { buildAgentPayloads } from '../../../src/export/datadog/payloads.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
-import {
-  SCENARIO_POLICIES,
-  T0,
-  TRACE_A,
-  TRACE_B,
-  ddAgentPayloadBinary,
-  decodeWithDatadog,
-  keptTracesRequest,
-  runDecoder,
-  type DdPbAgentPayload,
-  type DdPbSpan,
-} from '../../support/dd-agentpayload.ts';
-import { localPipeline } from '../../support/local-pipeline.ts';
-import { makeTrace } from '../../support/traces.ts';
+import { ddAgentPayloadBinary, decodeWithDatadog, runDecoder, type DdPbAgentPayload, type DdPbSpan } from '../../support/dd-agentpayload.ts';
+import { SCENARIO_POLICIES, T0, TRACE_A, TRACE_B, keepErrorsAndSlow, keptTracesRequest } from '../../support/datadog-scenario.ts';
 import { counterValue, startHttpServer, type Received } from '../../unit/export/support.ts';
 import { decodeAgentPayload, type PbSpan } from '../../unit/export/datadog-support.ts';
 
@@ -276,24 +262,7 @@ describe('Datadog exporter agentless → bodies decoded with Datadog\'s pbgo/tra
       metrics,
       logger,
     });
-    const clock = { now: Date.now() };
-    const p = await localPipeline(t, mkdtempSync(join(tmpdir(), 'ts-dd-agentless-')), {
-      exporters: [exporter],
-      clock,
-      metrics,
-      logger,
-      policies: `
-    - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
-    - { name: slow, type: latency, latency: { threshold_ms: 1000 } }`,
-    });
-    const failed = makeTrace({ n: 3, startMs: clock.now, durationMs: 5, error: true });
-    const slow = makeTrace({ n: 2, startMs: clock.now, durationMs: 2_000 });
-    const fine = makeTrace({ n: 2, startMs: clock.now, durationMs: 5 });
-    await p.send([...failed, ...slow, ...fine]);
-    await p.evaluator.scan();
-    clock.now += 11_000;
-    await p.evaluator.scan();
-    await p.emitter.settled();
+    const { failed, slow, pipeline: p } = await keepErrorsAndSlow(t, exporter, { metrics, logger });
 
     const spans: DdPbSpan[] = [];
     for (const r of server.requests) {
