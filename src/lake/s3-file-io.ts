@@ -1,16 +1,5 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type CompletedPart,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type * as S3SdkModule from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { StorageConfig } from '../config/schema.ts';
 import { TailsamplerError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -178,6 +167,18 @@ export function toFileIOError(err: unknown, operation: string, uri: string): Err
   return new ObjectStoreRequestError(operation, uri, { status, storeCode: name, retryable, cause: err });
 }
 
+type S3Sdk = typeof S3SdkModule;
+let sdkLoad: Promise<S3Sdk> | null = null;
+
+/**
+ * The AWS SDK is loaded when an S3 client is first needed, not at start-up: it costs ~35 MiB of RSS,
+ * which an embedded (local files) setup never needs.
+ */
+function loadSdk(): Promise<S3Sdk> {
+  sdkLoad ??= import('@aws-sdk/client-s3');
+  return sdkLoad;
+}
+
 export interface S3FileIODeps {
   metrics?: Pick<Metrics, 's3Requests' | 's3Bytes'>;
 }
@@ -190,15 +191,27 @@ export interface S3FileIODeps {
  */
 export class S3FileIO implements FileIO {
   readonly options: Readonly<S3FileIOOptions>;
-  private readonly client: S3Client;
+  readonly #metrics: S3FileIODeps['metrics'];
+  /** The SDK and the client, made on the first request. */
+  #ready: Promise<{ sdk: S3Sdk; client: S3Client }> | null = null;
+  #client: S3Client | null = null;
 
   constructor(options: S3FileIOOptions, deps: S3FileIODeps = {}) {
     if (!(options.partSizeBytes > 0) || !(options.multipartThresholdBytes > 0)) {
       throw new TailsamplerError('TS_FILEIO_INVALID_OPTIONS', 'S3 part size and multipart threshold must be positive');
     }
     this.options = { ...options };
-    this.client = new S3Client(s3ClientConfig(options));
-    if (deps.metrics) this.instrument(deps.metrics);
+    this.#metrics = deps.metrics;
+  }
+
+  private sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.#ready ??= loadSdk().then((sdk) => {
+      const client = new sdk.S3Client(s3ClientConfig(this.options));
+      if (this.#metrics) this.instrument(client, this.#metrics);
+      this.#client = client;
+      return { sdk, client };
+    });
+    return this.#ready;
   }
 
   /** An S3FileIO for a table whose catalog handed out properties (endpoint, vended credentials). */
@@ -211,8 +224,8 @@ export class S3FileIO implements FileIO {
   }
 
   /** Counts each HTTP attempt (the deserialize step runs inside the retry loop) and its body bytes. */
-  private instrument(metrics: Pick<Metrics, 's3Requests' | 's3Bytes'>): void {
-    this.client.middlewareStack.add(
+  private instrument(client: S3Client, metrics: Pick<Metrics, 's3Requests' | 's3Bytes'>): void {
+    client.middlewareStack.add(
       (next, context) => async (args) => {
         const op = s3OperationLabel(context.commandName);
         const request = args.request as { method?: string; headers?: Record<string, string | undefined> };
@@ -231,12 +244,13 @@ export class S3FileIO implements FileIO {
 
   async write(uri: string, bytes: Uint8Array): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
+    const { sdk, client } = await this.sdk();
     if (bytes.byteLength >= this.options.multipartThresholdBytes && bytes.byteLength > this.options.partSizeBytes) {
       await this.writeMultipart(uri, bucket, key, bytes);
       return;
     }
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength }));
+      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength }));
     } catch (e) {
       throw toFileIOError(e, 'put_object', uri);
     }
@@ -249,9 +263,10 @@ export class S3FileIO implements FileIO {
    * between one PUT and multipart by the part size instead of `multipart_threshold_mib`.
    */
   private async writeMultipart(uri: string, bucket: string, key: string, bytes: Uint8Array): Promise<void> {
+    const { sdk, client } = await this.sdk();
     let uploadId: string | undefined;
     try {
-      uploadId = (await this.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
+      uploadId = (await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
     } catch (e) {
       throw toFileIOError(e, 'create_multipart_upload', uri);
     }
@@ -267,8 +282,8 @@ export class S3FileIO implements FileIO {
         const i = nextPart++;
         const body = bytes.subarray(i * partSize, Math.min(bytes.byteLength, (i + 1) * partSize));
         try {
-          const r = await this.client.send(
-            new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: body.byteLength }),
+          const r = await client.send(
+            new sdk.UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: body.byteLength }),
           );
           parts[i] = { ETag: r.ETag, PartNumber: i + 1 };
         } catch (e) {
@@ -282,20 +297,21 @@ export class S3FileIO implements FileIO {
     const failure = failures.find((f) => f !== null) ?? null;
     try {
       if (failure !== null) throw failure;
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      await client.send(
+        new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
       );
     } catch (e) {
       // Leave no orphaned parts behind (best effort: a lifecycle rule catches what this misses).
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       throw toFileIOError(e, 'complete_multipart_upload', uri);
     }
   }
 
   async read(uri: string): Promise<Uint8Array> {
     const { bucket, key } = parseS3Uri(uri);
+    const { sdk, client } = await this.sdk();
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
       return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
     } catch (e) {
       throw toFileIOError(e, 'get_object', uri);
@@ -306,9 +322,10 @@ export class S3FileIO implements FileIO {
   async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
     const { bucket, key } = parseS3Uri(uri);
     if (length <= 0) return new Uint8Array(0);
+    const { sdk, client } = await this.sdk();
     try {
-      const r = await this.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
+      const r = await client.send(
+        new sdk.GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
       );
       const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
       // A store that ignores Range answers 200 with the whole object: cut the range out of it.
@@ -322,8 +339,9 @@ export class S3FileIO implements FileIO {
 
   async size(uri: string): Promise<number> {
     const { bucket, key } = parseS3Uri(uri);
+    const { sdk, client } = await this.sdk();
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }));
       return r.ContentLength ?? 0;
     } catch (e) {
       throw toFileIOError(e, 'head_object', uri);
@@ -333,8 +351,9 @@ export class S3FileIO implements FileIO {
   /** Idempotent: deleting a missing object succeeds (S3 answers 204 either way). */
   async delete(uri: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
+    const { sdk, client } = await this.sdk();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: key }));
     } catch (e) {
       const err = toFileIOError(e, 'delete_object', uri);
       if (err instanceof FileNotFoundError) return;
@@ -344,6 +363,6 @@ export class S3FileIO implements FileIO {
 
   /** Closes the client's sockets. */
   close(): void {
-    this.client.destroy();
+    this.#client?.destroy();
   }
 }

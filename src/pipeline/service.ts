@@ -92,13 +92,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     closeTable = close;
     const external = config.storage.materializer === 'external';
     // An external writer (AutoMQ table topic) converts records by schema id: one framed span record each.
-    const spool = createSpool(config.spool, { ...deps, recordFormat: external ? 'span_record' : 'otlp_proto' });
+    const spool = await createSpool(config.spool, { ...deps, recordFormat: external ? 'span_record' : 'otlp_proto' });
     await startStep(spool);
     const auditConfig = config.storage.audit_table;
     const audit = auditConfig === null ? null : await createAuditTable(config.storage, auditConfig, { logger, metrics });
     closeAudit = audit?.close ?? null;
     const q = config.query;
-    const shard = createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
+    const shard = await createEvaluatorShard(spool, config.spool, q.decision_cache_ttl_secs * 1000, deps);
     if (shard !== null) await startStep(shard);
     // Rules are loaded before the evaluator decides anything (and stop being served after it stops).
     const ruleStore = createRuleStore(config.force_rules, deps);

@@ -49,7 +49,7 @@ sampling:
   );
   const deps = { metrics: options.metrics ?? new Metrics(), logger: options.logger ?? silentLogger() };
   const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = createSpool(config.spool, deps);
+  const spool = await createSpool(config.spool, deps);
   await spool.start();
   const materializer = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 64 << 20 }, { ...deps, observers: options.observers ?? [] });
   await materializer.start();

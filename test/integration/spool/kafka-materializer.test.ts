@@ -66,7 +66,7 @@ test('the table records the topic position; after a crash before the group commi
   try {
     // First life: the table commit lands, then the process "dies" before the offsets reach the group.
     const metrics1 = new Metrics();
-    const spool1 = createSpool(config.spool, { metrics: metrics1, logger });
+    const spool1 = await createSpool(config.spool, { metrics: metrics1, logger });
     assert.ok(spool1 instanceof KafkaSpool);
     spools.push(spool1);
     await spool1.start();
@@ -110,7 +110,7 @@ test('the table records the topic position; after a crash before the group commi
 
     // Second life, same group: the group has no offsets, the table has the position.
     const metrics2 = new Metrics();
-    const spool2 = createSpool(config.spool, { metrics: metrics2, logger });
+    const spool2 = await createSpool(config.spool, { metrics: metrics2, logger });
     spools.push(spool2);
     await spool2.start();
     const m2 = new Materializer(spool2, table, opts, { metrics: metrics2, logger });
@@ -138,7 +138,7 @@ test('the table records the topic position; after a crash before the group commi
 test('two replicas that read the same records: the table takes one commit and refuses the other', async () => {
   const { config, logger, table, cleanup } = await setup('fence', 2);
   const metrics = new Metrics();
-  const spool = createSpool(config.spool, { metrics, logger });
+  const spool = await createSpool(config.spool, { metrics, logger });
   try {
     await spool.start();
     await spool.append([request(5)]);
@@ -183,7 +183,7 @@ test('two replicas that read the same records: the table takes one commit and re
 test('a message that is not OTLP protobuf is logged and left out; the spans around it reach the table', async () => {
   const { brokers, topic, config, logger, table, cleanup } = await setup('poison', 1);
   const metrics = new Metrics();
-  const spool = createSpool(config.spool, { metrics, logger });
+  const spool = await createSpool(config.spool, { metrics, logger });
   const producer = new Producer({ clientId: 'tailsampler-test', bootstrapBrokers: brokers.split(',') });
   try {
     await spool.start();

@@ -20,7 +20,7 @@ test('a commit that landed but reported failure (outcome unknown) is not committ
   const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
   const deps = { metrics: new Metrics(), logger: silentLogger() };
   const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = createSpool(config.spool, deps);
+  const spool = await createSpool(config.spool, deps);
   await spool.start();
   // The table commits, then the answer is lost once: the catalog's "commit state unknown".
   let failNext = true;
@@ -57,7 +57,7 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
   const metrics = new Metrics();
   const deps = { metrics, logger: silentLogger() };
   const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = createSpool(config.spool, deps);
+  const spool = await createSpool(config.spool, deps);
   await spool.start();
   const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
   try {

@@ -13,7 +13,7 @@ it('builds a working local spool from the parsed config', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tailsampler-factory-'));
   try {
     const config = configSchema.parse({ spool: { local: { dir } } });
-    const spool = createSpool(config.spool, { metrics: new Metrics(), logger: silentLogger() });
+    const spool = await createSpool(config.spool, { metrics: new Metrics(), logger: silentLogger() });
     assert.ok(spool instanceof LocalSpool);
     await spool.start();
     await spool.append([Buffer.from('x')]);

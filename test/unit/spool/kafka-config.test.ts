@@ -14,7 +14,7 @@ import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { ExportTraceServiceRequest, hex } from '../../fixtures/otlp/requests.ts';
 
 
-test('spool.type kafka with nothing else runs on the documented defaults', () => {
+test('spool.type kafka with nothing else runs on the documented defaults', async () => {
   const c = parseConfig('spool: { type: kafka }', 'inline', {});
   assert.equal(c.spool.type, 'kafka');
   assert.deepEqual(c.spool.kafka, {
@@ -31,7 +31,7 @@ test('spool.type kafka with nothing else runs on the documented defaults', () =>
     tls: null,
     schema_registry: null,
   });
-  assert.ok(createSpool(c.spool, { metrics: new Metrics(), logger: silentLogger() }) instanceof KafkaSpool);
+  assert.ok((await createSpool(c.spool, { metrics: new Metrics(), logger: silentLogger() })) instanceof KafkaSpool);
 });
 
 test('a full kafka section loads, secrets from the environment', async () => {
