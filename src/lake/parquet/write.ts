@@ -9,7 +9,7 @@ import type { ColumnSource } from 'hyparquet-writer';
 import type { DecodedArray, RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
+import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import { LEAF_FIELD_IDS, SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
@@ -80,8 +80,9 @@ export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, ro
     }
     return { values: out, nulls: 0, min, max };
   }
-  const src = source as ArrayLike<string | null>;
-  const out = new Array<string | null>(n);
+  // Text: strings, or UTF-8 bytes (the codec's JSON cells), which the writer takes as they are.
+  const src = source as ArrayLike<string | Uint8Array | null>;
+  const out = new Array<string | Uint8Array | null>(n);
   let nulls = 0;
   let min: string | undefined;
   let max: string | undefined;
@@ -95,7 +96,7 @@ export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, ro
     }
     out[i] = v;
     // Bounds are only kept for id-like ASCII columns, where JS `<` equals UTF-8 byte order.
-    if (bounds) {
+    if (bounds && typeof v === 'string') {
       if (min === undefined || v < min) min = v;
       if (max === undefined || v > max) max = v;
     }
@@ -145,7 +146,7 @@ const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'pa
  * row groups of `rowGroupSize` rows.
  */
 export async function writeDataFile(
-  batch: SpanColumns,
+  batch: WriteSpanColumns,
   rows: Int32Array,
   options: { rowGroupSize: number },
 ): Promise<WrittenFile> {
