@@ -14,6 +14,8 @@
  *     memory does not grow with pending spans.
  * usage: npm run bench [-- --path embedded|kafka|all --spans 5000000 --throughput-spans 500000 --lag-traces 2000 --only throughput|lag|destination|memory]
  *
+ * `--only parquet` prints instead the CPU and bytes per span of writing Parquet data files (bench/parquet.ts).
+ *
  * `--peer otelcol` runs instead the side-by-side comparison with the Collector's tail sampler
  * (bench/peer-otelcol.ts, its own `--peer-*` options and `--only cpu|ingest|memory|lag`).
  */
@@ -26,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startService, waitFor, type ServiceProcess } from '../test/support/service.ts';
 import { startKafkaGarage, type KafkaGarage } from './infra.ts';
+import { runParquetBench } from './parquet.ts';
 import { runPeerOtelcol } from './peer-otelcol.ts';
 import { PEER_OPTIONS, peerOptions } from './peer/options.ts';
 
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     spans: { type: 'string', default: '5000000' },
     'throughput-spans': { type: 'string', default: '500000' },
     'lag-traces': { type: 'string', default: '2000' },
+    'parquet-spans': { type: 'string', default: '300000' },
     /** One measurement instead of all of them. */
     only: { type: 'string' },
     ...PEER_OPTIONS,
@@ -198,14 +202,17 @@ async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
 
 if (values.peer !== undefined) await runPeerOtelcol(peerOptions(values));
 else console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-if (values.peer === undefined && values.path !== 'kafka') {
+/** Parquet writing is measured in this process, with no service or infrastructure. */
+const parquetOnly = values.only === 'parquet';
+if (parquetOnly) await runParquetBench({ spans: Number(values['parquet-spans']) });
+if (values.peer === undefined && !parquetOnly && values.path !== 'kafka') {
   const embedded: BenchPath = { name: 'embedded', config: () => ({}) };
   if (run('throughput')) await throughput(embedded, Number(values['throughput-spans']));
   if (run('lag')) await decisionLag(embedded, Number(values['lag-traces']));
   if (run('destination')) await decisionLagByDestination(embedded, Number(values['lag-traces']));
   if (run('memory')) await pendingMemory(embedded, Number(values.spans));
 }
-if (values.peer === undefined && values.path !== 'embedded') {
+if (values.peer === undefined && !parquetOnly && values.path !== 'embedded') {
   let infra: KafkaGarage | undefined;
   // The REST fixture (and Kafka/Garage when started here) run in their own process groups: stop them on ^C too.
   process.once('SIGINT', () => void (infra?.close() ?? Promise.resolve()).finally(() => process.exit(130)));

@@ -1,4 +1,4 @@
-import { HOT_COLUMNS, type ColumnName, type PartialSpanColumns, type SpanColumns } from './span-schema.ts';
+import { HOT_COLUMNS, type ColumnName, type PartialSpanColumns, type WriteSpanColumns } from './span-schema.ts';
 import { selectRows } from './columns.ts';
 
 const HOT: ReadonlySet<ColumnName> = new Set(HOT_COLUMNS);
@@ -21,7 +21,7 @@ export class RecentHotColumns {
   }
 
   /** Notes the hot columns of `rows` of `batch`, committed as the data file at `path`. */
-  put(path: string, batch: SpanColumns, rows: Int32Array): void {
+  put(path: string, batch: WriteSpanColumns, rows: Int32Array): void {
     if (rows.length > this.#maxRows) return;
     const hot: Record<string, unknown> = { length: batch.length };
     for (const c of HOT_COLUMNS) hot[c] = batch[c];

@@ -119,6 +119,28 @@ export type SpanColumns = { length: number } & {
   receivedMs?: ArrayLike<number>;
 };
 
+/**
+ * The per-span OTLP/JSON columns that the codec hands over as UTF-8 bytes (already checked to be
+ * valid UTF-8) rather than strings: they only go on to a Parquet file, where they are written as
+ * those bytes, so a string would cost a decode now and an encode there. In the table they are UTF8
+ * strings like the others. `resource` and `scope` stay strings: one shared value per ResourceSpans /
+ * ScopeSpans, dictionary-encoded by the writer.
+ */
+export const BYTES_JSON_COLUMNS = ['attributes', 'events', 'links'] as const satisfies readonly ColumnName[];
+type BytesJsonColumn = (typeof BYTES_JSON_COLUMNS)[number];
+
+/** A batch as `requestsToColumns` builds it: SpanColumns but with {@link BYTES_JSON_COLUMNS} as UTF-8 bytes. */
+export type SpanBatch = Omit<SpanColumns, BytesJsonColumn> & { [C in BytesJsonColumn]: ArrayLike<Uint8Array> };
+
+/**
+ * What the write side (the Parquet writer, the table's append, committed-batch observers) takes:
+ * a {@link SpanBatch} from the codec or a {@link SpanColumns} (strings) from anywhere else.
+ */
+export type WriteSpanColumns = Omit<SpanColumns, BytesJsonColumn> & { [C in BytesJsonColumn]: ArrayLike<string | Uint8Array> };
+
+/** Some of the columns of a {@link WriteSpanColumns}. */
+export type PartialWriteSpanColumns = { length: number } & Partial<Omit<WriteSpanColumns, 'length'>>;
+
 /** Some of the columns, as a reader returns them for a projection. */
 export type PartialSpanColumns = { length: number } & Partial<Omit<SpanColumns, 'length'>>;
 

@@ -1,4 +1,4 @@
-import type { ColumnName, PartialSpanColumns, SpanColumns } from './span-schema.ts';
+import type { ColumnName, PartialSpanColumns, WriteSpanColumns } from './span-schema.ts';
 
 /** Partition values of a data file: day(timestamp) and bucket[16](trace_id). */
 export interface PartitionValues {
@@ -92,7 +92,7 @@ export interface SpanTable {
    * Writes the batch as Parquet data files (split by partition, each sorted by trace_id) and commits
    * them as one append snapshot carrying `summary` in its summary properties. Resolves once committed.
    */
-  append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef>;
+  append(batch: WriteSpanColumns, summary: CommitSummary): Promise<SnapshotRef>;
   /** The current snapshot, or null for a table with none. Reloads from the catalog. */
   currentSnapshot(): Promise<SnapshotRef | null>;
   /**

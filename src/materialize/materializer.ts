@@ -1,5 +1,5 @@
 import type { Component } from '../component.ts';
-import type { SpanColumns } from '../lake/span-schema.ts';
+import type { WriteSpanColumns } from '../lake/span-schema.ts';
 import type { SpanTable } from '../lake/table.ts';
 import { requestsToColumns } from '../otlp/to-columns.ts';
 import { SpoolPositionConflictError, type Spool, type SpoolPosition } from '../spool/spool.ts';
@@ -26,7 +26,7 @@ export interface MaterializerOptions {
  */
 export interface CommittedBatchObserver {
   readonly id: string;
-  committed(batch: SpanColumns): void;
+  committed(batch: WriteSpanColumns): void;
 }
 
 /**
@@ -148,7 +148,7 @@ export class Materializer implements Component {
     return true;
   }
 
-  private notify(batch: SpanColumns): void {
+  private notify(batch: WriteSpanColumns): void {
     for (const o of this.observers) {
       try {
         o.committed(batch);

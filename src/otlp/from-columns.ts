@@ -3,7 +3,7 @@
  * same resource (text + schema url) and scope (text + schema url) are grouped into one ResourceSpans /
  * ScopeSpans, in order of first appearance, keeping row order within a group.
  */
-import type { PartialSpanColumns } from '../lake/span-schema.ts';
+import type { PartialWriteSpanColumns } from '../lake/span-schema.ts';
 import { opentelemetry } from './gen/otlp.js';
 import { CorruptPayloadError } from './errors.ts';
 import { eventsFromJson, keyValuesFromJson, linksFromJson, resourceFromJson, scopeFromJson } from './json-to-proto.ts';
@@ -26,19 +26,31 @@ interface ResourceGroup {
   scopes: Map<string, ScopeSpansProps>;
 }
 
-function parse(text: string, column: string, row: number): unknown {
+const utf8 = new TextDecoder();
+
+/** A JSON cell as text: strings as they are, the codec's UTF-8 bytes decoded (they were checked valid). */
+function parse(text: string | Uint8Array, column: string, row: number): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(typeof text === 'string' ? text : utf8.decode(text));
   } catch (e) {
     throw new CorruptPayloadError(`row ${row} column ${column}: not JSON`, { cause: e });
   }
 }
 
-export function columnsToRequest(columns: PartialSpanColumns, rows?: ArrayLike<number>): Uint8Array {
+/** `[]` as text or as UTF-8 bytes: a span without attributes, events or links. */
+function isEmptyList(v: string | Uint8Array): boolean {
+  return typeof v === 'string' ? v === '[]' : v.length === 2 && v[0] === 0x5b && v[1] === 0x5d;
+}
+
+/**
+ * `columns` may come from a reader (text as strings) or from the codec (SpanBatch: `attributes`,
+ * `events`, `links` as UTF-8 bytes).
+ */
+export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayLike<number>): Uint8Array {
   for (const name of REQUIRED) {
     if (columns[name] === undefined) throw new CorruptPayloadError(`columnsToRequest needs column ${name}`);
   }
-  const c = columns as Required<PartialSpanColumns>;
+  const c = columns as Required<PartialWriteSpanColumns>;
   const count = rows === undefined ? columns.length : rows.length;
   const groups = new Map<string, ResourceGroup>();
   const resourceSpans: ResourceSpansProps[] = [];
@@ -76,7 +88,7 @@ export function columnsToRequest(columns: PartialSpanColumns, rows?: ArrayLike<n
   return ExportTraceServiceRequest.encode({ resourceSpans }).finish();
 }
 
-function spanOf(c: Required<PartialSpanColumns>, row: number): SpanProps {
+function spanOf(c: Required<PartialWriteSpanColumns>, row: number): SpanProps {
   const span: SpanProps = {
     traceId: Buffer.from(c.trace_id[row]!, 'hex'),
     spanId: Buffer.from(c.span_id[row]!, 'hex'),
@@ -94,15 +106,15 @@ function spanOf(c: Required<PartialSpanColumns>, row: number): SpanProps {
   const end = c.end_time_unix_nano[row]!;
   if (end !== 0n) span.endTimeUnixNano = end.toString() as unknown as SpanProps['endTimeUnixNano'];
   const attributes = c.attributes[row]!;
-  if (attributes !== '[]') span.attributes = keyValuesFromJson(parse(attributes, 'attributes', row), 'attributes');
+  if (!isEmptyList(attributes)) span.attributes = keyValuesFromJson(parse(attributes, 'attributes', row), 'attributes');
   const droppedAttributes = c.dropped_attributes_count[row]!;
   if (droppedAttributes !== 0) span.droppedAttributesCount = droppedAttributes >>> 0;
   const events = c.events[row]!;
-  if (events !== '[]') span.events = eventsFromJson(parse(events, 'events', row), 'events');
+  if (!isEmptyList(events)) span.events = eventsFromJson(parse(events, 'events', row), 'events');
   const droppedEvents = c.dropped_events_count[row]!;
   if (droppedEvents !== 0) span.droppedEventsCount = droppedEvents >>> 0;
   const links = c.links[row]!;
-  if (links !== '[]') span.links = linksFromJson(parse(links, 'links', row), 'links');
+  if (!isEmptyList(links)) span.links = linksFromJson(parse(links, 'links', row), 'links');
   const droppedLinks = c.dropped_links_count[row]!;
   if (droppedLinks !== 0) span.droppedLinksCount = droppedLinks >>> 0;
   const code = c.status_code[row]!;

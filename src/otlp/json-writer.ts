@@ -1,7 +1,9 @@
 /**
  * An append-only UTF-8 byte buffer for building JSON text without intermediate strings: string
  * fields are copied from the protobuf bytes with JSON escaping, and a finished cell becomes one JS
- * string with a single decode (after a UTF-8 check when it holds non-ASCII bytes). This keeps the materializer's hot path off the GC.
+ * string with a single decode (after a UTF-8 check when it holds non-ASCII bytes), or bytes with a
+ * single copy (`takeBytes`, for cells that only go on to a Parquet file as UTF-8). This keeps the
+ * materializer's hot path off the GC.
  */
 import { isUtf8 } from 'node:buffer';
 import { WireError } from './wire-reader.ts';
@@ -18,11 +20,17 @@ ESCAPE[0x0d] = 0x72; // \r
 ESCAPE[0x22] = 0x22; // \"
 ESCAPE[0x5c] = 0x5c; // \\
 
+/** Size of the slabs `takeBytes` carves cells from. */
+const SLAB_BYTES = 256 * 1024;
+
 export class JsonWriter {
   buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   len = 0;
   /** Set when a non-ASCII byte was written, so `take` knows whether the faster latin1 decode is exact. */
   private wide = false;
+  /** Where `takeBytes` cells live: filled front to back, replaced (not reused) when full. */
+  private slab = new Uint8Array(0);
+  private slabPos = 0;
 
   reset(): void {
     this.len = 0;
@@ -51,6 +59,31 @@ export class JsonWriter {
     this.len = start;
     if (start === 0) this.wide = false;
     return s;
+  }
+
+  /**
+   * Text written since `start`, as UTF-8 bytes (checked as `take` checks them); truncates back to
+   * `start`. The bytes are a view into a shared slab that later cells are appended to, never
+   * overwritten: hand them on, don't write into them.
+   */
+  takeBytes(start: number): Uint8Array {
+    const n = this.len - start;
+    if (this.wide && !isUtf8(this.buf.subarray(start, this.len))) {
+      this.len = start;
+      if (start === 0) this.wide = false;
+      throw new WireError('invalid UTF-8 in a string field');
+    }
+    if (this.slabPos + n > this.slab.length) {
+      // One allocation serves many cells: a typed array per cell would each need its own backing store.
+      this.slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+      this.slabPos = 0;
+    }
+    const out = this.slab.subarray(this.slabPos, this.slabPos + n);
+    out.set(this.buf.subarray(start, this.len));
+    this.slabPos += n;
+    this.len = start;
+    if (start === 0) this.wide = false;
+    return out;
   }
 
   byte(b: number): void {

@@ -1,9 +1,9 @@
 /**
  * Spool payloads (ExportTraceServiceRequest protobuf) → span columns: the materializer's hot path.
- * Walks the wire format once; 64-bit times are copied as two uint32 halves into BigInt64Array
+ * Walks the wire format once; the per-span JSON cells stay UTF-8 bytes; 64-bit times are copied as two uint32 halves into BigInt64Array
  * storage so no BigInt is allocated per span in the common case.
  */
-import type { KafkaMetadata, SpanColumns } from '../lake/span-schema.ts';
+import type { KafkaMetadata, SpanBatch } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
 import { JsonWriter } from './json-writer.ts';
@@ -59,15 +59,15 @@ class Builder {
   start_time_unix_nano: BigInt64Array;
   end_time_unix_nano: BigInt64Array;
   span_size: Int32Array;
-  attributes: string[] = [];
+  attributes: Uint8Array[] = [];
   dropped_attributes_count: Int32Array;
   resource: string[] = [];
   resource_schema_url: (string | null)[] = [];
   scope: string[] = [];
   scope_schema_url: (string | null)[] = [];
-  events: string[] = [];
+  events: Uint8Array[] = [];
   dropped_events_count: Int32Array;
-  links: string[] = [];
+  links: Uint8Array[] = [];
   dropped_links_count: Int32Array;
   status_message: (string | null)[] = [];
   trace_state: (string | null)[] = [];
@@ -140,7 +140,7 @@ class Builder {
     }
   }
 
-  finish(): SpanColumns {
+  finish(): SpanBatch {
     const n = this.n;
     return {
       length: n,
@@ -190,11 +190,15 @@ function jsonOf(r: WireReader, end: number, write: (r: WireReader, end: number, 
   return json.take(0);
 }
 
-function listJson(r: WireReader, start: number, end: number, tag: number): string {
+/** A span's repeated field (attributes, events, links) as OTLP/JSON array text in UTF-8 bytes. */
+function listJson(r: WireReader, start: number, end: number, tag: number): Uint8Array {
   json.reset();
   writeSpanList(r, start, end, tag, json);
-  return json.take(0);
+  return json.takeBytes(0);
 }
+
+/** `[]`, shared by every span without attributes, events or links (the writer never writes into cells). */
+const EMPTY_LIST = new Uint8Array([0x5b, 0x5d]);
 
 /**
  * Decodes the payloads' spans into one batch of columns, in payload and wire order. A payload that is
@@ -202,13 +206,14 @@ function listJson(r: WireReader, start: number, end: number, tag: number): strin
  * it is reported there and left out whole (rows it had yielded before the damage are dropped).
  * `kafka[i]` is the Kafka record payload i came in, set on each of its rows (null or absent: none);
  * `receivedMs[i]` when it reached this service, set as each of its rows' `receivedMs`.
+ * `attributes`, `events` and `links` come as UTF-8 bytes (see SpanBatch), the other text as strings.
  */
 export function requestsToColumns(
   payloads: readonly Uint8Array[],
   onCorrupt?: (index: number, error: CorruptPayloadError) => void,
   kafka?: readonly (KafkaMetadata | null | undefined)[],
   receivedMs?: readonly number[],
-): SpanColumns {
+): SpanBatch {
   const ends = receivedMs === undefined ? null : new Int32Array(payloads.length);
   let estimate = 0;
   for (const p of payloads) estimate += p.byteLength;
@@ -430,9 +435,9 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   b.dropped_attributes_count[i] = droppedAttrs;
   b.dropped_events_count[i] = droppedEvents;
   b.dropped_links_count[i] = droppedLinks;
-  b.attributes[i] = attrs ? listJson(r, start, end, SPAN_ATTR) : '[]';
-  b.events[i] = events ? listJson(r, start, end, SPAN_EVENT) : '[]';
-  b.links[i] = links ? listJson(r, start, end, SPAN_LINK) : '[]';
+  b.attributes[i] = attrs ? listJson(r, start, end, SPAN_ATTR) : EMPTY_LIST;
+  b.events[i] = events ? listJson(r, start, end, SPAN_EVENT) : EMPTY_LIST;
+  b.links[i] = links ? listJson(r, start, end, SPAN_LINK) : EMPTY_LIST;
   r.pos = end;
   b.flags32[2 * i] = flags;
   b.flags32[2 * i + 1] = 0;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../file-io.ts';
 import { partitionBatch } from '../parquet/partition.ts';
 import { writeDataFile } from '../parquet/write.ts';
-import type { SpanColumns } from '../span-schema.ts';
+import type { WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import type { FieldSummary, ManifestFile } from './manifest-list.ts';
@@ -37,7 +37,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 export async function writeBatchFiles(
   io: FileIO,
   location: string,
-  batch: SpanColumns,
+  batch: WriteSpanColumns,
   rowGroupSize: number,
   written?: (path: string, rows: Int32Array) => void,
 ): Promise<DataFile[]> {

@@ -1,6 +1,6 @@
 import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
-import type { ColumnName, PartialSpanColumns, SpanColumns } from '../span-schema.ts';
+import type { ColumnName, PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
 import type { CommitSummary, DataFileEntry, DataFileRef, OpenedSpanTable, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import { RecentHotColumns } from '../recent-hot-columns.ts';
@@ -55,7 +55,7 @@ class IcebergSpanTable implements SpanTable {
     }
   }
 
-  async append(batch: SpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
+  async append(batch: WriteSpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
     this.refuseWrite('append');
     const rowsByPath = new Map<string, Int32Array>();
     const files = await writeBatchFiles(this.core.options.io, this.core.location, batch, this.rowGroupSize, (path, rows) => rowsByPath.set(path, rows));

@@ -4,7 +4,7 @@
  * table's sort order (id 1) says and trace_id row-group statistics stay tight.
  */
 import { TRACE_ID_BUCKETS } from '../span-schema.ts';
-import type { SpanColumns } from '../span-schema.ts';
+import type { WriteSpanColumns } from '../span-schema.ts';
 import type { PartitionValues } from '../table.ts';
 import { bucketString, dayFromMicros } from '../transforms.ts';
 
@@ -14,7 +14,7 @@ export interface PartitionSlice {
   rows: Int32Array;
 }
 
-export function partitionBatch(batch: SpanColumns): PartitionSlice[] {
+export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
   const n = batch.length;
   if (n === 0) return [];
   const traceIds = batch.trace_id;

@@ -9,7 +9,7 @@ import type { ColumnSource } from 'hyparquet-writer';
 import type { DecodedArray, RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, SpanColumns } from '../span-schema.ts';
+import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import { LEAF_FIELD_IDS, SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
@@ -31,8 +31,34 @@ export const TRACE_ID_SORT_ORDER_ID = 1;
 
 /** ZSTD level 3: zstd's default, far better ratio than snappy on JSON text at similar speed. */
 const ZSTD_LEVEL = 3;
+
+/**
+ * Pages up to this many bytes are stored in a zstd frame holding one raw (uncompressed) block. Node
+ * builds a new compression context for every zstdCompressSync call (~23 µs however small the input,
+ * and it has no public sync API to reuse one), while more than half the pages of a production-sized
+ * file (1-2K rows) are a few bytes: run-length dictionary indexes of near-constant int columns,
+ * definition-level-only pages of all-null columns. zstd would not shrink those anyway.
+ */
+export const ZSTD_RAW_MAX = 64;
+
+/**
+ * `input` as a zstd frame (RFC 8878 §3.1.1) of one raw block: magic, a frame header with
+ * Single_Segment set and a one-byte Frame_Content_Size, then a block header (last block, raw,
+ * size n) and the bytes. Every zstd decoder reads it; it is what zstd itself writes for an empty input.
+ */
+export function zstdRawFrame(input: Uint8Array): Uint8Array {
+  const n = input.length;
+  if (n > 255) throw new RangeError(`a one-byte Frame_Content_Size cannot hold ${n}`);
+  const out = new Uint8Array(9 + n);
+  out.set([0x28, 0xb5, 0x2f, 0xfd, 0x20, n, 1 | ((n << 3) & 0xff), (n << 3) >> 8, 0]);
+  out.set(input, 9);
+  return out;
+}
+
 export const zstd = (input: Uint8Array): Uint8Array =>
-  zstdCompressSync(input, { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+  input.length <= ZSTD_RAW_MAX
+    ? zstdRawFrame(input)
+    : zstdCompressSync(input, { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
 
 /** Long enough that 32-hex trace ids keep exact row-group min/max (default would cut to 16). */
 const STATS_TRUNCATE_LENGTH = 32;
@@ -80,8 +106,9 @@ export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, ro
     }
     return { values: out, nulls: 0, min, max };
   }
-  const src = source as ArrayLike<string | null>;
-  const out = new Array<string | null>(n);
+  // Text: strings, or UTF-8 bytes (the codec's JSON cells), which the writer takes as they are.
+  const src = source as ArrayLike<string | Uint8Array | null>;
+  const out = new Array<string | Uint8Array | null>(n);
   let nulls = 0;
   let min: string | undefined;
   let max: string | undefined;
@@ -95,7 +122,7 @@ export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, ro
     }
     out[i] = v;
     // Bounds are only kept for id-like ASCII columns, where JS `<` equals UTF-8 byte order.
-    if (bounds) {
+    if (bounds && typeof v === 'string') {
       if (min === undefined || v < min) min = v;
       if (max === undefined || v > max) max = v;
     }
@@ -137,6 +164,13 @@ export class ColumnStats {
   }
 }
 
+/**
+ * Columns written PLAIN without a dictionary trial: unique (or nearly) per span, where the trial
+ * never pays. parent_span_id, events and links are left to the trial (shared within a trace, or
+ * mostly `[]`).
+ */
+const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'start_time_unix_nano', 'end_time_unix_nano', 'timestamp', 'duration']);
+
 /** String columns whose manifest bounds are worth keeping: short, ASCII hex ids. */
 const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'parent_span_id']);
 
@@ -145,7 +179,7 @@ const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'pa
  * row groups of `rowGroupSize` rows.
  */
 export async function writeDataFile(
-  batch: SpanColumns,
+  batch: WriteSpanColumns,
   rows: Int32Array,
   options: { rowGroupSize: number },
 ): Promise<WrittenFile> {
@@ -166,8 +200,8 @@ export async function writeDataFile(
       data: stats.gather(def, source, wantBounds, leafIds),
       statistics: !unbounded,
       columnIndex: !unbounded,
-      // Span attributes are near-unique per row: a dictionary attempt only costs time.
-      ...(def.name === 'attributes' ? { encoding: 'PLAIN' as const } : {}),
+      // Near-unique per row: a dictionary attempt only costs time.
+      ...(PLAIN_COLUMNS.has(def.name) ? { encoding: 'PLAIN' as const } : {}),
     });
   }
 

@@ -11,7 +11,7 @@
  * come from requestsToColumns, so both paths agree on every cell (JSON text of attributes, null for
  * an empty optional string, microsecond timestamp…).
  */
-import { SPAN_COLUMNS, type ColumnName, type IcebergPrimitive, type SpanColumns } from '../../lake/span-schema.ts';
+import { SPAN_COLUMNS, type ColumnName, type IcebergPrimitive, type SpanBatch } from '../../lake/span-schema.ts';
 import { CorruptPayloadError } from '../../otlp/errors.ts';
 import { requestsToColumns } from '../../otlp/to-columns.ts';
 import { KafkaRecordTooLargeError, KafkaSpoolError } from './errors.ts';
@@ -105,8 +105,11 @@ function protoText(): string {
 
 // --- encoder -------------------------------------------------------------------------------------
 
-/** A column of the batch as the encoder reads it: strings, int32 values, or int64 values as (lo, hi) uint32 pairs. */
-type ColumnData = ArrayLike<string | null> | ArrayLike<number> | Uint32Array;
+/**
+ * A column of the batch as the encoder reads it: text (strings, or UTF-8 bytes for the JSON cells
+ * requestsToColumns hands over as bytes), int32 values, or int64 values as (lo, hi) uint32 pairs.
+ */
+type ColumnData = ArrayLike<string | Uint8Array | null> | ArrayLike<number> | Uint32Array;
 
 /** Per-span scratch between the size pass and the write pass, one slot per field (the encoder is synchronous). */
 const lens = new Int32Array(FIELDS.length); // -1: field not written; else its content length
@@ -120,7 +123,7 @@ function int64Words(column: ArrayLike<bigint>, name: string): Uint32Array {
   return new Uint32Array(column.buffer, column.byteOffset, column.length * 2);
 }
 
-function columnData(cols: SpanColumns, f: Field): ColumnData {
+function columnData(cols: SpanBatch, f: Field): ColumnData {
   const column = cols[f.name] as ArrayLike<unknown>;
   if (f.kind === LONG || f.kind === TIMESTAMP) return int64Words(column as ArrayLike<bigint>, f.name);
   return column as ColumnData;
@@ -164,9 +167,9 @@ function measure(data: readonly ColumnData[], i: number): number {
     let len = -1;
     switch (f.kind) {
       case STRING: {
-        const v = (data[k] as ArrayLike<string | null>)[i];
-        if (v !== null && v !== undefined && (v !== '' || f.optional)) {
-          len = Buffer.byteLength(v, 'utf8');
+        const v = (data[k] as ArrayLike<string | Uint8Array | null>)[i];
+        if (v !== null && v !== undefined && (v.length !== 0 || f.optional)) {
+          len = typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
           size += f.tagLen + varint32Len(len) + len;
         }
         break;
@@ -209,10 +212,16 @@ function write(data: readonly ColumnData[], i: number, buf: Buffer, pos: number)
     const f = FIELDS[k]!;
     pos = writeVarint32(buf, pos, f.tag);
     switch (f.kind) {
-      case STRING:
+      case STRING: {
         pos = writeVarint32(buf, pos, len);
-        pos += buf.write((data[k] as ArrayLike<string>)[i]!, pos, len, 'utf8');
+        const v = (data[k] as ArrayLike<string | Uint8Array>)[i]!;
+        if (typeof v === 'string') pos += buf.write(v, pos, len, 'utf8');
+        else {
+          buf.set(v, pos);
+          pos += len;
+        }
         break;
+      }
       case INT: {
         const v = (data[k] as ArrayLike<number>)[i]!;
         pos = writeVarint64(buf, pos, v >>> 0, v < 0 ? 0xffffffff : 0);
@@ -255,7 +264,7 @@ export function spanRecordEncoder(schemaId: number): SpanRecordEncoder {
 }
 
 function encodeSpanRecords(payload: Uint8Array, header: Buffer, maxValue: number): TraceMessage[] {
-  let cols: SpanColumns;
+  let cols: SpanBatch;
   try {
     cols = requestsToColumns([payload]);
   } catch (e) {

@@ -5,6 +5,7 @@ import { columnsToRequest } from '../../../src/otlp/from-columns.ts';
 import { validateJsonRequest, validateProtobufRequest } from '../../../src/otlp/validate.ts';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
 import { ExportTraceServiceRequest, encodeRequest, hex, richRequest, u64 } from '../../fixtures/otlp/requests.ts';
+import { cellText } from '../../support/json-cells.ts';
 
 function decode(bytes: Uint8Array): unknown {
   return ExportTraceServiceRequest.decode(bytes);
@@ -63,7 +64,7 @@ test('hot columns follow the schema semantics', () => {
 
 test('heavy columns hold canonical OTLP/JSON', () => {
   const cols = requestsToColumns([encodeRequest(richRequest())]);
-  const attrs = JSON.parse(cols.attributes[0]!) as { key?: string; value?: Record<string, unknown> }[];
+  const attrs = JSON.parse(cellText(cols.attributes[0]!)) as { key?: string; value?: Record<string, unknown> }[];
   const byKey = new Map(attrs.map((a) => [a.key ?? '', a.value]));
   assert.deepEqual(byKey.get('int.min'), { intValue: '-9223372036854775808' });
   assert.deepEqual(byKey.get('dbl.nan'), { doubleValue: 'NaN' });
@@ -81,17 +82,17 @@ test('heavy columns hold canonical OTLP/JSON', () => {
   assert.equal(cols.scope[0], '{"name":"io.opentelemetry.http","version":"1.2.3","attributes":[{"key":"s","value":{"boolValue":true}}],"droppedAttributesCount":1}');
   assert.equal(cols.scope[3], '{}');
   assert.equal(
-    cols.events[0],
+    cellText(cols.events[0]!),
     '[{"timeUnixNano":"1700000000150000000","name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"Boom"}}],"droppedAttributesCount":2},{"name":"no time"},{}]',
   );
   assert.equal(
-    cols.links[0],
+    cellText(cols.links[0]!),
     '[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","traceState":"a=b","attributes":[{"key":"l","value":{"intValue":"1"}}],"droppedAttributesCount":9,"flags":257},' +
       '{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b175"}]',
   );
-  assert.equal(cols.events[1], '[]');
-  assert.equal(cols.links[1], '[]');
-  assert.equal(cols.attributes[1], '[]');
+  assert.equal(cellText(cols.events[1]!), '[]');
+  assert.equal(cellText(cols.links[1]!), '[]');
+  assert.equal(cellText(cols.attributes[1]!), '[]');
 });
 
 test('columnsToRequest selects rows and regroups them by resource and scope', () => {
@@ -138,11 +139,11 @@ function richRequestJson(): string {
       kind: cols.span_kind[i] === 2 ? 'SPAN_KIND_SERVER' : cols.span_kind[i],
       startTimeUnixNano: BigInt.asUintN(64, cols.start_time_unix_nano[i]!).toString(),
       end_time_unix_nano: BigInt.asUintN(64, cols.end_time_unix_nano[i]!).toString(),
-      attributes: JSON.parse(cols.attributes[i]!) as unknown,
+      attributes: JSON.parse(cellText(cols.attributes[i]!)) as unknown,
       droppedAttributesCount: cols.dropped_attributes_count[i],
-      events: JSON.parse(cols.events[i]!) as unknown,
+      events: JSON.parse(cellText(cols.events[i]!)) as unknown,
       droppedEventsCount: cols.dropped_events_count[i],
-      links: JSON.parse(cols.links[i]!) as unknown,
+      links: JSON.parse(cellText(cols.links[i]!)) as unknown,
       droppedLinksCount: cols.dropped_links_count[i],
       status: cols.status_code[i] || cols.status_message[i] ? { code: cols.status_code[i], message: cols.status_message[i] ?? undefined } : undefined,
       flags: Number(cols.flags[i]),
@@ -226,13 +227,13 @@ test('JSON text escapes like JSON.stringify and does not depend on wire field or
     resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: hex('0af7651916cd43dd8448eb211c80319c'), spanId: hex('b7ad6b7169203331'), attributes: [{ key: tricky, value: { stringValue: tricky } }] }] }] }],
   });
   const cols = requestsToColumns([base]);
-  assert.equal(cols.attributes[0], `[{"key":${JSON.stringify(tricky)},"value":{"stringValue":${JSON.stringify(tricky)}}}]`);
+  assert.equal(cellText(cols.attributes[0]!), `[{"key":${JSON.stringify(tricky)},"value":{"stringValue":${JSON.stringify(tricky)}}}]`);
   // A KeyValue with value before key, and an AnyValue sent twice (last member wins).
   const kv = Buffer.from([0x12, 0x05, 0x0a, 0x01, 0x61, 0x18, 0x07, 0x0a, 0x01, 0x6b]);
   const span = Buffer.concat([Buffer.from([0x0a, 16]), Buffer.alloc(16, 1), Buffer.from([0x12, 8]), Buffer.alloc(8, 2), Buffer.from([0x4a, kv.length]), kv]);
   const req = Buffer.concat([Buffer.from([0x0a, span.length + 4, 0x12, span.length + 2, 0x12, span.length]), span]);
   const c2 = requestsToColumns([validateProtobufRequest(req).payload]);
-  assert.equal(c2.attributes[0], '[{"key":"k","value":{"intValue":"7"}}]');
+  assert.equal(cellText(c2.attributes[0]!), '[{"key":"k","value":{"intValue":"7"}}]');
 });
 
 test('a corrupt payload throws, or with onCorrupt is left out whole while the others decode', () => {

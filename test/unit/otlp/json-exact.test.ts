@@ -4,6 +4,7 @@ import { exactInteger, markedNumber, parseJsonLossless } from '../../../src/otlp
 import { requestsToColumns } from '../../../src/otlp/to-columns.ts';
 import { validateJsonRequest } from '../../../src/otlp/validate.ts';
 import { ExportTraceServiceRequest } from '../../fixtures/otlp/requests.ts';
+import { cellText } from '../../support/json-cells.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const SPAN = 'b7ad6b7169203331';
@@ -42,7 +43,7 @@ test('uint64 extremes for times and event times, as numbers and strings', () => 
   ] as const) {
     const cols = columns(body(`"startTimeUnixNano":${text},"events":[{"timeUnixNano":${text},"name":"e"}]`));
     assert.equal(u64(cols.start_time_unix_nano[0]!), expected, text);
-    const events = JSON.parse(cols.events[0]!) as { timeUnixNano?: string }[];
+    const events = JSON.parse(cellText(cols.events[0]!)) as { timeUnixNano?: string }[];
     assert.equal(events[0]!.timeUnixNano ?? '0', expected.toString(), text);
   }
 });
@@ -51,7 +52,7 @@ test('intValue: int64 min/max, negatives and zero, as numbers and strings', () =
   for (const v of ['9223372036854775807', '-9223372036854775808', '-1', '0', '-9007199254740993', '123456789012345678']) {
     for (const form of [v, `"${v}"`]) {
       const cols = columns(attr(`{"intValue":${form}}`));
-      assert.equal(cols.attributes[0], `[{"key":"a","value":{"intValue":"${v}"}}]`, form);
+      assert.equal(cellText(cols.attributes[0]!), `[{"key":"a","value":{"intValue":"${v}"}}]`, form);
     }
   }
 });
@@ -70,7 +71,7 @@ test('integral fraction/exponent forms are accepted, as protobuf Go/Java JSON pa
     ['"007"', '7'],
   ];
   for (const [form, expected] of cases) {
-    assert.equal(columns(attr(`{"intValue":${form}}`)).attributes[0], `[{"key":"a","value":{"intValue":"${expected}"}}]`, form);
+    assert.equal(cellText(columns(attr(`{"intValue":${form}}`)).attributes[0]!), `[{"key":"a","value":{"intValue":"${expected}"}}]`, form);
   }
   const cols = columns(body('"kind":2.0,"flags":2.57e2,"droppedAttributesCount":1e1,"status":{"code":2e0},"startTimeUnixNano":1.764620000123456789e18'));
   assert.equal(cols.span_kind[0], 2);
@@ -126,7 +127,7 @@ test('doubles keep JSON number semantics; numbers inside strings are never touch
   ));
   assert.equal(cols.operation_name[0], 'order:12345678901234567890 ":1.5 x');
   assert.equal(
-    cols.attributes[0],
+    cellText(cols.attributes[0]!),
     '[{"key":"d","value":{"doubleValue":0.1}},{"key":"big","value":{"doubleValue":12345678901234567000}},' +
       '{"key":"exp","value":{"doubleValue":"Infinity"}},{"key":"s","value":{"doubleValue":2.5}},{"key":"snake","value":{"doubleValue":1.25}}]',
   );

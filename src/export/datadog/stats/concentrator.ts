@@ -19,7 +19,7 @@
  * status code, HTTP method/endpoint (newer Agents' extra group keys).
  */
 import { columnsToRequest } from '../../../otlp/from-columns.ts';
-import type { SpanColumns } from '../../../lake/span-schema.ts';
+import type { WriteSpanColumns } from '../../../lake/span-schema.ts';
 import { MsgpackWriter } from '../msgpack.ts';
 import { mapRequest, type DdSpan, type MappedRequest } from '../mapping.ts';
 import { DurationSketch } from './ddsketch.ts';
@@ -76,7 +76,7 @@ export class StatsConcentrator {
   readonly #payloads = new Map<string, PayloadState>();
 
   /** Adds a committed batch; throws when its rows cannot be mapped (nothing of it is then added). */
-  addColumns(batch: SpanColumns): AddResult {
+  addColumns(batch: WriteSpanColumns): AddResult {
     if (batch.length === 0) return { counted: 0, notEligible: 0 };
     return this.addMapped(mapRequest(columnsToRequest(batch)));
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Component } from '../../../component.ts';
-import type { SpanColumns } from '../../../lake/span-schema.ts';
+import type { WriteSpanColumns } from '../../../lake/span-schema.ts';
 import type { CommittedBatchObserver } from '../../../materialize/materializer.ts';
 import type { Logger } from '../../../telemetry/logger.ts';
 import type { Metrics } from '../../../telemetry/metrics.ts';
@@ -79,7 +79,7 @@ export class DatadogStatsExporter implements Component, CommittedBatchObserver {
     this.#metrics.ddStatsSentPayloads.inc({ exporter: this.id }, 0);
   }
 
-  committed(batch: SpanColumns): void {
+  committed(batch: WriteSpanColumns): void {
     try {
       const r = this.#concentrator.addColumns(batch);
       if (r.counted > 0) this.#metrics.ddStatsSpans.inc({ exporter: this.id, outcome: 'counted' }, r.counted);

@@ -9,6 +9,9 @@ import type { ColumnName, SpanColumns } from '../../../../src/lake/span-schema.t
 import { deserializeBound } from '../../../../src/lake/transforms.ts';
 import { partitionBatch } from '../../../../src/lake/parquet/partition.ts';
 import { syntheticBatch } from './fixtures.ts';
+import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
+import { encodeRequest, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
+import { cellText } from '../../../support/json-cells.ts';
 
 /** In-memory FileIO that records every range read, to prove which bytes a read touched. */
 class MemoryIO implements FileIO {
@@ -201,6 +204,22 @@ test('traceIds matching nothing read no data and return an empty projection', as
   assert.equal(got.length, 0);
   assert.equal(got.duration!.length, 0);
   assert.equal(got.service_name!.length, 0);
+});
+
+test('the codec batch (JSON cells as UTF-8 bytes) is written as the same UTF8 strings, byte for byte', async () => {
+  const batch = requestsToColumns([encodeRequest(richRequest()), realisticRequest(30)]);
+  assert.ok(batch.attributes[0] instanceof Uint8Array, 'attributes come from the codec as bytes');
+  const rows = allRows(batch.length);
+  const { bytes } = await writeDataFile(batch, rows, { rowGroupSize: 16 });
+  const io = new MemoryIO();
+  await io.write('mem://b.parquet', bytes);
+  const got = await readDataFile(io, 'mem://b.parquet', bytes.byteLength, ALL);
+  assert.equal(got.length, batch.length);
+  assert.ok(cellText(batch.attributes[0]).includes('hé \\"quoted\\" \\n ✓'), 'non-ASCII and escapes are in the written text');
+  for (const name of ['attributes', 'events', 'links'] as const) {
+    for (let i = 0; i < batch.length; i++) assert.equal(got[name]![i], cellText(batch[name][i]!), `${name}[${i}]`);
+  }
+  for (const name of ['resource', 'scope', 'trace_id', 'operation_name'] as const) assert.deepEqual(got[name], Array.from(batch[name]), name);
 });
 
 test('writeDataFile rejects a null in a required column with a stable code', async () => {

@@ -10,6 +10,7 @@ import { ExportTraceServiceResponse, encodeRequest, hex, realisticRequest, richR
 import { MALFORMED } from '../../../fixtures/otlp/malformed.ts';
 import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../../fixtures/otlp/invalid-utf8.ts';
 import { counter, post, startReceiver, type Harness } from '../../../fixtures/otlp/receiver-harness.ts';
+import { cellText } from '../../../support/json-cells.ts';
 
 const PB = { 'Content-Type': 'application/x-protobuf' };
 const JSON_CT = { 'Content-Type': 'application/json' };
@@ -214,7 +215,7 @@ test('OTLP/JSON: unpaired surrogates reject their span; a body that is not UTF-8
   const cols = requestsToColumns([h.consumer.got[0]!.request]);
   assert.deepEqual(cols.operation_name, ['ok']);
   assert.equal(cols.start_time_unix_nano[0], 1764620000123456789n);
-  assert.equal(cols.attributes[0], '[{"key":"max","value":{"intValue":"9223372036854775807"}},{"key":"min","value":{"intValue":"-9223372036854775808"}}]');
+  assert.equal(cellText(cols.attributes[0]!), '[{"key":"max","value":{"intValue":"9223372036854775807"}},{"key":"min","value":{"intValue":"-9223372036854775808"}}]');
   const raw = Buffer.concat([Buffer.from(`{"resourceSpans":[{"scopeSpans":[{"spans":[${span('b7ad6b7169203331', ',"name":"')}`.slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}]}]}')]);
   const bad = await post(h.httpUrl, raw, JSON_CT);
   assert.equal(bad.status, 400);
