@@ -2,7 +2,6 @@ import type { StoredDecision } from '../evaluate/decision-store.ts';
 import type { TraceLocation, TraceReader } from '../evaluate/trace-reader.ts';
 import { isTailsamplerError } from '../errors.ts';
 import { FileNotFoundError } from '../lake/file-io-errors.ts';
-import { nextBackoff } from '../retry.ts';
 import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
 import type { DataFileRef, SpanTable } from '../lake/table.ts';
 import { columnsToRequest } from '../otlp/from-columns.ts';
@@ -10,7 +9,8 @@ import { RESCUE_POLICY } from '../rescue/mark.ts';
 import type { DecisionSink, LateRows } from '../pipeline/decision-sink.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { deliveryKey, type DeadLetterReason, type Delivery, type DeliveryStore } from './delivery-store.ts';
+import { deliveryKey, type Delivery, type DeliveryStore } from './delivery-store.ts';
+import { outcomeOf, type Attempt, type Lane } from './attempts.ts';
 import { messageOf } from './errors.ts';
 import type { ExportResult, TraceExporter } from './exporter.ts';
 import { outgoingRows } from './outgoing-rows.ts';
@@ -32,29 +32,6 @@ export interface EmitterDeps {
   now?: () => number;
   /** Told of kept traces every exporter is done with (to record them exported for the next owner of their partition). */
   onExported?: (decisions: StoredDecision[]) => Promise<void>;
-}
-
-/** One exporter's lane: what it has in flight, so a slow one only ever holds up itself. */
-interface Lane {
-  exporter: TraceExporter;
-  /** Requests handed to the exporter and not answered yet. */
-  outstanding: number;
-  /** Keys of deliveries being sent (not to be taken again by the next round). */
-  sending: Set<string>;
-  backlog: number;
-}
-
-/** One delivery being sent in a round. */
-interface Attempt {
-  lane: Lane;
-  delivery: Delivery;
-  /** Requests holding its rows not answered yet. */
-  open: number;
-  dispatched: boolean;
-  rows: number;
-  retryError: string | null;
-  rejected: string | null;
-  partial: string | null;
 }
 
 /** The rows one round reads for a set of deliveries with the same exporters. */
@@ -446,24 +423,7 @@ export class Emitter implements DecisionSink {
   /** Settles attempts whose every request was answered. */
   #finish(done: readonly Attempt[], now: number): void {
     if (done.length === 0) return;
-    const delivered: Delivery[] = [];
-    const retry: { delivery: Delivery; nextAtMs: number; error: string }[] = [];
-    const deadLetters: { delivery: Delivery; reason: DeadLetterReason; error: string }[] = [];
-    for (const a of done) {
-      a.lane.sending.delete(deliveryKey(a.delivery));
-      const reason: DeadLetterReason | null =
-        a.rejected !== null ? 'rejected' : a.partial !== null ? 'partial_success' : a.retryError === null && a.rows === 0 ? 'not_in_lake' : null;
-      if (reason !== null) {
-        deadLetters.push({ delivery: a.delivery, reason, error: a.rejected ?? a.partial ?? 'no rows of the trace are left in the table' });
-      } else if (a.retryError !== null) {
-        const { initial, max } = a.lane.exporter.delivery.retryIntervalMs;
-        const delayMs = nextBackoff({ initialIntervalMs: initial, maxIntervalMs: max }, a.delivery.attempts + 1);
-        retry.push({ delivery: a.delivery, nextAtMs: now + delayMs, error: a.retryError });
-      } else {
-        delivered.push(a.delivery);
-      }
-    }
-    this.#settle({ delivered, retry, deadLetters }, now);
+    this.#settle(outcomeOf(done, now), now);
   }
 
   #settle(outcome: Parameters<DeliveryStore['settle']>[0], now: number): void {
