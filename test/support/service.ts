@@ -6,7 +6,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
-const BIN = fileURLToPath(new URL('../../bin/tailsampler.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/tailsampler.js', import.meta.url));
+
+/**
+ * A config file for an embedded service under `dir` listening on ports the OS picks (`127.0.0.1:0`),
+ * with `telemetry` and any further YAML appended; returns its path.
+ */
+export function writeEmbeddedConfig(dir: string, telemetry: string, extra = ''): string {
+  const path = join(dir, 'config.yaml');
+  writeFileSync(
+    path,
+    `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:0" }, http: { endpoint: "127.0.0.1:0" } } }
+spool: { local: { dir: ${join(dir, 'spool')} } }
+storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }
+query: { state_dir: ${join(dir, 'state')} }
+telemetry: ${telemetry}
+${extra}`,
+  );
+  return path;
+}
 
 /** A port free right now on 127.0.0.1 (the OS picks it; we release it for the child to bind). */
 export async function freePort(): Promise<number> {

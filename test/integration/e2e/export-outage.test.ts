@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startOtelcol, type ReceivedTrace } from '../../support/otelcol.ts';
-import { freePort, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
+import { BIN, freePort, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
 import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
 import { startHttpServer } from '../../unit/export/support.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 const isError = (trace: TestSpan[]) => trace.some((s) => s.status?.code === 2);
 
 /** Four error traces (kept) and four plain ones (dropped), sent in one request; resolves once acknowledged. */

@@ -11,17 +11,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { RescueJobView } from '../../../src/rescue/rescuer.ts';
 import type { ForceRule } from '../../../src/sample/rules/rule-store.ts';
 import { startOtlpSink, type SinkSpan } from '../../support/otlp-sink.ts';
 import { OwnRedis } from '../../support/redis-server.ts';
-import { freePort, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
+import { BIN, freePort, startService, waitFor, type ServiceProcess } from '../../support/service.ts';
 import { makeTrace, toProtobuf, type TestSpan } from '../../support/traces.ts';
 import { BAD_RULES } from '../../unit/admin/support.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 const TOKEN = `operator-e2e-${randomUUID()}`;
 const SPANS_PER_TRACE = 3;
 

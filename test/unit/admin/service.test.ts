@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { BIN, writeEmbeddedConfig } from '../../support/service.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 const TOKEN = 'svc-admin-token-5f0c1e7a9b2d4c68';
 
 test('tailsampler start with an admin section serves the admin API on its own listener and never logs the token', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ts-admin-svc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:0" }, http: { endpoint: "127.0.0.1:0" } } }
-spool: { local: { dir: ${join(dir, 'spool')} } }
-storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }
-query: { state_dir: ${join(dir, 'state')} }
-telemetry: { endpoint: "127.0.0.1:0", log_level: debug }
-admin: { endpoint: "127.0.0.1:0", token: "\${TAILSAMPLER_ADMIN_TOKEN}" }
-`,
-  );
+  const config = writeEmbeddedConfig(dir, '{ endpoint: "127.0.0.1:0", log_level: debug }', 'admin: { endpoint: "127.0.0.1:0", token: "${TAILSAMPLER_ADMIN_TOKEN}" }');
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TAILSAMPLER_ADMIN_TOKEN: TOKEN },

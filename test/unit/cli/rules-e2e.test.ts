@@ -4,12 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { ForceRule } from '../../../src/sample/rules/rule-store.ts';
-import { freePort } from '../../support/service.ts';
+import { BIN, freePort } from '../../support/service.ts';
 import { TOKEN, withAdmin } from '../admin/support.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 
 /** Runs the real CLI in a child process (async: the admin server answers from this process). */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {

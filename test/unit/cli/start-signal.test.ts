@@ -1,26 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { BIN, writeEmbeddedConfig } from '../../support/service.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../../bin/tailsampler.js', import.meta.url));
 
 test('SIGTERM while the pipeline is still starting shuts it down cleanly once it is up', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ts-start-signal-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'config.yaml');
-  writeFileSync(
-    config,
-    `receivers: { otlp: { grpc: { endpoint: "127.0.0.1:0" }, http: { endpoint: "127.0.0.1:0" } } }
-spool: { local: { dir: ${join(dir, 'spool')} } }
-storage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }
-query: { state_dir: ${join(dir, 'state')} }
-telemetry: { endpoint: "127.0.0.1:0" }
-`,
-  );
+  const config = writeEmbeddedConfig(dir, '{ endpoint: "127.0.0.1:0" }');
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
