@@ -1,4 +1,5 @@
 /** The kept traces the Datadog tests send (Agent and agentless): every shape the mapping handles. */
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,4 +152,19 @@ export async function keepErrorsAndSlow(t: TestContext, exporter: TraceExporter,
   await p.evaluator.scan();
   await p.emitter.settled();
   return { failed, slow, fine, pipeline: p };
+}
+
+/**
+ * The scenario's database client span as the Agent maps it, whoever decoded it: attributes of every
+ * kind in meta and metrics (an int above 2^53 as the Agent's double), and its link.
+ */
+export function assertDbSpanTags(db: { meta: Record<string, string>; metrics: Record<string, number | string> }): void {
+  assert.equal(db.meta['db.name'], 'shop');
+  assert.equal(db.meta['flag'], 'true');
+  assert.equal(db.metrics['rows'], 9007199254740992, 'as the Agent: a double');
+  assert.equal(db.metrics['ratio'], 0.25);
+  assert.equal(db.meta['tags'], '["a",2]');
+  assert.equal(db.meta['kv'], '{"a":"x","z":false}');
+  assert.equal(db.meta['raw'], '3q2+7w==');
+  assert.deepEqual(JSON.parse(db.meta['_dd.span_links']!), [{ trace_id: TRACE_B, span_id: '00000000000000b1', tracestate: 'vendor=1', attributes: { 'link.reason': 'retry' } }]);
 }

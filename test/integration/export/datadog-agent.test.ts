@@ -12,7 +12,7 @@ import { mapRequest } from '../../../src/export/datadog/mapping.ts';
 import { buildV04Payloads } from '../../../src/export/datadog/payloads.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
-import { keepErrorsAndSlow, keptTracesRequest, T0, TRACE_A, TRACE_B } from '../../support/datadog-scenario.ts';
+import { assertDbSpanTags, keepErrorsAndSlow, keptTracesRequest, T0, TRACE_A, TRACE_B } from '../../support/datadog-scenario.ts';
 import { DD_CHECKS, startDdAgent, type DdJsonSpan, type RunningDdAgent } from '../../support/ddagent.ts';
 import { waitFor } from '../../support/otelcol.ts';
 import { decodeV04, type V04Span } from '../../unit/export/datadog-support.ts';
@@ -120,14 +120,7 @@ describe('Datadog exporter → ddapm-test-agent (v0.4, checks on)', { timeout: 1
     assert.equal(db.resource, 'SELECT * FROM carts WHERE id = $1');
     assert.equal(db.type, 'sql');
     assert.equal(db.error, 0n);
-    assert.equal(db.meta['db.name'], 'shop');
-    assert.equal(db.meta['flag'], 'true');
-    assert.equal(db.metrics['rows'], 9007199254740992, 'as the Agent: a double');
-    assert.equal(db.metrics['ratio'], 0.25);
-    assert.equal(db.meta['tags'], '["a",2]');
-    assert.equal(db.meta['kv'], '{"a":"x","z":false}');
-    assert.equal(db.meta['raw'], '3q2+7w==');
-    assert.deepEqual(JSON.parse(db.meta['_dd.span_links']!), [{ trace_id: TRACE_B, span_id: '00000000000000b1', tracestate: 'vendor=1', attributes: { 'link.reason': 'retry' } }]);
+    assertDbSpanTags(db);
     assert.equal(db.meta['tailsampling.policy'], 'errors');
     assert.equal(db.meta['_dd.p.dm'], undefined, 'the decision is on the chunk root');
 
