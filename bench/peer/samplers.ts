@@ -37,6 +37,20 @@ export interface SamplerKind {
   start(t: Tuning): Promise<Sampler>;
 }
 
+/** Reads a Prometheus endpoint: `m` sums the named series, `pick` returns each (0 when absent). */
+function metricReader(url: string): { m: (...names: string[]) => Promise<number>; pick: (...names: string[]) => Promise<Map<string, number>> } {
+  return {
+    m: async (...names) => {
+      const all = await scrape(url);
+      return names.reduce((sum, n) => sum + (all.get(n) ?? 0), 0);
+    },
+    pick: async (...names) => {
+      const all = await scrape(url);
+      return new Map(names.map((n) => [n, all.get(n) ?? 0]));
+    },
+  };
+}
+
 export function policies(latencyMs: number): unknown[] {
   // The same list for both, in the Collector's YAML (tailsampler takes it unchanged).
   return [
@@ -80,14 +94,7 @@ export function otelcolKind(bin: string, sink: Sink, o: PeerOptions): SamplerKin
         let dead = false;
         void exited.then(() => (dead = true));
         const url = `http://127.0.0.1:${metrics}/metrics`;
-        const m = async (...names: string[]): Promise<number> => {
-          const all = await scrape(url);
-          return names.reduce((sum, n) => sum + (all.get(n) ?? 0), 0);
-        };
-        const pick = async (...names: string[]): Promise<Map<string, number>> => {
-          const all = await scrape(url);
-          return new Map(names.map((n) => [n, all.get(n) ?? 0]));
-        };
+        const { m, pick } = metricReader(url);
         const backlog = async (): Promise<number> => {
           const all = await scrape(url);
           return (all.get('otelcol_receiver_accepted_spans') ?? 0) - (all.get('otelcol_processor_tail_sampling_new_trace_id_received') ?? 0) * SPANS_PER_TRACE;
@@ -149,14 +156,7 @@ export function tailsamplerKind(label: string, sink: Sink, o: PeerOptions, stora
       });
       services.add(svc);
       const url = `${svc.telemetry}/metrics`;
-      const m = async (...names: string[]): Promise<number> => {
-        const all = await scrape(url);
-        return names.reduce((sum, n) => sum + (all.get(n) ?? 0), 0);
-      };
-      const pick = async (...names: string[]): Promise<Map<string, number>> => {
-        const all = await scrape(url);
-        return new Map(names.map((n) => [n, all.get(n) ?? 0]));
-      };
+      const { m, pick } = metricReader(url);
       return {
         pid: svc.pid,
         http: svc.http,
