@@ -47,21 +47,3 @@ export const SPAN_PARQUET_SCHEMA: readonly SchemaElement[] = [
   ...SPAN_COLUMNS.flatMap((c) => columnElements(c as ColumnDef)),
 ];
 
-/** Iceberg field id of each leaf column, in file order (the order of a row group's column chunks). */
-export const LEAF_FIELD_IDS: readonly number[] = SPAN_PARQUET_SCHEMA.filter((e) => e.num_children === undefined).map((e) => e.field_id!);
-
-/**
- * Big OTLP/JSON text columns: no statistics, page index or manifest bounds. Nobody filters on them,
- * and min/max over kilobytes of JSON per row costs write time and footer bytes for nothing.
- */
-export const UNBOUNDED_COLUMNS: ReadonlySet<string> = new Set([
-  'attributes',
-  'resource',
-  'scope',
-  'events',
-  'links',
-  'status_message',
-  'trace_state',
-  'resource_schema_url',
-  'scope_schema_url',
-]);

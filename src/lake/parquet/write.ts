@@ -4,15 +4,15 @@
  * re-read a file it just wrote.
  */
 import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
-import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import type { ColumnSource } from 'hyparquet-writer';
-import type { DecodedArray, RowGroup, SchemaElement } from 'hyparquet';
+import type { RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
 import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
-import { LEAF_FIELD_IDS, SPAN_PARQUET_SCHEMA, UNBOUNDED_COLUMNS } from './schema.ts';
+import { encodeParquet } from './encode.ts';
+import type { Leaf, LeafValues, StatValue } from './encode.ts';
+import { parquetElement, SPAN_PARQUET_SCHEMA } from './schema.ts';
 
 export interface WrittenFile {
   bytes: Uint8Array;
@@ -63,83 +63,26 @@ export const zstd = (input: Uint8Array): Uint8Array =>
 /** Long enough that 32-hex trace ids keep exact row-group min/max (default would cut to 16). */
 const STATS_TRUNCATE_LENGTH = 32;
 
-export type Gathered = { values: DecodedArray; nulls: number; min: string | number | bigint | undefined; max: string | number | bigint | undefined };
-
-/** Picks `rows` of one column into the array the writer takes, counting nulls and (with `bounds`) min/max. */
-export function gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, rows: Int32Array, bounds: boolean): Gathered {
-  const n = rows.length;
-  if (def.type === 'kafka_metadata') {
-    // Struct values go to the writer as they are (shared per Kafka record); no bounds.
-    const src = source as ArrayLike<KafkaMetadata | null>;
-    const out = new Array<KafkaMetadata | null>(n);
-    let nulls = 0;
-    for (let i = 0; i < n; i++) if ((out[i] = src[rows[i]!] ?? null) === null) nulls++;
-    return { values: out, nulls, min: undefined, max: undefined };
-  }
-  if (def.type === 'int') {
-    const src = source as ArrayLike<number>;
-    const out = new Int32Array(n);
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const v = src[rows[i]!]!;
-      out[i] = v;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    return { values: out, nulls: 0, min: n ? min : undefined, max: n ? max : undefined };
-  }
-  if (def.type === 'long' || def.type === 'timestamptz') {
-    const src = source as ArrayLike<bigint>;
-    const out = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
-    let min: bigint | undefined;
-    let max: bigint | undefined;
-    if (n) {
-      min = out[0]!;
-      max = min;
-      for (let i = 1; i < n; i++) {
-        const v = out[i]!;
-        if (v < min) min = v;
-        else if (v > max) max = v;
-      }
-    }
-    return { values: out, nulls: 0, min, max };
-  }
-  // Text: strings, or UTF-8 bytes (the codec's JSON cells), which the writer takes as they are.
-  const src = source as ArrayLike<string | Uint8Array | null>;
-  const out = new Array<string | Uint8Array | null>(n);
-  let nulls = 0;
-  let min: string | undefined;
-  let max: string | undefined;
-  for (let i = 0; i < n; i++) {
-    const v = src[rows[i]!];
-    if (v === null || v === undefined) {
-      if (def.required) throw new ParquetWriteError(`required column ${def.name} has a null at batch row ${rows[i]}`);
-      out[i] = null;
-      nulls++;
-      continue;
-    }
-    out[i] = v;
-    // Bounds are only kept for id-like ASCII columns, where JS `<` equals UTF-8 byte order.
-    if (bounds && typeof v === 'string') {
-      if (min === undefined || v < min) min = v;
-      if (max === undefined || v > max) max = v;
-    }
-  }
-  return { values: out, nulls, min, max };
+/**
+ * How one column is written. `statistics`: row-group min/max in the footer and Iceberg manifest
+ * bounds (ASCII strings only: they compare as UTF-8 bytes there). `dictionary`: try a dictionary.
+ */
+export interface ColumnPlan {
+  statistics: boolean;
+  dictionary: boolean;
 }
 
 /**
- * The per-column manifest metrics of a file being written (value and null counts, bounds), taken
- * while its columns are gathered.
+ * The file's leaf columns gathered from a batch, with the per-column manifest counts taken on the
+ * way; the bounds come from the encoder's row-group ranges (see {@link writeParquetFile}).
  */
 export class ColumnStats {
   readonly rows: Int32Array;
+  readonly leaves: Leaf[] = [];
+  /** Per leaf: the column's Iceberg field id and type when its bounds go to the manifest. */
+  readonly bounded: ({ id: number; type: IcebergPrimitive } | undefined)[] = [];
   readonly valueCounts = new Map<number, number>();
   readonly nullValueCounts = new Map<number, number>();
-  readonly lowerBounds = new Map<number, Uint8Array>();
-  readonly upperBounds = new Map<number, Uint8Array>();
 
   /** `rows`: the batch rows the file holds, in file order. */
   constructor(rows: Int32Array) {
@@ -147,20 +90,75 @@ export class ColumnStats {
   }
 
   /**
-   * Gathers the file's rows of one column (see {@link gather}) and records its counts under each
-   * of `leafIds` (a null struct is a null in each of its fields) and, with `bounds`, its min/max.
+   * Picks the file's rows of one column into its leaves (a struct: one per field) and records
+   * their value and null counts (a null struct is a null in each of its fields).
    */
-  gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, bounds: boolean, leafIds: readonly number[] = [def.id]): DecodedArray {
-    const g = gather(def, source, this.rows, bounds);
-    for (const id of leafIds) {
-      this.valueCounts.set(id, this.rows.length);
-      this.nullValueCounts.set(id, g.nulls);
+  gather(def: ColumnDef | FieldDef, source: ArrayLike<unknown>, plan: ColumnPlan, path: readonly string[] = [def.name]): void {
+    const rows = this.rows;
+    const n = rows.length;
+    if (def.type === 'kafka_metadata') {
+      // Struct values are shared per Kafka record; each field becomes an optional-level leaf.
+      const src = source as ArrayLike<KafkaMetadata | null>;
+      const partition = new Int32Array(n);
+      const offset = new BigInt64Array(n);
+      const timestamp = new BigInt64Array(n);
+      const mask = new Uint8Array(n);
+      let nulls = 0;
+      for (let i = 0; i < n; i++) {
+        const m = src[rows[i]!];
+        if (m === null || m === undefined) {
+          mask[i] = 1;
+          nulls++;
+          continue;
+        }
+        partition[i] = m.partition;
+        offset[i] = m.offset;
+        timestamp[i] = m.timestamp;
+      }
+      const values = [partition, offset, timestamp];
+      KAFKA_METADATA_FIELDS.forEach((f, j) => {
+        this.leaf(f, values[j]!, nulls ? mask : undefined, !def.required, nulls, { statistics: false, dictionary: plan.dictionary }, [...path, f.name]);
+      });
+      return;
     }
-    if (bounds && g.min !== undefined && g.max !== undefined) {
-      this.lowerBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.min));
-      this.upperBounds.set(def.id, serializeBound(def.type as IcebergPrimitive, g.max));
+    if (def.type === 'int') {
+      const src = source as ArrayLike<number>;
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+      this.leaf(def, out, undefined, !def.required, 0, plan, path);
+      return;
     }
-    return g.values;
+    if (def.type === 'long' || def.type === 'timestamptz') {
+      const src = source as ArrayLike<bigint>;
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+      this.leaf(def, out, undefined, !def.required, 0, plan, path);
+      return;
+    }
+    // Text: strings, or UTF-8 bytes (the codec's JSON cells), which are written as they are.
+    const src = source as ArrayLike<string | Uint8Array | null>;
+    const out = new Array<string | Uint8Array | null>(n);
+    let mask: Uint8Array | undefined;
+    let nulls = 0;
+    for (let i = 0; i < n; i++) {
+      const v = src[rows[i]!];
+      if (v === null || v === undefined) {
+        if (def.required) throw new ParquetWriteError(`required column ${def.name} has a null at batch row ${rows[i]}`);
+        out[i] = null;
+        (mask ??= new Uint8Array(n))[i] = 1;
+        nulls++;
+        continue;
+      }
+      out[i] = v;
+    }
+    this.leaf(def, out, mask, !def.required, nulls, plan, path);
+  }
+
+  private leaf(def: FieldDef | ColumnDef, values: LeafValues, nullMask: Uint8Array | undefined, optional: boolean, nulls: number, plan: ColumnPlan, path: readonly string[]): void {
+    this.leaves.push({ element: parquetElement(def), path, values, nullMask, optional, dictionary: plan.dictionary, statistics: plan.statistics });
+    this.bounded.push(plan.statistics ? { id: def.id, type: def.type as IcebergPrimitive } : undefined);
+    this.valueCounts.set(def.id, values.length);
+    this.nullValueCounts.set(def.id, nulls);
   }
 }
 
@@ -171,7 +169,11 @@ export class ColumnStats {
  */
 const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'start_time_unix_nano', 'end_time_unix_nano', 'timestamp', 'duration']);
 
-/** String columns whose manifest bounds are worth keeping: short, ASCII hex ids. */
+/**
+ * String columns with statistics and manifest bounds: short ASCII hex ids (trace_id is what
+ * readers prune row groups and files by). Every int and long column has them too (cheap); the
+ * names and the OTLP/JSON text columns have none: nobody filters on them.
+ */
 const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'parent_span_id']);
 
 /**
@@ -187,29 +189,17 @@ export async function writeDataFile(
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
   const stats = new ColumnStats(rows);
-  const columnData: ColumnSource[] = [];
   for (const c of SPAN_COLUMNS) {
     const def = c as ColumnDef;
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
     if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
-    const unbounded = UNBOUNDED_COLUMNS.has(def.name);
-    const wantBounds = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
-    const leafIds = def.type === 'kafka_metadata' ? KAFKA_METADATA_FIELDS.map((f) => f.id) : [def.id];
-    columnData.push({
-      name: def.name,
-      data: stats.gather(def, source, wantBounds, leafIds),
-      statistics: !unbounded,
-      columnIndex: !unbounded,
-      // Near-unique per row: a dictionary attempt only costs time.
-      ...(PLAIN_COLUMNS.has(def.name) ? { encoding: 'PLAIN' as const } : {}),
-    });
+    const statistics = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
+    stats.gather(def, source, { statistics, dictionary: !PLAIN_COLUMNS.has(def.name) });
   }
 
-  return writeParquetFile(columnData, stats, {
+  return writeParquetFile(stats, {
     schema: SPAN_PARQUET_SCHEMA,
-    leafFieldIds: LEAF_FIELD_IDS,
     rowGroupSize: options.rowGroupSize,
-    statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
     // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
     sortingColumns: [{ column_idx: 0, descending: false, nulls_first: true }],
     sortOrderId: TRACE_ID_SORT_ORDER_ID,
@@ -219,11 +209,7 @@ export async function writeDataFile(
 export interface ParquetFileOptions {
   /** The file's schema: the root element, then every field (structs followed by their leaves). */
   schema: readonly SchemaElement[];
-  /** Iceberg field id of each leaf column, in file order (what `columnSizes` is keyed by). */
-  leafFieldIds: readonly number[];
   rowGroupSize: number;
-  /** Longest byte-array min/max kept in statistics (default: the writer's). */
-  statisticsTruncateLength?: number;
   /** Set on every row group: the order the rows were written in. */
   sortingColumns?: RowGroup['sorting_columns'];
   /** The table's sort order the rows follow (0: unsorted). */
@@ -231,49 +217,53 @@ export interface ParquetFileOptions {
 }
 
 /**
- * Writes `columnData` (gathered through `stats`) as one ZSTD-compressed Parquet file with
- * statistics and row groups of `rowGroupSize` rows, and returns it with its manifest metrics (the
- * column sizes and split offsets taken from its row groups). Failures of the writer come out as
- * {@link ParquetWriteError}.
+ * Writes the leaves gathered in `stats` as one ZSTD-compressed Parquet file with row groups of
+ * `rowGroupSize` rows, and returns it with its manifest metrics (column sizes and split offsets
+ * from its row groups, bounds from their statistics). Failures come out as {@link ParquetWriteError}.
  */
-export async function writeParquetFile(columnData: ColumnSource[], stats: ColumnStats, options: ParquetFileOptions): Promise<WrittenFile> {
-  const writer = new ByteWriter();
+export async function writeParquetFile(stats: ColumnStats, options: ParquetFileOptions): Promise<WrittenFile> {
   try {
-    const pq = new ParquetWriter({
-      writer,
-      schema: options.schema as never,
-      codec: 'ZSTD',
-      compressors: { ZSTD: zstd },
-      statistics: true,
-      ...(options.statisticsTruncateLength !== undefined ? { statisticsTruncateLength: options.statisticsTruncateLength } : {}),
-      createdBy: 'tailsampler (hyparquet-writer 0.17)',
+    const file = encodeParquet(stats.leaves, stats.rows.length, {
+      schema: options.schema,
+      rowGroupSize: options.rowGroupSize,
+      compress: zstd,
+      statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
+      ...(options.sortingColumns !== undefined ? { sortingColumns: options.sortingColumns } : {}),
+      createdBy: 'tailsampler',
     });
-    await pq.write({ columnData, rowGroupSize: options.rowGroupSize });
-
     const columnSizes = new Map<number, number>();
     const splitOffsets: number[] = [];
-    for (const rg of pq.row_groups) {
-      const first = rg.columns[0]!;
-      const start = first.meta_data?.dictionary_page_offset ?? first.meta_data?.data_page_offset ?? first.file_offset;
-      rg.file_offset = start;
-      if (options.sortingColumns !== undefined) rg.sorting_columns = options.sortingColumns;
-      splitOffsets.push(Number(start));
-      for (let j = 0; j < rg.columns.length; j++) {
-        const id = options.leafFieldIds[j]!;
-        const size = Number(rg.columns[j]!.meta_data?.total_compressed_size ?? 0n);
-        columnSizes.set(id, (columnSizes.get(id) ?? 0) + size);
-      }
+    for (const rg of file.rowGroups) {
+      splitOffsets.push(Number(rg.file_offset));
+      rg.columns.forEach((c, j) => {
+        const id = stats.leaves[j]!.element.field_id!;
+        columnSizes.set(id, (columnSizes.get(id) ?? 0) + Number(c.meta_data!.total_compressed_size));
+      });
     }
-    await pq.finish();
+    const lowerBounds = new Map<number, Uint8Array>();
+    const upperBounds = new Map<number, Uint8Array>();
+    stats.bounded.forEach((b, j) => {
+      if (!b) return;
+      let min: StatValue | undefined;
+      let max: StatValue | undefined;
+      for (const r of file.ranges[j]!) {
+        if (!r) continue;
+        if (min === undefined || r.min < min) min = r.min;
+        if (max === undefined || r.max > max) max = r.max;
+      }
+      if (min === undefined || max === undefined) return;
+      lowerBounds.set(b.id, serializeBound(b.type, min));
+      upperBounds.set(b.id, serializeBound(b.type, max));
+    });
     return {
-      bytes: writer.getBytes(),
+      bytes: file.bytes,
       metrics: {
         recordCount: stats.rows.length,
         columnSizes,
         valueCounts: stats.valueCounts,
         nullValueCounts: stats.nullValueCounts,
-        lowerBounds: stats.lowerBounds,
-        upperBounds: stats.upperBounds,
+        lowerBounds,
+        upperBounds,
         splitOffsets,
         sortOrderId: options.sortOrderId,
       },
