@@ -170,11 +170,12 @@ export class ColumnStats {
 const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'start_time_unix_nano', 'end_time_unix_nano', 'timestamp', 'duration']);
 
 /**
- * String columns with statistics and manifest bounds: short ASCII hex ids (trace_id is what
- * readers prune row groups and files by). Every int and long column has them too (cheap); the
- * names and the OTLP/JSON text columns have none: nobody filters on them.
+ * The string column with statistics and manifest bounds: trace_id, what readers prune row groups
+ * and files by (ASCII hex, sorted). Every int and long column has them too (cheap, and time
+ * bounds serve other engines' queries). Span ids are random (their bounds would prune nothing);
+ * names and OTLP/JSON text nobody filters on.
  */
-const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id', 'span_id', 'parent_span_id']);
+const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id']);
 
 /**
  * Writes `rows` of `batch` (in that order, already sorted by trace_id) as one Parquet file with
