@@ -154,8 +154,8 @@ function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefin
   let plainBytes = 0;
   let dictBytes = 0;
   for (let i = a; i < b; i++) {
-    const v = values[i];
-    if (nullMask?.[i] || v === null || v === undefined) {
+    const v = values[i]!;
+    if (nullMask?.[i] || v === null) {
       indexes[i - a] = -1;
       continue;
     }
@@ -290,7 +290,6 @@ class FileEncoder {
     for (const [p, q] of pageRanges(leaf, a, b, dict)) {
       let pageNulls = 0;
       if (nullMask) for (let i = p; i < q; i++) pageNulls += nullMask[i]!;
-      else if (!(values instanceof Int32Array || values instanceof BigInt64Array)) for (let i = p; i < q; i++) if (values[i] === null) pageNulls++;
       nulls += pageNulls;
       this.levels.index = this.levels.offset = 0;
       const levelBytes = leaf.optional ? writeLevels(this.levels, nullMask, p, q) : 0;

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { zstdDecompressSync } from 'node:zlib';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import type { SchemaElement } from 'hyparquet';
+import { encodeParquet } from '../../../../src/lake/parquet/encode.ts';
+import type { Leaf } from '../../../../src/lake/parquet/encode.ts';
+import { zstd } from '../../../../src/lake/parquet/write.ts';
+
+const SCHEMA: SchemaElement[] = [
+  { name: 'table', num_children: 4 },
+  { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL', field_id: 1 },
+  { name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL', field_id: 2 },
+  { name: 'n', type: 'INT32', repetition_type: 'REQUIRED', field_id: 3 },
+  { name: 'big', type: 'INT64', repetition_type: 'OPTIONAL', field_id: 4 },
+];
+
+function leaves(rows: number): Leaf[] {
+  const names = Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? null : ['a', 'zürich-✓', '😀'][i % 3]!));
+  // Long non-ASCII and ASCII cells, over 1 MiB in all: several pages, nulls in more than one.
+  const text = Array.from({ length: rows }, (_, i) => (i % 11 === 5 ? null : `${'é✓'.repeat(40)}-${i}-${'x'.repeat(400)}`));
+  const n = Int32Array.from({ length: rows }, (_, i) => (i * 2654435761) | 0);
+  const big = BigInt64Array.from({ length: rows }, (_, i) => (i % 5 === 0 ? 0n : BigInt(i) * -(2n ** 50n)));
+  const bigMask = Uint8Array.from({ length: rows }, (_, i) => (i % 5 === 0 ? 1 : 0));
+  const mask = (v: readonly (string | null)[]) => Uint8Array.from(v, (x) => (x === null ? 1 : 0));
+  return [
+    { element: SCHEMA[1]!, path: ['name'], values: names, nullMask: mask(names), optional: true, dictionary: true, statistics: false },
+    { element: SCHEMA[2]!, path: ['text'], values: text, nullMask: mask(text), optional: true, dictionary: true, statistics: false },
+    { element: SCHEMA[3]!, path: ['n'], values: n, nullMask: undefined, optional: false, dictionary: true, statistics: true },
+    { element: SCHEMA[4]!, path: ['big'], values: big, nullMask: bigMask, optional: true, dictionary: false, statistics: true },
+  ];
+}
+
+const options = { schema: SCHEMA, rowGroupSize: 2500, compress: zstd, statisticsTruncateLength: 32, createdBy: 'test' };
+const ZSTD = (input: Uint8Array, outputLength: number) => new Uint8Array(zstdDecompressSync(input)).subarray(0, outputLength);
+
+test('every value, null and non-ASCII byte reads back through an independent reader, across row groups and pages', async () => {
+  const rows = 6000;
+  const input = leaves(rows);
+  const file = encodeParquet(input, rows, options);
+  const buffer = file.bytes.buffer.slice(file.bytes.byteOffset, file.bytes.byteOffset + file.bytes.byteLength) as ArrayBuffer;
+  const got = await parquetReadObjects({ file: buffer, compressors: { ZSTD } });
+  assert.equal(got.length, rows);
+  const [names, text, n, big] = input.map((l) => l.values);
+  for (let i = 0; i < rows; i++) {
+    assert.equal(got[i]!.name, names![i], `name[${i}]`);
+    assert.equal(got[i]!.text, text![i], `text[${i}]`);
+    assert.equal(got[i]!.n, n![i], `n[${i}]`);
+    assert.equal(got[i]!.big, input[3]!.nullMask![i] ? null : big![i], `big[${i}]`);
+  }
+  const meta = parquetMetadata(buffer);
+  assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [2500, 2500, 1000]);
+  // A row group's text is over 1 MiB: more than one data page.
+  assert.ok(Number(meta.row_groups[0]!.columns[1]!.meta_data!.total_uncompressed_size) > 1 << 20);
+});
+
+test('a dictionary where it at least halves the values, PLAIN where it does not; statistics only where asked', () => {
+  const rows = 3000;
+  const file = encodeParquet(leaves(rows), rows, { ...options, rowGroupSize: rows });
+  const [name, text, n, big] = file.rowGroups[0]!.columns.map((c) => c.meta_data!);
+  assert.deepEqual(name!.encodings, ['PLAIN', 'RLE_DICTIONARY']);
+  assert.ok(name!.dictionary_page_offset !== undefined);
+  assert.deepEqual(text!.encodings, ['PLAIN'], 'unique values: no dictionary');
+  assert.deepEqual(n!.encodings, ['PLAIN'], 'unique ints: no dictionary');
+  assert.deepEqual(big!.encodings, ['PLAIN'], 'not offered a dictionary');
+  assert.equal(name!.statistics, undefined);
+  assert.equal(text!.statistics, undefined);
+  const values = leaves(rows)[2]!.values as Int32Array;
+  assert.deepEqual(n!.statistics, { null_count: 0n, min_value: Math.min(...values), max_value: Math.max(...values) });
+  assert.equal(big!.statistics!.null_count, 600n);
+  assert.deepEqual(file.ranges[3]![0], { min: 2999n * -(2n ** 50n), max: -(2n ** 50n) }, 'null rows (0n) are not in the range');
+  assert.deepEqual(file.ranges[0], [undefined]);
+});
