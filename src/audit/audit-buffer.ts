@@ -10,23 +10,37 @@ export interface AuditBatch {
   lastId: number;
 }
 
-interface PendingRow {
-  id: bigint;
-  trace_id: string;
-  decided_at: bigint;
-  keep: bigint;
-  policy: string;
-  threshold: string | null;
-  span_count: bigint;
-  error_count: bigint;
-  duration_ns: bigint;
-  trace_bytes: bigint;
-  first_seen: bigint;
-  last_seen: bigint;
-  replica: string;
-}
+/**
+ * A buffered row as `take` selects it, an array rather than an object per row, with each int64 value
+ * (times in µs) as its high and low 32 bits, so it reaches the columns without a BigInt per cell.
+ */
+type PendingRow = [
+  id: number,
+  trace_id: string,
+  keep: number,
+  policy: string,
+  threshold: string | null,
+  span_count: number,
+  error_count: number,
+  replica: string,
+  ...int64: number[],
+];
+const INT64_SELECT = ['decided_at * 1000', 'duration_ns', 'trace_bytes', 'first_seen * 1000', 'last_seen * 1000']
+  .map((v) => `(${v}) >> 32, (${v}) & 4294967295`)
+  .join(', ');
+const [DECIDED_AT, DURATION, TRACE_BYTES, FIRST_SEEN, LAST_SEEN] = [8, 10, 12, 14, 16];
 
-const US_PER_MS = 1000n;
+/** The int64 whose high/low halves are at `at`/`at + 1` of each row. */
+function int64Column(rows: readonly PendingRow[], at: number): BigInt64Array {
+  const out = new BigInt64Array(rows.length);
+  const halves = new Uint32Array(out.buffer);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] as unknown as readonly number[];
+    halves[2 * i] = row[at + 1]!;
+    halves[2 * i + 1] = row[at]! >>> 0;
+  }
+  return out;
+}
 
 /**
  * Decisions waiting for the audit table, in the evaluator's state database (decisions.db): written in
@@ -67,8 +81,10 @@ export class AuditBuffer {
       `INSERT INTO audit_pending (trace_id, decided_at, keep, policy, threshold, span_count, error_count, duration_ns, trace_bytes, first_seen, last_seen, replica)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#take = db.prepare('SELECT * FROM audit_pending ORDER BY id LIMIT ?');
-    this.#take.setReadBigInts(true);
+    this.#take = db.prepare(
+      `SELECT id, trace_id, keep, policy, threshold, span_count, error_count, replica, ${INT64_SELECT} FROM audit_pending ORDER BY id LIMIT ?`,
+    );
+    this.#take.setReturnArrays(true);
     this.#deleteThrough = db.prepare('DELETE FROM audit_pending WHERE id <= ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM audit_pending');
   }
@@ -100,20 +116,20 @@ export class AuditBuffer {
     const n = rows.length;
     const columns: AuditColumns = {
       length: n,
-      trace_id: rows.map((r) => r.trace_id),
-      decided_at: BigInt64Array.from(rows, (r) => r.decided_at * US_PER_MS),
-      outcome: rows.map((r) => (r.keep === 1n ? 'sampled' : 'not_sampled')),
-      policy: rows.map((r) => r.policy),
-      threshold: rows.map((r) => r.threshold),
-      span_count: Int32Array.from(rows, (r) => Number(r.span_count)),
-      error_count: Int32Array.from(rows, (r) => Number(r.error_count)),
-      duration: BigInt64Array.from(rows, (r) => r.duration_ns),
-      trace_bytes: BigInt64Array.from(rows, (r) => r.trace_bytes),
-      first_seen: BigInt64Array.from(rows, (r) => r.first_seen * US_PER_MS),
-      last_seen: BigInt64Array.from(rows, (r) => r.last_seen * US_PER_MS),
-      replica: rows.map((r) => r.replica),
+      trace_id: rows.map((r) => r[1]),
+      decided_at: int64Column(rows, DECIDED_AT),
+      outcome: rows.map((r) => (r[2] === 1 ? 'sampled' : 'not_sampled')),
+      policy: rows.map((r) => r[3]),
+      threshold: rows.map((r) => r[4]),
+      span_count: Int32Array.from(rows, (r) => r[5]),
+      error_count: Int32Array.from(rows, (r) => r[6]),
+      duration: int64Column(rows, DURATION),
+      trace_bytes: int64Column(rows, TRACE_BYTES),
+      first_seen: int64Column(rows, FIRST_SEEN),
+      last_seen: int64Column(rows, LAST_SEEN),
+      replica: rows.map((r) => r[7]),
     };
-    return { columns, firstId: Number(rows[0]!.id), lastId: Number(rows[n - 1]!.id) };
+    return { columns, firstId: rows[0]![0], lastId: rows[n - 1]![0] };
   }
 
   /** Removes the decisions with ids up to `id` (they are in the table); returns how many. */

@@ -41,6 +41,8 @@ export interface EvaluatorParts {
 }
 
 const STATUS_ERROR = 2;
+/** What the store says of a file whose traces are all live. */
+const NONE_DECIDED: ReadonlyMap<string, StoredDecision> = new Map();
 
 interface ReadyTrace {
   summary: TraceSummary;
@@ -160,9 +162,13 @@ export class Evaluator implements Component, EvaluatorState {
     const endNs = cols.end_time_unix_nano!;
     const size = cols.span_size!;
     const received = cols.receivedMs;
-    const unknown = new Set<string>();
-    for (let i = 0; i < cols.length; i++) if (take[i] === 1 && this.traces.find(ids[i]!) < 0) unknown.add(ids[i]!);
-    const decided = unknown.size > 0 ? this.store.lookup([...unknown]) : new Map<string, StoredDecision>();
+    // Traces the table does not hold may be decided already: asked of the store once per trace (a
+    // trace's rows are adjacent), in one lookup per file.
+    const unknown: string[] = [];
+    for (let i = 0; i < cols.length; i++) {
+      if (take[i] === 1 && (i === 0 || ids[i] !== ids[i - 1]) && this.traces.find(ids[i]!) < 0) unknown.push(ids[i]!);
+    }
+    const decided = unknown.length > 0 ? this.store.lookup(unknown) : NONE_DECIDED;
     const seq = file.sequenceNumber;
     let lastLate: string | null = null;
     for (let i = 0; i < cols.length; i++) {

@@ -28,6 +28,30 @@ interface ResourceGroup {
 
 const utf8 = new TextDecoder();
 
+/**
+ * An int64 column as (lo, hi) uint32 pairs (little-endian, as the codec asserts), read without a
+ * BigInt per value: a view of a typed column, a copy of any other array-like.
+ */
+function halves(column: ArrayLike<bigint>): Uint32Array {
+  const a = column instanceof BigInt64Array || column instanceof BigUint64Array ? column : BigInt64Array.from(column as ArrayLike<bigint> & Iterable<bigint>);
+  return new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+}
+
+/** The int64 columns of one request, as {@link halves}. */
+interface Int64Columns {
+  start: Uint32Array;
+  end: Uint32Array;
+  flags: Uint32Array;
+}
+
+/**
+ * A fixed64 field's value as protobufjs takes it ({low, high}, the same bits as a Long): not the
+ * decimal string it would parse into a Long through several intermediate ones.
+ */
+function fixed64(v: Uint32Array, row: number): SpanProps['startTimeUnixNano'] {
+  return { low: v[2 * row]!, high: v[2 * row + 1]! } as unknown as SpanProps['startTimeUnixNano'];
+}
+
 /** A JSON cell as text: strings as they are, the codec's UTF-8 bytes decoded (they were checked valid). */
 function parse(text: string | Uint8Array, column: string, row: number): unknown {
   try {
@@ -54,6 +78,7 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
   const count = rows === undefined ? columns.length : rows.length;
   const groups = new Map<string, ResourceGroup>();
   const resourceSpans: ResourceSpansProps[] = [];
+  const int64: Int64Columns = { start: halves(c.start_time_unix_nano), end: halves(c.end_time_unix_nano), flags: halves(c.flags) };
   for (let k = 0; k < count; k++) {
     const row = rows === undefined ? k : rows[k]!;
     if (!(row >= 0 && row < columns.length)) throw new RangeError(`row ${row} out of range`);
@@ -79,7 +104,7 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
         group.scopes.set(sKey, ss);
         group.rs.scopeSpans!.push(ss);
       }
-      ss.spans!.push(spanOf(c, row));
+      ss.spans!.push(spanOf(c, int64, row));
     } catch (e) {
       if (e instanceof CorruptPayloadError) throw e;
       throw new CorruptPayloadError(`row ${row}: ${(e as Error).message}`, { cause: e });
@@ -88,7 +113,7 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
   return ExportTraceServiceRequest.encode({ resourceSpans }).finish();
 }
 
-function spanOf(c: Required<PartialWriteSpanColumns>, row: number): SpanProps {
+function spanOf(c: Required<PartialWriteSpanColumns>, int64: Int64Columns, row: number): SpanProps {
   const span: SpanProps = {
     traceId: Buffer.from(c.trace_id[row]!, 'hex'),
     spanId: Buffer.from(c.span_id[row]!, 'hex'),
@@ -101,10 +126,8 @@ function spanOf(c: Required<PartialWriteSpanColumns>, row: number): SpanProps {
   if (name !== '') span.name = name;
   const kind = c.span_kind[row]!;
   if (kind !== 0) span.kind = kind;
-  const start = c.start_time_unix_nano[row]!;
-  if (start !== 0n) span.startTimeUnixNano = start.toString() as unknown as SpanProps['startTimeUnixNano'];
-  const end = c.end_time_unix_nano[row]!;
-  if (end !== 0n) span.endTimeUnixNano = end.toString() as unknown as SpanProps['endTimeUnixNano'];
+  if (int64.start[2 * row] !== 0 || int64.start[2 * row + 1] !== 0) span.startTimeUnixNano = fixed64(int64.start, row);
+  if (int64.end[2 * row] !== 0 || int64.end[2 * row + 1] !== 0) span.endTimeUnixNano = fixed64(int64.end, row);
   const attributes = c.attributes[row]!;
   if (!isEmptyList(attributes)) span.attributes = keyValuesFromJson(parse(attributes, 'attributes', row), 'attributes');
   const droppedAttributes = c.dropped_attributes_count[row]!;
@@ -124,7 +147,7 @@ function spanOf(c: Required<PartialWriteSpanColumns>, row: number): SpanProps {
     if (code !== 0) span.status.code = code;
     if (message) span.status.message = message;
   }
-  const flags = Number(BigInt.asUintN(32, c.flags[row]!));
+  const flags = int64.flags[2 * row]!;
   if (flags !== 0) span.flags = flags;
   return span;
 }

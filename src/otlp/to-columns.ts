@@ -1,12 +1,15 @@
 /**
  * Spool payloads (ExportTraceServiceRequest protobuf) → span columns: the materializer's hot path.
- * Walks the wire format once; the per-span JSON cells stay UTF-8 bytes; 64-bit times are copied as two uint32 halves into BigInt64Array
+ * Walks the wire format once (after a pass over the tags that counts the spans, to size the columns);
+ * the per-span JSON cells stay UTF-8 bytes; 64-bit times are copied as two uint32 halves into BigInt64Array
  * storage so no BigInt is allocated per span in the common case.
  */
 import type { KafkaMetadata, SpanBatch } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
 import { JsonWriter } from './json-writer.ts';
+import { LastHex, Names } from './repeated-strings.ts';
+import { Builder } from './span-builder.ts';
 import { findServiceName, writeResource, writeScope, writeSpanList } from './wire-json.ts';
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
@@ -42,138 +45,6 @@ const STATUS_MESSAGE = tagOf(2, WT_LEN);
 const STATUS_CODE = tagOf(3, WT_VARINT);
 
 const TWO32 = 4294967296;
-
-/** Growable columns; int64 columns are written through Uint32Array views (lo, hi) of their BigInt64Array. */
-class Builder {
-  n = 0;
-  cap: number;
-  trace_id: string[] = [];
-  span_id: string[] = [];
-  parent_span_id: (string | null)[] = [];
-  status_code: Int32Array;
-  duration: BigInt64Array;
-  timestamp: BigInt64Array;
-  service_name: (string | null)[] = [];
-  operation_name: string[] = [];
-  span_kind: Int32Array;
-  start_time_unix_nano: BigInt64Array;
-  end_time_unix_nano: BigInt64Array;
-  span_size: Int32Array;
-  attributes: Uint8Array[] = [];
-  dropped_attributes_count: Int32Array;
-  resource: string[] = [];
-  resource_schema_url: (string | null)[] = [];
-  scope: string[] = [];
-  scope_schema_url: (string | null)[] = [];
-  events: Uint8Array[] = [];
-  dropped_events_count: Int32Array;
-  links: Uint8Array[] = [];
-  dropped_links_count: Int32Array;
-  status_message: (string | null)[] = [];
-  trace_state: (string | null)[] = [];
-  flags: BigInt64Array;
-  _kafka_metadata: (KafkaMetadata | null)[] = [];
-  // uint32 views of the int64 columns
-  duration32!: Uint32Array;
-  timestamp32!: Uint32Array;
-  start32!: Uint32Array;
-  end32!: Uint32Array;
-  flags32!: Uint32Array;
-
-  constructor(cap: number) {
-    this.cap = cap;
-    this.status_code = new Int32Array(cap);
-    this.span_kind = new Int32Array(cap);
-    this.span_size = new Int32Array(cap);
-    this.dropped_attributes_count = new Int32Array(cap);
-    this.dropped_events_count = new Int32Array(cap);
-    this.dropped_links_count = new Int32Array(cap);
-    this.duration = new BigInt64Array(cap);
-    this.timestamp = new BigInt64Array(cap);
-    this.start_time_unix_nano = new BigInt64Array(cap);
-    this.end_time_unix_nano = new BigInt64Array(cap);
-    this.flags = new BigInt64Array(cap);
-    this.views();
-  }
-
-  private views(): void {
-    this.duration32 = new Uint32Array(this.duration.buffer);
-    this.timestamp32 = new Uint32Array(this.timestamp.buffer);
-    this.start32 = new Uint32Array(this.start_time_unix_nano.buffer);
-    this.end32 = new Uint32Array(this.end_time_unix_nano.buffer);
-    this.flags32 = new Uint32Array(this.flags.buffer);
-  }
-
-  grow(): void {
-    const cap = this.cap * 2;
-    const i32 = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    const i64 = (a: BigInt64Array): BigInt64Array => {
-      const b = new BigInt64Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.status_code = i32(this.status_code);
-    this.span_kind = i32(this.span_kind);
-    this.span_size = i32(this.span_size);
-    this.dropped_attributes_count = i32(this.dropped_attributes_count);
-    this.dropped_events_count = i32(this.dropped_events_count);
-    this.dropped_links_count = i32(this.dropped_links_count);
-    this.duration = i64(this.duration);
-    this.timestamp = i64(this.timestamp);
-    this.start_time_unix_nano = i64(this.start_time_unix_nano);
-    this.end_time_unix_nano = i64(this.end_time_unix_nano);
-    this.flags = i64(this.flags);
-    this.cap = cap;
-    this.views();
-  }
-
-  /** Drops the rows from `n` on (a payload that failed half way). */
-  truncate(n: number): void {
-    this.n = n;
-    for (const key of Object.keys(this) as (keyof this)[]) {
-      const v = this[key];
-      if (Array.isArray(v) && v.length > n) v.length = n;
-    }
-  }
-
-  finish(): SpanBatch {
-    const n = this.n;
-    return {
-      length: n,
-      trace_id: this.trace_id,
-      span_id: this.span_id,
-      parent_span_id: this.parent_span_id,
-      status_code: this.status_code.subarray(0, n),
-      duration: this.duration.subarray(0, n),
-      timestamp: this.timestamp.subarray(0, n),
-      service_name: this.service_name,
-      operation_name: this.operation_name,
-      span_kind: this.span_kind.subarray(0, n),
-      start_time_unix_nano: this.start_time_unix_nano.subarray(0, n),
-      end_time_unix_nano: this.end_time_unix_nano.subarray(0, n),
-      span_size: this.span_size.subarray(0, n),
-      attributes: this.attributes,
-      dropped_attributes_count: this.dropped_attributes_count.subarray(0, n),
-      resource: this.resource,
-      resource_schema_url: this.resource_schema_url,
-      scope: this.scope,
-      scope_schema_url: this.scope_schema_url,
-      events: this.events,
-      dropped_events_count: this.dropped_events_count.subarray(0, n),
-      links: this.links,
-      dropped_links_count: this.dropped_links_count.subarray(0, n),
-      status_message: this.status_message,
-      trace_state: this.trace_state,
-      flags: this.flags.subarray(0, n),
-      _kafka_metadata: this._kafka_metadata,
-    };
-  }
-}
-
 /** Writes a safe-integer number as int64 into a uint32 (lo, hi) view. */
 function setInt64(view: Uint32Array, i: number, v: number): void {
   const hi = Math.floor(v / TWO32);
@@ -181,6 +52,9 @@ function setInt64(view: Uint32Array, i: number, v: number): void {
   view[2 * i + 1] = hi >>> 0;
 }
 
+const names = new Names();
+const lastTrace = new LastHex();
+const lastParent = new LastHex();
 const json = new JsonWriter();
 
 /** The JSON a writer produced for the message at r.pos..end, as a string. */
@@ -215,9 +89,7 @@ export function requestsToColumns(
   receivedMs?: readonly number[],
 ): SpanBatch {
   const ends = receivedMs === undefined ? null : new Int32Array(payloads.length);
-  let estimate = 0;
-  for (const p of payloads) estimate += p.byteLength;
-  const b = new Builder(Math.max(16, Math.min(1 << 16, Math.ceil(estimate / 512))));
+  const b = new Builder(Math.max(16, countSpans(payloads)));
   for (let i = 0; i < payloads.length; i++) {
     const r = new WireReader(payloads[i]!);
     const rows = b.n;
@@ -245,6 +117,38 @@ export function requestsToColumns(
     out.receivedMs = received;
   }
   return out;
+}
+
+/** The spans the payloads hold, from their tags alone (a damaged payload counts what came before the damage). */
+function countSpans(payloads: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of payloads) {
+    const r = new WireReader(p);
+    try {
+      n += countIn(r, p.length, 0);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+    }
+  }
+  return n;
+}
+
+/** Spans in the message at r.pos..end; `depth` 0 is the request, 1 a ResourceSpans, 2 a ScopeSpans. */
+function countIn(r: WireReader, end: number, depth: number): number {
+  let n = 0;
+  const nested = depth === 0 ? REQ_RESOURCE_SPANS : RS_SCOPE_SPANS;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (depth === 2) {
+      if (tag === SS_SPANS) n++;
+      r.skip(tag, end);
+    } else if (tag === nested) {
+      const stop = r.delimited(end);
+      n += countIn(r, stop, depth + 1);
+      r.pos = stop;
+    } else r.skip(tag, end);
+  }
+  return n;
 }
 
 function readRequest(r: WireReader, b: Builder): void {
@@ -351,7 +255,7 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
     switch (tag) {
       case SPAN_TRACE_ID: {
         const stop = r.delimited(end);
-        traceId = buf.toString('hex', r.pos, stop);
+        traceId = lastTrace.hexOf(buf, r.pos, stop);
         r.pos = stop;
         break;
       }
@@ -366,12 +270,12 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
         break;
       case SPAN_PARENT: {
         const stop = r.delimited(end);
-        parent = stop === r.pos ? null : buf.toString('hex', r.pos, stop);
+        parent = stop === r.pos ? null : lastParent.hexOf(buf, r.pos, stop);
         r.pos = stop;
         break;
       }
       case SPAN_NAME:
-        name = r.string(end);
+        name = names.read(r, end);
         break;
       case SPAN_KIND:
         kind = r.uint32(end) | 0;

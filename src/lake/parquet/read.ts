@@ -34,6 +34,10 @@ const compressors = {
 };
 // Keep timestamps as raw microseconds (bigint) instead of hyparquet's default Date objects.
 const parsers = { timestampFromMicroseconds: (micros: bigint): bigint => micros };
+// Reading only some rows: text stays UTF-8 bytes too, decoded by `cell` only for the rows asked for
+// (the emitter wants a tenth of the rows of the groups it reads).
+const rowParsers = { ...parsers, stringFromBytes: (bytes: Uint8Array): Uint8Array => bytes };
+const utf8 = new TextDecoder();
 
 type ColumnArray = Int32Array | BigInt64Array | (string | KafkaMetadata | null)[];
 
@@ -66,9 +70,9 @@ function coerceNumber(target: Int32Array | BigInt64Array, v: unknown): number | 
   return v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(v as number | bigint);
 }
 
-/** A text cell: binary (ids some writers store as bytes) as lowercase hex. */
-function text(v: unknown): string | KafkaMetadata | null {
-  if (v instanceof Uint8Array) return hexOf(v);
+/** A text cell: UTF-8 text decoded, binary (ids some writers store as bytes) as lowercase hex. */
+function cell(v: unknown, isText: boolean): string | KafkaMetadata | null {
+  if (v instanceof Uint8Array) return isText ? utf8.decode(v) : hexOf(v);
   return (v as string | KafkaMetadata | null | undefined) ?? null;
 }
 
@@ -105,6 +109,8 @@ interface GroupSpan {
 /**
  * Reads `columns` of the given row groups (ascending) into arrays laid out as the groups' rows
  * concatenated. Adjacent groups are read with one parquetRead so hyparquet can coalesce fetches.
+ * With `wanted` (1 per row of that layout to keep), text cells of the other rows are left null
+ * instead of decoded.
  */
 async function readGroups(
   file: AsyncBuffer,
@@ -112,12 +118,13 @@ async function readGroups(
   groups: readonly GroupSpan[],
   defs: readonly ColumnDef[],
   columns: readonly Physical[],
+  wanted?: Uint8Array,
 ): Promise<Map<string, ColumnArray>> {
   let total = 0;
   for (const g of groups) total += g.rows;
   const out = new Map<string, ColumnArray>();
   for (const c of defs) out.set(c.name, allocate(c, total));
-  const byPhysical = new Map(columns.map((c) => [c.name, out.get(c.def.name)!]));
+  const byPhysical = new Map(columns.map((c) => [c.name, { target: out.get(c.def.name)!, text: c.text }]));
   if (total === 0 || columns.length === 0) return out;
 
   const reads: Promise<void>[] = [];
@@ -132,8 +139,9 @@ async function readGroups(
       i++;
     }
     const onChunk = (chunk: ColumnData): void => {
-      const target = byPhysical.get(chunk.columnName);
-      if (!target) return;
+      const column = byPhysical.get(chunk.columnName);
+      if (!column) return;
+      const target = column.target;
       const data = chunk.columnData;
       // Chunks may reach outside the requested rows; copy only the overlap.
       const from = Math.max(chunk.rowStart, runStart);
@@ -147,7 +155,18 @@ async function readGroups(
       } else if (target instanceof Int32Array && data instanceof Int32Array) {
         target.set(data.subarray(srcOffset, srcOffset + n), dstOffset);
       } else if (target instanceof Array) {
-        for (let k = 0; k < n; k++) target[dstOffset + k] = text(data[srcOffset + k]);
+        // Cells of a dictionary page are the same bytes object for the same entry: decoded once a run.
+        let lastBytes: unknown = undefined;
+        let last: string | KafkaMetadata | null = null;
+        for (let k = 0; k < n; k++) {
+          if (wanted !== undefined && wanted[dstOffset + k] !== 1) continue;
+          const v: unknown = data[srcOffset + k];
+          if (v !== lastBytes || !(v instanceof Uint8Array)) {
+            lastBytes = v;
+            last = cell(v, column.text);
+          }
+          target[dstOffset + k] = last;
+        }
       } else {
         const t = target as unknown as { [k: number]: number | bigint };
         for (let k = 0; k < n; k++) t[dstOffset + k] = coerceNumber(target, data[srcOffset + k]);
@@ -161,7 +180,7 @@ async function readGroups(
         rowStart: runStart,
         rowEnd: runEnd,
         compressors,
-        parsers,
+        parsers: wanted === undefined ? parsers : rowParsers,
         // Bytes without a string annotation stay bytes (binary ids become hex above, not mangled UTF-8).
         utf8: false,
         onChunk,
@@ -275,8 +294,10 @@ export async function readDataFile(
       pos += g.rows;
     }
     const idx = Int32Array.from(hits);
+    const wanted = new Uint8Array(hitBase);
+    for (const h of hits) wanted[h] = 1;
     const rest = defs.filter((d) => d.name !== 'trace_id');
-    const data = await readGroups(file, metadata, hitGroups, rest, physical.filter((p) => p.def.name !== 'trace_id'));
+    const data = await readGroups(file, metadata, hitGroups, rest, physical.filter((p) => p.def.name !== 'trace_id'), wanted);
     const out: PartialSpanColumns = { length: idx.length };
     for (const d of defs) {
       if (d.name === 'trace_id') {

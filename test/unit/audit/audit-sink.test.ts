@@ -198,3 +198,19 @@ test('a large buffer is committed in batches of maxRowsPerCommit, each snapshot 
   assert.deepEqual(table.traceIds, ids(10));
   assert.equal(buffer.size, 0);
 });
+
+test('the buffer carries int64 extremes to the audit columns bit for bit', (t) => {
+  const s = store(t);
+  const buffer = new AuditBuffer(s.db);
+  const d = decided('c'.repeat(32), true, 'errors', -5);
+  d.summary.minStartNs = -(2n ** 63n);
+  d.summary.maxEndNs = -1n;
+  d.summary.bytes = 2 ** 52;
+  d.summary.firstSeenMs = 4_000_000_000_000;
+  s.transaction(() => buffer.add([d], 'r'));
+  const c = buffer.take(1)!.columns;
+  assert.deepEqual(Array.from(c.duration), [2n ** 63n - 1n]);
+  assert.deepEqual(Array.from(c.decided_at), [-5000n]);
+  assert.deepEqual(Array.from(c.trace_bytes), [2n ** 52n]);
+  assert.deepEqual(Array.from(c.first_seen), [4_000_000_000_000_000n]);
+});

@@ -253,3 +253,19 @@ test('a corrupt payload throws, or with onCorrupt is left out whole while the ot
   assert.deepEqual(Array.from(cols.span_id), twice(one.span_id));
   assert.deepEqual(Array.from(cols.status_code), twice(one.status_code));
 });
+
+test('int64 columns as any array-like of bigint encode as the typed ones do', () => {
+  const cols = requestsToColumns([encodeRequest(richRequest())]);
+  const typed = Buffer.from(columnsToRequest(cols));
+  const plain = {
+    ...cols,
+    start_time_unix_nano: Array.from(cols.start_time_unix_nano),
+    end_time_unix_nano: Array.from(cols.end_time_unix_nano),
+    flags: Array.from(cols.flags),
+  };
+  assert.deepStrictEqual(Buffer.from(columnsToRequest(plain)), typed);
+  // A view into a larger buffer (as a reader's subarray) too.
+  const wide = new BigInt64Array(cols.length + 3);
+  wide.set(cols.start_time_unix_nano, 3);
+  assert.deepStrictEqual(Buffer.from(columnsToRequest({ ...cols, start_time_unix_nano: wide.subarray(3) })), typed);
+});

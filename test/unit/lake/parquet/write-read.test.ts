@@ -227,3 +227,26 @@ test('writeDataFile rejects a null in a required column with a stable code', asy
   (batch.operation_name as (string | null)[])[1] = null;
   await assert.rejects(writeDataFile(batch, allRows(3), { rowGroupSize: 10 }), { code: 'TS_LAKE_PARQUET_WRITE' });
 });
+
+test('rows of requested traces come back with every text cell (dictionary or plain) as written', async () => {
+  const batch = requestsToColumns([encodeRequest(richRequest()), realisticRequest(200, 5)]);
+  const [slice] = partitionBatch(batch).sort((a, b) => b.rows.length - a.rows.length);
+  assert.ok(slice);
+  const { bytes } = await writeDataFile(batch, slice.rows, { rowGroupSize: 16 });
+  const ids = [...new Set(Array.from(slice.rows, (r) => batch.trace_id[r]!))];
+  // Every third trace: the others' rows share row groups and pages with them and are left out.
+  const wanted = new Set(ids.filter((_, i) => i % 3 === 0));
+  const io = new MemoryIO();
+  await io.write('mem://t.parquet', bytes);
+  const text = ['span_id', 'parent_span_id', 'service_name', 'operation_name', 'resource', 'scope', 'attributes', 'events', 'links', 'status_message', 'trace_state'] as const;
+  const got = await readDataFile(io, 'mem://t.parquet', bytes.byteLength, [...text], wanted);
+  const expected = Array.from(slice.rows).filter((r) => wanted.has(batch.trace_id[r]!));
+  assert.ok(expected.length > 0 && expected.length < slice.rows.length);
+  assert.equal(got.length, expected.length);
+  for (const c of text) {
+    assert.deepEqual(Array.from(got[c]!, (v) => v ?? null), expected.map((r) => {
+      const v = batch[c][r] ?? null;
+      return v === null ? null : cellText(v);
+    }), c);
+  }
+});

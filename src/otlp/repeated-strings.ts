@@ -1,0 +1,79 @@
+/**
+ * Strings the codec decodes again and again from the same bytes (a trace's id on each of its spans,
+ * the same few span names), handed out as the string decoded the first time: one allocation instead
+ * of one per span, in a batch that lives until its commit.
+ */
+import type { WireReader } from './wire-reader.ts';
+
+/**
+ * The hex of the last id it was asked for, returned again while the bytes repeat: spans of a trace
+ * (and children of one parent) mostly arrive together, and a shared string is one allocation instead
+ * of one per span, in a batch that lives until its commit.
+ */
+export class LastHex {
+  private readonly bytes = new Uint8Array(32);
+  private len = -1;
+  private hex = '';
+
+  hexOf(buf: Buffer, start: number, stop: number): string {
+    const n = stop - start;
+    const bytes = this.bytes;
+    if (n === this.len) {
+      let i = 0;
+      while (i < n && bytes[i] === buf[start + i]) i++;
+      if (i === n) return this.hex;
+    }
+    this.hex = buf.toString('hex', start, stop);
+    if (n <= bytes.length) {
+      for (let i = 0; i < n; i++) bytes[i] = buf[start + i]!;
+      this.len = n;
+    } else this.len = -1;
+    return this.hex;
+  }
+}
+
+/** Names (up to NAME_BYTES long) remembered, by a hash of their bytes. */
+const NAME_SLOTS = 256;
+const NAME_BYTES = 64;
+
+/**
+ * Span names are few (OTel asks for low-cardinality names) and repeat span after span: a name seen
+ * recently is returned as the string decoded then, not decoded into a new one per span.
+ */
+export class Names {
+  private readonly bytes = new Uint8Array(NAME_SLOTS * NAME_BYTES);
+  private readonly lens = new Int32Array(NAME_SLOTS).fill(-1);
+  private readonly strings = new Array<string>(NAME_SLOTS).fill('');
+
+  /** A length-delimited string field, as `WireReader.string` reads it. */
+  read(r: WireReader, end: number): string {
+    const at = r.pos;
+    const stop = r.delimited(end);
+    const start = r.pos;
+    const n = stop - start;
+    if (n > NAME_BYTES) {
+      r.pos = at;
+      return r.string(end);
+    }
+    const buf = r.buf;
+    let h = n;
+    for (let i = start; i < stop; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+    const slot = (h ^ (h >>> 8)) & (NAME_SLOTS - 1);
+    const base = slot * NAME_BYTES;
+    const bytes = this.bytes;
+    if (this.lens[slot] === n) {
+      let i = 0;
+      while (i < n && bytes[base + i] === buf[start + i]) i++;
+      if (i === n) {
+        r.pos = stop;
+        return this.strings[slot]!;
+      }
+    }
+    r.pos = at;
+    const s = r.string(end);
+    for (let i = 0; i < n; i++) bytes[base + i] = buf[start + i]!;
+    this.lens[slot] = n;
+    this.strings[slot] = s;
+    return s;
+  }
+}
