@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources directly (Node 24 strips types). Node 24 ships in node_modules
 // (node-linux-<arch> from npm), and npm scripts / npx put it first on PATH.
+import { enableCompileCache } from 'node:module';
+
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
@@ -24,4 +26,9 @@ if (process.argv[2] === 'start' && process.platform === 'linux' && !process.env[
   const env = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', ...process.env, [TUNED]: '1' };
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], env);
 }
+// Node's compile cache keeps the stripped JavaScript and V8's code cache of every module (in
+// $NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache; keyed by content, so edits are never stale):
+// a start that finds it never loads the type stripper, ~8 MiB less RSS for the life of the process
+// and ~0.3 s less CPU at start (README, Benchmarks). `start` writes it once the service is up.
+enableCompileCache();
 await import('../src/cli/main.ts');

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { isTailsamplerError } from '../errors.ts';
 import { listDeadLetters } from '../export/delivery-store.ts';
+import { flushCompileCache } from 'node:module';
 import { startService } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { runLoadgen, LOADGEN_OPTIONS } from './loadgen.ts';
@@ -88,6 +89,8 @@ async function start(args: string[]): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   const service = await startService(config, logger);
+  // Saves the modules compiled so far (bin/tailsampler.js enabled the cache) for the next start.
+  flushCompileCache();
   return new Promise<number>((resolve) => {
     requested = (signal: string): void => {
       requested = () => {};

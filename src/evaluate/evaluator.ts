@@ -10,7 +10,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { DecisionStore, StoredDecision } from './decision-store.ts';
 import type { EvaluatorScope, EvaluatorState, RowFilter } from './scope.ts';
 import type { TraceReader } from './trace-reader.ts';
-import { TraceTable } from './trace-table.ts';
+import { TraceTable, U32_MAX } from './trace-table.ts';
 
 export interface EvaluatorOptions {
   scanIntervalMs: number;
@@ -190,10 +190,11 @@ export class Evaluator implements Component, EvaluatorState {
     const t = this.traces;
     const o = this.#opts;
     return (
-      now - t.lastSeenMs[slot]! >= o.inactivityMs ||
-      now - t.firstSeenMs[slot]! >= o.maxTraceAgeMs ||
+      now - t.lastSeenMs(slot) >= o.inactivityMs ||
+      now - t.firstSeenMs(slot) >= o.maxTraceAgeMs ||
       t.spanCount[slot]! >= o.maxSpansPerTrace ||
-      t.bytes[slot]! >= o.maxBytesPerTrace
+      // bytes saturates at U32_MAX: a saturated sum is over any larger cap too.
+      t.bytes[slot]! >= Math.min(o.maxBytesPerTrace, U32_MAX)
     );
   }
 
@@ -207,8 +208,8 @@ export class Evaluator implements Component, EvaluatorState {
       maxEndNs: t.maxEnd[slot]!,
       bytes: t.bytes[slot]!,
       hasRoot: t.hasRoot(slot),
-      firstSeenMs: t.firstSeenMs[slot]!,
-      lastSeenMs: t.lastSeenMs[slot]!,
+      firstSeenMs: t.firstSeenMs(slot),
+      lastSeenMs: t.lastSeenMs(slot),
       lastReceivedMs: t.lastReceivedMs(slot),
     };
   }

@@ -4,12 +4,14 @@ import { TailsamplerError } from '../errors.ts';
  * Per-trace summaries of live (undecided) traces: no object per trace and nothing per span.
  *
  * Entries are dense (0..size-1) in parallel typed arrays, each on a resizable ArrayBuffer that grows
- * and shrinks in place, so memory follows the number of live traces (77 bytes each) without the
+ * and shrinks in place, so memory follows the number of live traces (63 bytes each) without the
  * doubling-and-copy spikes of reallocated arrays. A separate open-addressing index (linear probing,
  * backward-shift deletion, at most 3/4 full) maps a trace id to its entry for 4 bytes a slot.
  * Deleting moves the last entry into the hole, so an entry number is only valid until the next delete.
+ *
+ * Narrow encodings: `bytes` saturates at 2^32-1 and `errorCount` at 2^16-1; `firstSeen`/`lastSeen`
+ * are ms after the table's `baseMs` (see `rebase`). Start and end times stay exact nanoseconds.
  */
-
 /** 32-bit words per trace id. */
 export const KEY_WORDS = 4;
 export const FLAG_ROOT = 2;
@@ -20,12 +22,15 @@ export const TRACE_FIELDS = {
   keys: [Uint32Array, KEY_WORDS],
   state: [Uint8Array, 1],
   spanCount: [Uint32Array, 1],
-  errorCount: [Uint32Array, 1],
-  bytes: [Float64Array, 1],
+  /** Spans with status ERROR, saturating at 2^16-1. */
+  errorCount: [Uint16Array, 1],
+  /** Sum of span sizes, saturating at 2^32-1. */
+  bytes: [Uint32Array, 1],
   minStart: [BigInt64Array, 1],
   maxEnd: [BigInt64Array, 1],
-  firstSeenMs: [Float64Array, 1],
-  lastSeenMs: [Float64Array, 1],
+  /** When the evaluator first and last read a span of the trace: ms after `baseMs`. */
+  firstSeen: [Uint32Array, 1],
+  lastSeen: [Uint32Array, 1],
   /** lastSeenMs minus when the trace's last span reached the service (ms, saturating). */
   receiptLagMs: [Uint32Array, 1],
   firstSeq: [Uint32Array, 1],
@@ -45,6 +50,11 @@ export const ENTRY_BYTES = TRACE_FIELD_NAMES.reduce((n, f) => n + TRACE_FIELDS[f
 export const MAX_TRACES = 1 << 26;
 /** Entries added or removed at a time when the arrays grow or shrink. */
 const STEP = 1 << 14;
+/** Largest value of the saturating 32-bit fields (bytes, seen-time offsets, receipt lag). */
+export const U32_MAX = 0xffff_ffff;
+const U16_MAX = 0xffff;
+/** A new time base puts the time that needed it in the middle of the 49.7-day range of offsets. */
+const HALF_RANGE_MS = 2 ** 31;
 
 function hexWord(hex: string, i: number): number {
   return Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
@@ -73,12 +83,14 @@ export class TraceTable {
   keys!: Uint32Array;
   state!: Uint8Array;
   spanCount!: Uint32Array;
-  errorCount!: Uint32Array;
-  bytes!: Float64Array;
+  errorCount!: Uint16Array;
+  bytes!: Uint32Array;
   minStart!: BigInt64Array;
   maxEnd!: BigInt64Array;
-  firstSeenMs!: Float64Array;
-  lastSeenMs!: Float64Array;
+  firstSeen!: Uint32Array;
+  lastSeen!: Uint32Array;
+  /** ms since epoch that `firstSeen`/`lastSeen` count from (NaN until the first fold or restore). */
+  baseMs = Number.NaN;
   receiptLagMs!: Uint32Array;
   firstSeq!: Uint32Array;
   lastSeq!: Uint32Array;
@@ -107,9 +119,19 @@ export class TraceTable {
     return wordHex(this.keys[o]!) + wordHex(this.keys[o + 1]!) + wordHex(this.keys[o + 2]!) + wordHex(this.keys[o + 3]!);
   }
 
+  /** When the evaluator first read a span of the trace, ms since epoch. */
+  firstSeenMs(e: number): number {
+    return this.baseMs + this.firstSeen[e]!;
+  }
+
+  /** When the evaluator last read a span of the trace, ms since epoch. */
+  lastSeenMs(e: number): number {
+    return this.baseMs + this.lastSeen[e]!;
+  }
+
   /** When the trace's last span reached the service, ms since epoch (as well as the table knows). */
   lastReceivedMs(e: number): number {
-    return this.lastSeenMs[e]! - this.receiptLagMs[e]!;
+    return this.lastSeenMs(e) - this.receiptLagMs[e]!;
   }
 
   /** Entry of the trace, or -1. */
@@ -138,6 +160,8 @@ export class TraceTable {
         break;
       }
     }
+    let seen = seenMs - this.baseMs;
+    if (!(seen >= 0 && seen <= U32_MAX)) seen = this.rebase(seenMs);
     if (e < 0) {
       e = this.append(w0, w1, w2, w3);
       this.spanCount[e] = 0;
@@ -145,25 +169,44 @@ export class TraceTable {
       this.bytes[e] = 0;
       this.minStart[e] = startNs;
       this.maxEnd[e] = endNs;
-      this.firstSeenMs[e] = seenMs;
-      this.lastSeenMs[e] = seenMs;
-      this.receiptLagMs[e] = Math.min(0xffff_ffff, Math.max(0, seenMs - receivedMs));
+      this.firstSeen[e] = seen;
+      this.lastSeen[e] = seen;
+      this.receiptLagMs[e] = Math.min(U32_MAX, Math.max(0, seenMs - receivedMs));
       this.firstSeq[e] = seq;
       this.lastSeq[e] = seq;
     }
     const lastReceived = Math.max(this.lastReceivedMs(e), receivedMs);
     this.spanCount[e]! += 1;
-    if (isError) this.errorCount[e]! += 1;
+    if (isError && this.errorCount[e]! < U16_MAX) this.errorCount[e]! += 1;
     if (isRoot) this.state[e]! |= FLAG_ROOT;
-    this.bytes[e]! += bytes;
+    this.bytes[e] = Math.min(U32_MAX, this.bytes[e]! + bytes);
     if (startNs < this.minStart[e]!) this.minStart[e] = startNs;
     if (endNs > this.maxEnd[e]!) this.maxEnd[e] = endNs;
-    if (seenMs > this.lastSeenMs[e]!) this.lastSeenMs[e] = seenMs;
-    if (seenMs < this.firstSeenMs[e]!) this.firstSeenMs[e] = seenMs;
-    this.receiptLagMs[e] = Math.min(0xffff_ffff, Math.max(0, this.lastSeenMs[e]! - lastReceived));
+    if (seen > this.lastSeen[e]!) this.lastSeen[e] = seen;
+    if (seen < this.firstSeen[e]!) this.firstSeen[e] = seen;
+    this.receiptLagMs[e] = Math.min(U32_MAX, Math.max(0, this.lastSeenMs(e) - lastReceived));
     if (seq > this.lastSeq[e]!) this.lastSeq[e] = seq;
     if (seq < this.firstSeq[e]!) this.firstSeq[e] = seq;
     return e;
+  }
+
+  /**
+   * Moves the time base so that `ms` is in the middle of the offsets' range and returns its offset.
+   * Runs on the first fold, then only when seen times drift ~24.8 days from the base (or the clock
+   * jumps that far): live entries are shifted, and one seen more than ~24.8 days from `ms` saturates
+   * at the range's edge (a trace that old is past any sane max_trace_age_secs).
+   */
+  private rebase(ms: number): number {
+    const base = ms - HALF_RANGE_MS;
+    if (!Number.isNaN(this.baseMs)) {
+      const shift = this.baseMs - base;
+      for (let e = 0; e < this.count; e++) {
+        this.firstSeen[e] = Math.min(U32_MAX, Math.max(0, this.firstSeen[e]! + shift));
+        this.lastSeen[e] = Math.min(U32_MAX, Math.max(0, this.lastSeen[e]! + shift));
+      }
+    }
+    this.baseMs = base;
+    return HALF_RANGE_MS;
   }
 
   /** Removes entry `e`; the last entry moves into its place. */
@@ -192,10 +235,14 @@ export class TraceTable {
     return a as TraceArrays;
   }
 
-  /** A table of `count` entries whose arrays `fill` writes (restoring a checkpoint); then indexed. */
-  static async restore(count: number, fill: (arrays: TraceArrays) => Promise<void>): Promise<TraceTable> {
+  /**
+   * A table of `count` entries whose arrays `fill` writes (restoring a checkpoint), their seen times
+   * counted from `baseMs`; then indexed.
+   */
+  static async restore(count: number, baseMs: number, fill: (arrays: TraceArrays) => Promise<void>): Promise<TraceTable> {
     const t = new TraceTable(count);
     t.count = count;
+    t.baseMs = baseMs;
     await fill(t.arrays());
     for (let e = 0; e < count; e++) t.index[t.freeSlot(e)] = e + 1;
     return t;

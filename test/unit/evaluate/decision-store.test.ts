@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecisionStore, type StoredDecision } from '../../../src/evaluate/decision-store.ts';
 import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
-import { TRACE_FIELD_NAMES, TRACE_FIELDS, TraceTable } from '../../../src/evaluate/trace-table.ts';
+import { FLAG_ROOT, TraceTable } from '../../../src/evaluate/trace-table.ts';
+import { writeLegacyCheckpoint } from '../../support/legacy-checkpoint.ts';
 
 const decision = (traceId: string, keep: boolean, decidedAtMs = 1000): StoredDecision => ({
   traceId,
@@ -61,21 +62,10 @@ test('checkpoint round trip keeps the sequence number and every summary', async 
 
 test('a version 1 checkpoint (before receipt times) restores, each trace received when seen', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
-  const t = new TraceTable();
-  t.fold('0123456789abcdef0123456789abcdef', true, false, 5n, 9n, 7, 42, 30, 9);
-  await writeCheckpoint(path, 9, t);
-  // Rewrite it as version 1 wrote it: the same header but version 1, and no receiptLagMs array.
-  const bytes = readFileSync(path);
-  const nl = bytes.indexOf(10);
-  const header = JSON.parse(bytes.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
-  let offset = nl + 1;
-  const parts: Buffer[] = [Buffer.from(`${JSON.stringify({ ...header, version: 1 })}\n`)];
-  for (const f of TRACE_FIELD_NAMES) {
-    const n = TRACE_FIELDS[f][0].BYTES_PER_ELEMENT * TRACE_FIELDS[f][1];
-    if (f !== 'receiptLagMs') parts.push(bytes.subarray(offset, offset + n));
-    offset += n;
-  }
-  writeFileSync(path, Buffer.concat(parts));
+  // As version 1 wrote it: float64 bytes and seen times, and no receiptLagMs array.
+  writeLegacyCheckpoint(path, 1, 9, [
+    { traceId: '0123456789abcdef0123456789abcdef', state: 1 | FLAG_ROOT, spanCount: 1, errorCount: 0, bytes: 7, minStart: 5n, maxEnd: 9n, firstSeenMs: 42, lastSeenMs: 42, receiptLagMs: 12, firstSeq: 9, lastSeq: 9 },
+  ]);
   const back = (await readCheckpoint(path))!.traces;
   const s = back.find('0123456789abcdef0123456789abcdef');
   assert.equal(back.lastSeq[s], 9);

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
-import { ENTRY_BYTES, TraceTable } from '../../../src/evaluate/trace-table.ts';
+import { ENTRY_BYTES, TraceTable, U32_MAX } from '../../../src/evaluate/trace-table.ts';
 
 const id = () => randomBytes(16).toString('hex');
 
@@ -23,8 +23,8 @@ test('folds spans into one summary per trace', () => {
   assert.equal(t.bytes[s], 30);
   assert.equal(t.minStart[s], 50n);
   assert.equal(t.maxEnd[s], 200n);
-  assert.equal(t.firstSeenMs[s], 1000);
-  assert.equal(t.lastSeenMs[s], 2000);
+  assert.equal(t.firstSeenMs(s), 1000);
+  assert.equal(t.lastSeenMs(s), 2000);
   // The last span reached the service at 1500, though the evaluator read it at 2000.
   assert.equal(t.lastReceivedMs(s), 1500);
   assert.equal(t.firstSeq[s], 1);
@@ -32,7 +32,7 @@ test('folds spans into one summary per trace', () => {
   assert.equal(t.hasRoot(s), true);
   // A span received earlier but read later does not move the last receipt back.
   t.fold(a, false, false, 60n, 70n, 1, 2500, 1200, 4);
-  assert.equal(t.lastSeenMs[s], 2500);
+  assert.equal(t.lastSeenMs(s), 2500);
   assert.equal(t.lastReceivedMs(s), 1500);
   t.fold(a, false, false, 60n, 70n, 1, 2600, 2550, 4);
   assert.equal(t.lastReceivedMs(s), 2550);
@@ -93,4 +93,43 @@ test('a checkpoint restores the same traces', async () => {
     assert.equal(r.bytes[s], i);
     assert.equal(r.lastSeq[s], i + 1);
   });
+});
+
+test('bytes and error counts saturate instead of wrapping', () => {
+  const t = new TraceTable();
+  const a = id();
+  for (let i = 0; i < 3; i++) t.fold(a, false, false, 0n, 1n, 2 ** 31, 1000, 1000, 1);
+  const s = t.find(a);
+  assert.equal(t.bytes[s], U32_MAX);
+  for (let i = 0; i < 0x1_0001; i++) t.fold(a, false, true, 0n, 1n, 0, 1000, 1000, 1);
+  assert.equal(t.errorCount[s], 0xffff);
+  assert.equal(t.spanCount[s], 3 + 0x1_0001);
+});
+
+test('seen times stay exact ms since epoch across a time base move, and saturate only ~24.8 days away', () => {
+  const t = new TraceTable();
+  const now = Date.parse('2026-12-02T10:00:00Z');
+  const day = 86_400_000;
+  const old = id(), recent = id();
+  t.fold(old, false, false, 0n, 1n, 1, now, now, 1);
+  t.fold(old, false, false, 0n, 1n, 1, now + 1_000, now + 900, 1);
+  t.fold(recent, false, false, 0n, 1n, 1, now + 20 * day, now + 20 * day, 2);
+  const base = t.baseMs;
+  // 30 days on: past the offsets' range from the first base, so the base moves.
+  t.fold(recent, false, false, 0n, 1n, 1, now + 30 * day, now + 30 * day - 5, 3);
+  assert.notEqual(t.baseMs, base);
+  const r = t.find(recent), o = t.find(old);
+  assert.equal(t.firstSeenMs(r), now + 20 * day);
+  assert.equal(t.lastSeenMs(r), now + 30 * day);
+  assert.equal(t.lastReceivedMs(r), now + 30 * day - 5);
+  // 30 days before the newest time is beyond the range: the old trace's times saturate at its edge.
+  assert.equal(t.firstSeenMs(o), t.baseMs);
+  assert.ok(t.lastSeenMs(o) >= now + 30 * day - 2 ** 31);
+  // A clock jumping back below the base moves it the other way: times within range stay exact, and
+  // one more than the range after the new time saturates at the range's top.
+  const back = t.baseMs - day;
+  t.fold(old, false, false, 0n, 1n, 1, back, back, 4);
+  assert.equal(t.firstSeenMs(t.find(old)), back);
+  assert.equal(t.firstSeenMs(t.find(recent)), now + 20 * day);
+  assert.equal(t.lastSeenMs(t.find(recent)), t.baseMs + U32_MAX);
 });

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
+import { FLAG_ROOT, TraceTable, U32_MAX } from '../../../src/evaluate/trace-table.ts';
+import { writeLegacyCheckpoint, type LegacyTrace } from '../../support/legacy-checkpoint.ts';
+
+const A = '0123456789abcdef0123456789abcdef';
+const B = 'fedcba9876543210fedcba9876543210';
+const NOW = Date.parse('2026-12-02T10:00:00Z');
+const path = () => join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
+
+test('a version 2 checkpoint restores as version 3: seen times, receipt, ranges exact; wide counts saturate', async () => {
+  const p = path();
+  const traces: LegacyTrace[] = [
+    { traceId: A, state: 1 | FLAG_ROOT, spanCount: 70_000, errorCount: 70_000, bytes: 5e9, minStart: 1n << 60n, maxEnd: (1n << 60n) + 7_000_000_001n, firstSeenMs: NOW - 90_000, lastSeenMs: NOW - 1_000, receiptLagMs: 250, firstSeq: 3, lastSeq: 8 },
+    { traceId: B, state: 1, spanCount: 2, errorCount: 0, bytes: 1234, minStart: -5n, maxEnd: 9n, firstSeenMs: NOW - 5_000, lastSeenMs: NOW, receiptLagMs: 0, firstSeq: 7, lastSeq: 7 },
+  ];
+  writeLegacyCheckpoint(p, 2, 11, traces);
+  const ckpt = (await readCheckpoint(p))!;
+  assert.equal(ckpt.sequenceNumber, 11);
+  const t = ckpt.traces;
+  const a = t.find(A), b = t.find(B);
+  assert.equal(t.size, 2);
+  assert.equal(t.hasRoot(a), true);
+  assert.equal(t.hasRoot(b), false);
+  assert.equal(t.spanCount[a], 70_000);
+  assert.equal(t.errorCount[a], 0xffff, 'error count saturates at 2^16-1');
+  assert.equal(t.bytes[a], U32_MAX, 'bytes saturate at 2^32-1');
+  assert.equal(t.bytes[b], 1234);
+  assert.equal(t.maxEnd[a]! - t.minStart[a]!, 7_000_000_001n);
+  assert.equal(t.minStart[b], -5n);
+  assert.equal(t.firstSeenMs(a), NOW - 90_000);
+  assert.equal(t.lastSeenMs(a), NOW - 1_000);
+  assert.equal(t.lastReceivedMs(a), NOW - 1_250);
+  assert.equal(t.firstSeenMs(b), NOW - 5_000);
+  assert.equal(t.lastSeenMs(b), NOW);
+  assert.equal(t.firstSeq[a], 3);
+  assert.equal(t.lastSeq[a], 8);
+  // Folding on continues from the restored base, and a rewrite is version 3 with that base.
+  t.fold(B, false, true, 0n, 20n, 6, NOW + 2_000, NOW + 1_500, 9);
+  assert.equal(t.lastSeenMs(b), NOW + 2_000);
+  assert.equal(t.lastReceivedMs(b), NOW + 1_500);
+  const p3 = path();
+  await writeCheckpoint(p3, 12, t);
+  const header = JSON.parse(readFileSync(p3, 'utf8').split('\n')[0]!) as { version: number; baseMs: number };
+  assert.equal(header.version, 3);
+  assert.equal(header.baseMs, t.baseMs);
+  const back = (await readCheckpoint(p3))!.traces;
+  const b3 = back.find(B);
+  assert.equal(back.firstSeenMs(b3), NOW - 5_000);
+  assert.equal(back.lastSeenMs(b3), NOW + 2_000);
+  assert.equal(back.errorCount[b3], 1);
+  assert.equal(back.maxEnd[b3], 20n);
+  assert.equal(back.errorCount[back.find(A)], 0xffff);
+});
+
+test('an empty table checkpoints and restores, then takes its time base from its first fold', async () => {
+  const p = path();
+  await writeCheckpoint(p, 1, new TraceTable());
+  const t = (await readCheckpoint(p))!.traces;
+  assert.equal(t.size, 0);
+  t.fold(A, true, false, 1n, 2n, 3, NOW, NOW, 2);
+  assert.equal(t.firstSeenMs(t.find(A)), NOW);
+});
