@@ -94,7 +94,7 @@ export function bucketString(value: string, numBuckets: number): number {
   return (h & 0x7fffffff) % numBuckets;
 }
 
-const MICROS_PER_DAY = 86_400_000_000;
+export const MICROS_PER_DAY = 86_400_000_000;
 const MICROS_PER_DAY_BIG = 86_400_000_000n;
 
 /** Iceberg `day` transform of a timestamp in microseconds: whole days since 1970-01-01, floored. */

@@ -181,6 +181,7 @@ function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefin
 /** Min/max of the non-null values of rows [a, b), or undefined when all are null. */
 function valueRange(leaf: Leaf, a: number, b: number): { min: StatValue; max: StatValue } | undefined {
   const { values, nullMask } = leaf;
+  if (values instanceof BigInt64Array) return longRange(values, nullMask, a, b);
   let min: StatValue | undefined;
   let max: StatValue | undefined;
   for (let i = a; i < b; i++) {
@@ -190,6 +191,30 @@ function valueRange(leaf: Leaf, a: number, b: number): { min: StatValue; max: St
     if (max === undefined || v > max) max = v;
   }
   return min === undefined || max === undefined ? undefined : { min, max };
+}
+
+/**
+ * {@link valueRange} of a long column without a BigInt per value (reading a BigInt64Array element
+ * allocates one): compared as a signed high and an unsigned low 32-bit word, little-endian.
+ */
+function longRange(values: BigInt64Array, nullMask: Uint8Array | undefined, a: number, b: number): { min: bigint; max: bigint } | undefined {
+  const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  let min = -1;
+  let max = -1;
+  for (let i = a; i < b; i++) {
+    if (nullMask?.[i]) continue;
+    if (min < 0) {
+      min = max = i;
+      continue;
+    }
+    const hi = words[2 * i + 1]!;
+    const lo = words[2 * i]! >>> 0;
+    const minHi = words[2 * min + 1]!;
+    if (hi < minHi || (hi === minHi && lo < words[2 * min]! >>> 0)) min = i;
+    const maxHi = words[2 * max + 1]!;
+    if (hi > maxHi || (hi === maxHi && lo > words[2 * max]! >>> 0)) max = i;
+  }
+  return min < 0 ? undefined : { min: values[min]!, max: values[max]! };
 }
 
 /** Row ranges of the data pages of rows [a, b): about PAGE_SIZE bytes of values each. */

@@ -6,12 +6,37 @@
 import { TRACE_ID_BUCKETS } from '../span-schema.ts';
 import type { WriteSpanColumns } from '../span-schema.ts';
 import type { PartitionValues } from '../table.ts';
-import { bucketString, dayFromMicros } from '../transforms.ts';
+import { bucketString, dayFromMicros, MICROS_PER_DAY } from '../transforms.ts';
 
 export interface PartitionSlice {
   partition: PartitionValues;
   /** Indices into the batch, sorted by trace_id then start_time_unix_nano. */
   rows: Int32Array;
+}
+
+/**
+ * A long column's 32-bit words (little-endian: low, then signed high), or null for a plain array.
+ * Reading a BigInt64Array element allocates a BigInt; comparing and converting words does not.
+ */
+function longWords(column: ArrayLike<bigint>): Int32Array | null {
+  return column instanceof BigInt64Array ? new Int32Array(column.buffer, column.byteOffset, column.length * 2) : null;
+}
+
+/** Sign of the difference of longs a and b. */
+function compareLongs(w: Int32Array, a: number, b: number): number {
+  const ha = w[2 * a + 1]!;
+  const hb = w[2 * b + 1]!;
+  if (ha !== hb) return ha < hb ? -1 : 1;
+  const la = w[2 * a]! >>> 0;
+  const lb = w[2 * b]! >>> 0;
+  return la === lb ? 0 : la < lb ? -1 : 1;
+}
+
+/** The day of row i's microseconds, from its words while the value is within ±2^53 (as {@link dayFromMicros} does). */
+function dayOfWords(w: Int32Array, i: number, column: ArrayLike<bigint>): number {
+  const hi = w[2 * i + 1]!;
+  if (hi >= 0x200000 || hi < -0x200000) return dayFromMicros(column[i]!);
+  return Math.floor((hi * 0x1_0000_0000 + (w[2 * i]! >>> 0)) / MICROS_PER_DAY);
 }
 
 export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
@@ -50,14 +75,9 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
   const keys: { day: number; bucket: number; count: number }[] = [];
   const rowKey = new Int32Array(n);
   const rank = new Int32Array(n);
-  let lastMicros: bigint | undefined;
-  let lastDay = 0;
+  const tsWords = longWords(timestamps);
   for (let i = 0; i < n; i++) {
-    const micros = timestamps[i]!;
-    // Spans of one batch mostly share a day; skip the division when the timestamp is the same day.
-    const day = micros === lastMicros ? lastDay : dayFromMicros(micros);
-    lastMicros = micros;
-    lastDay = day;
+    const day = tsWords === null ? dayFromMicros(timestamps[i]!) : dayOfWords(tsWords, i, timestamps);
     const slot = traceSlot[i]!;
     const bucket = bucketBySlot[slot]!;
     rank[i] = rankBySlot[slot]!;
@@ -81,10 +101,12 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
     const k = rowKey[i]!;
     slices[k]!.rows[fill[k]!++] = i;
   }
+  const startWords = longWords(starts);
   for (const slice of slices) {
     slice.rows.sort((a, b) => {
       const d = rank[a]! - rank[b]!;
       if (d !== 0) return d;
+      if (startWords !== null) return compareLongs(startWords, a, b) || a - b;
       const sa = starts[a]!;
       const sb = starts[b]!;
       return sa < sb ? -1 : sa > sb ? 1 : a - b;

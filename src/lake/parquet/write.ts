@@ -129,9 +129,20 @@ export class ColumnStats {
       return;
     }
     if (def.type === 'long' || def.type === 'timestamptz') {
-      const src = source as ArrayLike<bigint>;
       const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+      if (source instanceof BigInt64Array) {
+        // Word by word: reading a BigInt64Array element would allocate a BigInt per value.
+        const from = new Int32Array(source.buffer, source.byteOffset, source.length * 2);
+        const to = new Int32Array(out.buffer);
+        for (let i = 0; i < n; i++) {
+          const r = rows[i]! * 2;
+          to[2 * i] = from[r]!;
+          to[2 * i + 1] = from[r + 1]!;
+        }
+      } else {
+        const src = source as ArrayLike<bigint>;
+        for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+      }
       this.leaf(def, out, undefined, !def.required, 0, plan, path);
       return;
     }

@@ -71,3 +71,18 @@ test('a dictionary where it at least halves the values, PLAIN where it does not;
   assert.deepEqual(file.ranges[3]![0], { min: 2999n * -(2n ** 50n), max: -(2n ** 50n) }, 'null rows (0n) are not in the range');
   assert.deepEqual(file.ranges[0], [undefined]);
 });
+
+test('the range of a long column compares whole 64-bit values: sign, high word, then the low word unsigned', () => {
+  const values = [0x7fffffffn, 0x80000000n, -1n, -(2n ** 63n), 2n ** 63n - 1n, 0xffffffffn, 2n ** 32n, -(2n ** 32n) - 1n, 5n];
+  const rows = values.length;
+  const big = BigInt64Array.from(values);
+  // The extremes are null rows: the range leaves them out.
+  const nullMask = Uint8Array.from(values, (v) => (v === -(2n ** 63n) || v === 2n ** 63n - 1n ? 1 : 0));
+  const leaf: Leaf = { element: SCHEMA[4]!, path: ['big'], values: big, nullMask, optional: true, dictionary: false, statistics: true };
+  const file = encodeParquet([leaf], rows, { ...options, schema: [{ name: 'table', num_children: 1 }, SCHEMA[4]!] });
+  assert.deepEqual(file.ranges[0]![0], { min: -(2n ** 32n) - 1n, max: 2n ** 32n });
+  // Same high word: the low word decides, as an unsigned number.
+  const low = { ...leaf, values: BigInt64Array.from([0x7fffffffn, 0xffffffffn, 0x80000000n, 1n]), nullMask: undefined };
+  const lowFile = encodeParquet([low], 4, { ...options, schema: [{ name: 'table', num_children: 1 }, SCHEMA[4]!] });
+  assert.deepEqual(lowFile.ranges[0]![0], { min: 1n, max: 0xffffffffn });
+});
