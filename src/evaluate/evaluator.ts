@@ -11,6 +11,7 @@ import type { DecisionStore, StoredDecision } from './decision-store.ts';
 import type { EvaluatorScope, EvaluatorState, RowFilter } from './scope.ts';
 import type { TraceReader } from './trace-reader.ts';
 import { TraceTable, U32_MAX } from './trace-table.ts';
+import { compareLongs, longWords } from '../lake/long-words.ts';
 
 export interface EvaluatorOptions {
   scanIntervalMs: number;
@@ -170,20 +171,44 @@ export class Evaluator implements Component, EvaluatorState {
     }
     const decided = unknown.length > 0 ? this.store.lookup(unknown) : NONE_DECIDED;
     const seq = file.sequenceNumber;
-    let lastLate: string | null = null;
-    for (let i = 0; i < cols.length; i++) {
-      if (take[i] === 0) continue;
+    const startWords = longWords(start);
+    const endWords = longWords(endNs);
+    // One run of rows per trace: the summary takes the run's totals in one fold.
+    for (let i = 0; i < cols.length; ) {
       const id = ids[i]!;
+      let to = i + 1;
+      while (to < cols.length && ids[to] === id) to++;
+      const from = i;
+      i = to;
+      if (take[from] === 0) continue;
       const d = decided.get(id);
       if (d !== undefined) {
-        if (!filter.late(id)) continue;
-        this.#metrics.lateSpans.inc({ outcome: d.keep ? 'exported' : 'dropped' });
-        if (d.keep && id !== lastLate) late.push({ decision: d, seq });
-        lastLate = id;
+        this.#lateRun(d, id, to - from, filter, seq, late);
         continue;
       }
-      this.traces.fold(id, parent[i] === null, status[i] === STATUS_ERROR, start[i]!, endNs[i]!, size[i]!, seenMs, received?.[i] ?? seenMs, seq);
+      let errors = 0;
+      let root = false;
+      let bytes = 0;
+      let receivedMs = -Infinity;
+      let first = from;
+      let last = from;
+      for (let k = from; k < to; k++) {
+        if (status[k] === STATUS_ERROR) errors++;
+        if (parent[k] === null) root = true;
+        bytes += size[k]!;
+        receivedMs = Math.max(receivedMs, received?.[k] ?? seenMs);
+        if (k > from && (startWords === null ? start[k]! < start[first]! : compareLongs(startWords, k, first) < 0)) first = k;
+        if (k > from && (endWords === null ? endNs[k]! > endNs[last]! : compareLongs(endWords, k, last) > 0)) last = k;
+      }
+      this.traces.fold(id, to - from, errors, root, start[first]!, endNs[last]!, bytes, seenMs, receivedMs, seq);
     }
+  }
+
+  /** `rows` late spans of a decided trace (the filter answers per trace): counted, and a kept trace's rows owed to the sink. */
+  #lateRun(d: StoredDecision, id: string, rows: number, filter: RowFilter, seq: number, late: LateRows[]): void {
+    if (!filter.late(id)) return;
+    this.#metrics.lateSpans.inc({ outcome: d.keep ? 'exported' : 'dropped' }, rows);
+    if (d.keep) late.push({ decision: d, seq });
   }
 
   #isReady(slot: number, now: number): boolean {

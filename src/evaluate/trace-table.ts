@@ -145,11 +145,13 @@ export class TraceTable {
   }
 
   /**
-   * Adds one span to its trace's summary, creating the trace if new; returns the entry. `seenMs` is
-   * when the evaluator read it, `receivedMs` when it reached the service (`seenMs` when unknown).
-   * Positional arguments on purpose: this runs once per span and must not allocate.
+   * Adds spans of one trace (`spans` of them, `errors` with status ERROR, the root among them if
+   * `hasRoot`, starting no earlier than `startNs` and ending no later than `endNs`, `bytes` in all)
+   * to its summary, creating the trace if new; returns the entry. `seenMs` is when the evaluator read
+   * them, `receivedMs` when the last reached the service (`seenMs` when unknown). Positional
+   * arguments on purpose: this runs once per trace and file and must not allocate.
    */
-  fold(traceIdHex: string, isRoot: boolean, isError: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, receivedMs: number, seq: number): number {
+  fold(traceIdHex: string, spans: number, errors: number, hasRoot: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, receivedMs: number, seq: number): number {
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
     let slot = mix(w0, w1, w2, w3) & this.mask;
     let e = -1;
@@ -176,9 +178,9 @@ export class TraceTable {
       this.lastSeq[e] = seq;
     }
     const lastReceived = Math.max(this.lastReceivedMs(e), receivedMs);
-    this.spanCount[e]! += 1;
-    if (isError && this.errorCount[e]! < U16_MAX) this.errorCount[e]! += 1;
-    if (isRoot) this.state[e]! |= FLAG_ROOT;
+    this.spanCount[e]! += spans;
+    if (errors > 0) this.errorCount[e] = Math.min(U16_MAX, this.errorCount[e]! + errors);
+    if (hasRoot) this.state[e]! |= FLAG_ROOT;
     this.bytes[e] = Math.min(U32_MAX, this.bytes[e]! + bytes);
     if (startNs < this.minStart[e]!) this.minStart[e] = startNs;
     if (endNs > this.maxEnd[e]!) this.maxEnd[e] = endNs;

@@ -12,6 +12,7 @@ import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { ColumnChunk, Encoding, FileMetaData, RowGroup, SchemaElement, Statistics } from 'hyparquet';
+import { compareLongs, longWords } from '../long-words.ts';
 
 /** A leaf's values, one per row; a null row holds null (strings) or 0 (typed arrays). */
 export type LeafValues = Int32Array | BigInt64Array | readonly (string | Uint8Array | null)[];
@@ -195,24 +196,17 @@ function valueRange(leaf: Leaf, a: number, b: number): { min: StatValue; max: St
 
 /**
  * {@link valueRange} of a long column without a BigInt per value (reading a BigInt64Array element
- * allocates one): compared as a signed high and an unsigned low 32-bit word, little-endian.
+ * allocates one), compared word by word.
  */
 function longRange(values: BigInt64Array, nullMask: Uint8Array | undefined, a: number, b: number): { min: bigint; max: bigint } | undefined {
-  const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  const words = longWords(values)!;
   let min = -1;
   let max = -1;
   for (let i = a; i < b; i++) {
     if (nullMask?.[i]) continue;
-    if (min < 0) {
-      min = max = i;
-      continue;
-    }
-    const hi = words[2 * i + 1]!;
-    const lo = words[2 * i]! >>> 0;
-    const minHi = words[2 * min + 1]!;
-    if (hi < minHi || (hi === minHi && lo < words[2 * min]! >>> 0)) min = i;
-    const maxHi = words[2 * max + 1]!;
-    if (hi > maxHi || (hi === maxHi && lo > words[2 * max]! >>> 0)) max = i;
+    if (min < 0) min = max = i;
+    else if (compareLongs(words, i, min) < 0) min = i;
+    else if (compareLongs(words, i, max) > 0) max = i;
   }
   return min < 0 ? undefined : { min: values[min]!, max: values[max]! };
 }

@@ -7,29 +7,12 @@ import { TRACE_ID_BUCKETS } from '../span-schema.ts';
 import type { WriteSpanColumns } from '../span-schema.ts';
 import type { PartitionValues } from '../table.ts';
 import { bucketString, dayFromMicros, MICROS_PER_DAY } from '../transforms.ts';
+import { compareLongs, longWords } from '../long-words.ts';
 
 export interface PartitionSlice {
   partition: PartitionValues;
   /** Indices into the batch, sorted by trace_id then start_time_unix_nano. */
   rows: Int32Array;
-}
-
-/**
- * A long column's 32-bit words (little-endian: low, then signed high), or null for a plain array.
- * Reading a BigInt64Array element allocates a BigInt; comparing and converting words does not.
- */
-function longWords(column: ArrayLike<bigint>): Int32Array | null {
-  return column instanceof BigInt64Array ? new Int32Array(column.buffer, column.byteOffset, column.length * 2) : null;
-}
-
-/** Sign of the difference of longs a and b. */
-function compareLongs(w: Int32Array, a: number, b: number): number {
-  const ha = w[2 * a + 1]!;
-  const hb = w[2 * b + 1]!;
-  if (ha !== hb) return ha < hb ? -1 : 1;
-  const la = w[2 * a]! >>> 0;
-  const lb = w[2 * b]! >>> 0;
-  return la === lb ? 0 : la < lb ? -1 : 1;
 }
 
 /** The day of row i's microseconds, from its words while the value is within ±2^53 (as {@link dayFromMicros} does). */

@@ -13,6 +13,7 @@ import { serializeBound } from '../transforms.ts';
 import { encodeParquet } from './encode.ts';
 import type { Leaf, LeafValues, StatValue } from './encode.ts';
 import { parquetElement, SPAN_PARQUET_SCHEMA } from './schema.ts';
+import { longWords } from '../long-words.ts';
 
 export interface WrittenFile {
   bytes: Uint8Array;
@@ -130,10 +131,9 @@ export class ColumnStats {
     }
     if (def.type === 'long' || def.type === 'timestamptz') {
       const out = new BigInt64Array(n);
-      if (source instanceof BigInt64Array) {
-        // Word by word: reading a BigInt64Array element would allocate a BigInt per value.
-        const from = new Int32Array(source.buffer, source.byteOffset, source.length * 2);
-        const to = new Int32Array(out.buffer);
+      const from = longWords(source as ArrayLike<bigint>);
+      if (from !== null) {
+        const to = longWords(out)!;
         for (let i = 0; i < n; i++) {
           const r = rows[i]! * 2;
           to[2 * i] = from[r]!;

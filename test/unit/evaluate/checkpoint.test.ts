@@ -40,7 +40,7 @@ test('a version 2 checkpoint restores as version 3: seen times, receipt, ranges 
   assert.equal(t.firstSeq[a], 3);
   assert.equal(t.lastSeq[a], 8);
   // Folding on continues from the restored base, and a rewrite is version 3 with that base.
-  t.fold(B, false, true, 0n, 20n, 6, NOW + 2_000, NOW + 1_500, 9);
+  t.fold(B, 1, 1, false, 0n, 20n, 6, NOW + 2_000, NOW + 1_500, 9);
   assert.equal(t.lastSeenMs(b), NOW + 2_000);
   assert.equal(t.lastReceivedMs(b), NOW + 1_500);
   const p3 = path();
@@ -62,6 +62,6 @@ test('an empty table checkpoints and restores, then takes its time base from its
   await writeCheckpoint(p, 1, new TraceTable());
   const t = (await readCheckpoint(p))!.traces;
   assert.equal(t.size, 0);
-  t.fold(A, true, false, 1n, 2n, 3, NOW, NOW, 2);
+  t.fold(A, 1, 0, true, 1n, 2n, 3, NOW, NOW, 2);
   assert.equal(t.firstSeenMs(t.find(A)), NOW);
 });

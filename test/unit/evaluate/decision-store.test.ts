@@ -50,7 +50,7 @@ test('checkpoint round trip keeps the sequence number and every summary', async 
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
   assert.equal(await readCheckpoint(path), null);
   const t = new TraceTable();
-  t.fold('0123456789abcdef0123456789abcdef', true, true, 1n << 60n, (1n << 60n) + 5n, 7, 42, 40, 9);
+  t.fold('0123456789abcdef0123456789abcdef', 1, 1, true, 1n << 60n, (1n << 60n) + 5n, 7, 42, 40, 9);
   await writeCheckpoint(path, 9, t);
   const back = await readCheckpoint(path);
   assert.equal(back!.sequenceNumber, 9);
@@ -77,7 +77,7 @@ test('a checkpoint larger than one write chunk restores every trace', async () =
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
   const t = new TraceTable();
   const n = 70_000;
-  for (let i = 0; i < n; i++) t.fold(i.toString(16).padStart(32, '0'), false, i % 7 === 0, BigInt(i), BigInt(i) * 2n, 1, i, i, i);
+  for (let i = 0; i < n; i++) t.fold(i.toString(16).padStart(32, '0'), 1, i % 7 === 0 ? 1 : 0, false, BigInt(i), BigInt(i) * 2n, 1, i, i, i);
   await writeCheckpoint(path, 3, t);
   const back = (await readCheckpoint(path))!.traces;
   assert.equal(back.size, n);

@@ -9,11 +9,30 @@ import { ENTRY_BYTES, TraceTable, U32_MAX } from '../../../src/evaluate/trace-ta
 
 const id = () => randomBytes(16).toString('hex');
 
+test('a run of spans folds as its spans one by one (counts add, errors saturate)', () => {
+  const runs = new TraceTable(4);
+  const single = new TraceTable(4);
+  const a = id();
+  runs.fold(a, 3, 2, true, 40n, 300n, 30, 1000, 900, 2);
+  single.fold(a, 1, 1, false, 100n, 300n, 10, 1000, 900, 2);
+  single.fold(a, 1, 1, true, 40n, 200n, 10, 1000, 700, 2);
+  single.fold(a, 1, 0, false, 90n, 120n, 10, 1000, 800, 2);
+  runs.fold(a, 0x1_0000, 0x1_0000, false, 50n, 60n, 0, 1100, 1000, 3);
+  for (let i = 0; i < 0x1_0000; i++) single.fold(a, 1, 1, false, 50n, 60n, 0, 1100, 1000, 3);
+  const r = runs.find(a);
+  const s = single.find(a);
+  for (const f of ['spanCount', 'errorCount', 'bytes', 'minStart', 'maxEnd', 'firstSeq', 'lastSeq'] as const) assert.equal(runs[f][r], single[f][s], f);
+  assert.equal(runs.errorCount[r], 0xffff);
+  assert.equal(runs.hasRoot(r), single.hasRoot(s));
+  assert.equal(runs.lastReceivedMs(r), single.lastReceivedMs(s));
+  assert.equal(runs.lastSeenMs(r), single.lastSeenMs(s));
+});
+
 test('folds spans into one summary per trace', () => {
   const t = new TraceTable(4);
   const a = id();
-  t.fold(a, false, false, 100n, 200n, 10, 1000, 900, 1);
-  t.fold(a, true, true, 50n, 150n, 20, 2000, 1500, 3);
+  t.fold(a, 1, 0, false, 100n, 200n, 10, 1000, 900, 1);
+  t.fold(a, 1, 1, true, 50n, 150n, 20, 2000, 1500, 3);
   const s = t.find(a);
   assert.ok(s >= 0);
   assert.equal(t.size, 1);
@@ -31,17 +50,17 @@ test('folds spans into one summary per trace', () => {
   assert.equal(t.lastSeq[s], 3);
   assert.equal(t.hasRoot(s), true);
   // A span received earlier but read later does not move the last receipt back.
-  t.fold(a, false, false, 60n, 70n, 1, 2500, 1200, 4);
+  t.fold(a, 1, 0, false, 60n, 70n, 1, 2500, 1200, 4);
   assert.equal(t.lastSeenMs(s), 2500);
   assert.equal(t.lastReceivedMs(s), 1500);
-  t.fold(a, false, false, 60n, 70n, 1, 2600, 2550, 4);
+  t.fold(a, 1, 0, false, 60n, 70n, 1, 2600, 2550, 4);
   assert.equal(t.lastReceivedMs(s), 2550);
 });
 
 test('grows, deletes (moving the last entry into the hole), and finds every remaining trace', () => {
   const t = new TraceTable(16);
   const ids = Array.from({ length: 50_000 }, id);
-  ids.forEach((x, i) => t.fold(x, false, false, BigInt(i), BigInt(i + 1), 1, i, i, 1));
+  ids.forEach((x, i) => t.fold(x, 1, 0, false, BigInt(i), BigInt(i + 1), 1, i, i, 1));
   assert.equal(t.size, 50_000);
   for (let i = 0; i < ids.length; i += 2) t.delete(t.find(ids[i]!));
   assert.equal(t.size, 25_000);
@@ -59,7 +78,7 @@ test('grows, deletes (moving the last entry into the hole), and finds every rema
 test('memory follows live traces: arrays shrink after deletes instead of keeping their peak', () => {
   const t = new TraceTable();
   const ids = Array.from({ length: 200_000 }, id);
-  ids.forEach((x) => t.fold(x, false, false, 1n, 2n, 1, 1, 1, 1));
+  ids.forEach((x) => t.fold(x, 1, 0, false, 1n, 2n, 1, 1, 1, 1));
   const peak = t.byteSize();
   assert.ok(peak >= 200_000 * ENTRY_BYTES);
   // No doubling: the arrays hold at most one growth step more than the live entries, plus the index.
@@ -73,7 +92,7 @@ test('memory follows live traces: arrays shrink after deletes instead of keeping
 test('a checkpoint restores the same traces', async () => {
   const t = new TraceTable();
   const ids = Array.from({ length: 300 }, id);
-  ids.forEach((x, i) => t.fold(x, i % 3 === 0, i % 5 === 0, BigInt(i), BigInt(2 * i), i, i, i, i + 1));
+  ids.forEach((x, i) => t.fold(x, 1, i % 5 === 0 ? 1 : 0, i % 3 === 0, BigInt(i), BigInt(2 * i), i, i, i, i + 1));
   t.delete(t.find(ids[0]!));
   const path = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'live.ckpt');
   await writeCheckpoint(path, 42, t);
@@ -98,10 +117,10 @@ test('a checkpoint restores the same traces', async () => {
 test('bytes and error counts saturate instead of wrapping', () => {
   const t = new TraceTable();
   const a = id();
-  for (let i = 0; i < 3; i++) t.fold(a, false, false, 0n, 1n, 2 ** 31, 1000, 1000, 1);
+  for (let i = 0; i < 3; i++) t.fold(a, 1, 0, false, 0n, 1n, 2 ** 31, 1000, 1000, 1);
   const s = t.find(a);
   assert.equal(t.bytes[s], U32_MAX);
-  for (let i = 0; i < 0x1_0001; i++) t.fold(a, false, true, 0n, 1n, 0, 1000, 1000, 1);
+  for (let i = 0; i < 0x1_0001; i++) t.fold(a, 1, 1, false, 0n, 1n, 0, 1000, 1000, 1);
   assert.equal(t.errorCount[s], 0xffff);
   assert.equal(t.spanCount[s], 3 + 0x1_0001);
 });
@@ -111,12 +130,12 @@ test('seen times stay exact ms since epoch across a time base move, and saturate
   const now = Date.parse('2026-12-02T10:00:00Z');
   const day = 86_400_000;
   const old = id(), recent = id();
-  t.fold(old, false, false, 0n, 1n, 1, now, now, 1);
-  t.fold(old, false, false, 0n, 1n, 1, now + 1_000, now + 900, 1);
-  t.fold(recent, false, false, 0n, 1n, 1, now + 20 * day, now + 20 * day, 2);
+  t.fold(old, 1, 0, false, 0n, 1n, 1, now, now, 1);
+  t.fold(old, 1, 0, false, 0n, 1n, 1, now + 1_000, now + 900, 1);
+  t.fold(recent, 1, 0, false, 0n, 1n, 1, now + 20 * day, now + 20 * day, 2);
   const base = t.baseMs;
   // 30 days on: past the offsets' range from the first base, so the base moves.
-  t.fold(recent, false, false, 0n, 1n, 1, now + 30 * day, now + 30 * day - 5, 3);
+  t.fold(recent, 1, 0, false, 0n, 1n, 1, now + 30 * day, now + 30 * day - 5, 3);
   assert.notEqual(t.baseMs, base);
   const r = t.find(recent), o = t.find(old);
   assert.equal(t.firstSeenMs(r), now + 20 * day);
@@ -128,7 +147,7 @@ test('seen times stay exact ms since epoch across a time base move, and saturate
   // A clock jumping back below the base moves it the other way: times within range stay exact, and
   // one more than the range after the new time saturates at the range's top.
   const back = t.baseMs - day;
-  t.fold(old, false, false, 0n, 1n, 1, back, back, 4);
+  t.fold(old, 1, 0, false, 0n, 1n, 1, back, back, 4);
   assert.equal(t.firstSeenMs(t.find(old)), back);
   assert.equal(t.firstSeenMs(t.find(recent)), now + 20 * day);
   assert.equal(t.lastSeenMs(t.find(recent)), t.baseMs + U32_MAX);

@@ -1,0 +1,20 @@
+/**
+ * 64-bit columns (BigInt64Array) read through their 32-bit words: reading a BigInt64Array element
+ * allocates a BigInt, comparing and copying words does not. Words are little-endian: the low word
+ * (unsigned), then the high word (signed).
+ */
+
+/** The column's words, or null when it is a plain array of bigints. */
+export function longWords(column: ArrayLike<bigint>): Int32Array | null {
+  return column instanceof BigInt64Array ? new Int32Array(column.buffer, column.byteOffset, column.length * 2) : null;
+}
+
+/** Sign of the difference of the longs at rows a and b. */
+export function compareLongs(w: Int32Array, a: number, b: number): number {
+  const ha = w[2 * a + 1]!;
+  const hb = w[2 * b + 1]!;
+  if (ha !== hb) return ha < hb ? -1 : 1;
+  const la = w[2 * a]! >>> 0;
+  const lb = w[2 * b]! >>> 0;
+  return la === lb ? 0 : la < lb ? -1 : 1;
+}
