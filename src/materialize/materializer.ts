@@ -168,16 +168,22 @@ export class Materializer implements Component {
   }
 
   private async tick(): Promise<void> {
-    let more = false;
+    const startedMs = Date.now();
+    // Nothing to commit, or a failure: a whole interval before trying again.
+    let delayMs = this.opts.commitIntervalMs;
     try {
-      more = await this.commitOnce();
-      // A full batch means more is waiting: keep going without waiting out the interval.
-      if (more && this.spool.pendingBytes() < this.opts.maxCommitBytes) more = false;
+      if (await this.commitOnce()) {
+        // A full batch waiting: go on at once. Otherwise the interval counts from this commit's
+        // start, not its end: waiting it out after the commit as well held the rate to a full batch
+        // per interval + commit duration, and left the spool a batch or two behind well below that.
+        const full = this.spool.pendingBytes() >= this.opts.maxCommitBytes;
+        delayMs = full ? 0 : Math.max(0, startedMs + this.opts.commitIntervalMs - Date.now());
+      }
     } catch (err) {
       this.logger.error({ err }, 'materializer commit failed; the spool keeps the spans and the next interval retries');
     }
     await this.expireDays();
-    this.schedule(more ? 0 : this.opts.commitIntervalMs);
+    this.schedule(delayMs);
   }
 
   /** Table upkeep by the process that appends: a `delete` snapshot for day partitions past retention. */

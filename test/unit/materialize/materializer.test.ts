@@ -78,3 +78,49 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
     await close();
   }
 });
+
+test('when no full batch waits, the next commit comes a commit interval after the last one started, not after it ended', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'materializer-'));
+  const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
+  const deps = { metrics: new Metrics(), logger: silentLogger() };
+  const { table, close } = await createSpanTable(config.storage, deps);
+  const spool = await createSpool(config.spool, deps);
+  await spool.start();
+  const one = request(2);
+  // Three records; a commit reads one (two would pass the budget), so two wait after the first
+  // commit (a full batch: at once) and one after the second (not full: the interval).
+  await spool.append([one, request(2), request(2)]);
+  // Each commit takes 700 ms of the (mocked) clock.
+  const slow: SpanTable = Object.assign(Object.create(table) as SpanTable, {
+    append: async (...args: Parameters<SpanTable['append']>) => {
+      const ref = await table.append(...args);
+      t.mock.timers.tick(700);
+      return ref;
+    },
+  });
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  // Only the materializer sets timers here: each call is its next commit being scheduled.
+  const scheduled = t.mock.method(globalThis, 'setTimeout');
+  const nextDelay = async (): Promise<unknown> => {
+    const n = scheduled.mock.callCount();
+    t.mock.timers.tick(0);
+    while (scheduled.mock.callCount() === n) await new Promise((resolve) => setImmediate(resolve));
+    return scheduled.mock.calls[n]!.arguments[1];
+  };
+  const m = new Materializer(spool, slow, { commitIntervalMs: 1000, maxCommitBytes: Math.floor(one.byteLength * 1.5) }, deps);
+  try {
+    await m.start();
+    assert.equal(scheduled.mock.calls[0]!.arguments[1], 0, 'the first commit at once');
+    assert.equal(await nextDelay(), 0, 'two records waiting after the first commit, a full batch: at once');
+    // The second commit started at +700 ms and ended at +1400: the next is due at +1700.
+    assert.equal(await nextDelay(), 300);
+    const { files } = await table.changesSince(0);
+    assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 4, 'two commits so far');
+  } finally {
+    // Its drain commits the third record, which ticks the mocked clock.
+    await m.shutdown();
+    t.mock.timers.reset();
+    await spool.shutdown();
+    await close();
+  }
+});
