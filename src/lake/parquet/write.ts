@@ -9,10 +9,10 @@ import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
 import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
+import { zstdCompress } from './zstd.ts';
 import { encodeParquet } from './encode.ts';
 import type { Leaf, LeafValues, StatValue } from './encode.ts';
 import { parquetElement, SPAN_PARQUET_SCHEMA } from './schema.ts';
-import { zstdCompress } from './zstd.ts';
 
 export interface WrittenFile {
   bytes: Uint8Array;
