@@ -3,7 +3,6 @@
  * chunks of the row groups that can hold the requested traces. Returns columns as typed arrays
  * (int → Int32Array, long/timestamptz → BigInt64Array) and string arrays (null for missing values).
  */
-import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, ColumnData, FileMetaData, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
@@ -11,6 +10,7 @@ import { COLUMN_BY_NAME } from '../span-schema.ts';
 import type { ColumnDef, ColumnName, KafkaMetadata, PartialSpanColumns } from '../span-schema.ts';
 import type { FileIO } from '../file-io.ts';
 import { hexOf } from '../../otlp/hex.ts';
+import { zstdDecompress } from './zstd.ts';
 
 /**
  * Which column of a data file holds each span column: its Iceberg field id (how Iceberg readers
@@ -29,9 +29,8 @@ export class ParquetReadError extends TailsamplerError {
 }
 
 const FOOTER_FETCH = 64 * 1024;
-const compressors = {
-  ZSTD: (input: Uint8Array): Uint8Array => zstdDecompressSync(input),
-};
+// Decoding errors come out of readDataFile as ParquetReadError naming the file.
+const compressors = { ZSTD: zstdDecompress };
 // Keep timestamps as raw microseconds (bigint) instead of hyparquet's default Date objects.
 const parsers = { timestampFromMicroseconds: (micros: bigint): bigint => micros };
 // Reading only some rows: text stays UTF-8 bytes too, decoded by `cell` only for the rows asked for

@@ -3,13 +3,13 @@
  * metrics (sizes, counts, bounds, split offsets) from the same pass, so the table never has to
  * re-read a file it just wrote.
  */
-import { constants as zlibConstants, zstdCompressSync } from 'node:zlib';
 import type { RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
 import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
+import { zstdCompress } from './zstd.ts';
 import { encodeParquet } from './encode.ts';
 import type { Leaf, LeafValues, StatValue } from './encode.ts';
 import { parquetElement, SPAN_PARQUET_SCHEMA } from './schema.ts';
@@ -29,37 +29,6 @@ export class ParquetWriteError extends TailsamplerError {
 
 /** Sort order id 1 of the table: trace_id ascending. */
 export const TRACE_ID_SORT_ORDER_ID = 1;
-
-/** ZSTD level 3: zstd's default, far better ratio than snappy on JSON text at similar speed. */
-const ZSTD_LEVEL = 3;
-
-/**
- * Pages up to this many bytes are stored in a zstd frame holding one raw (uncompressed) block. Node
- * builds a new compression context for every zstdCompressSync call (~23 µs however small the input,
- * and it has no public sync API to reuse one), while more than half the pages of a production-sized
- * file (1-2K rows) are a few bytes: run-length dictionary indexes of near-constant int columns,
- * definition-level-only pages of all-null columns. zstd would not shrink those anyway.
- */
-export const ZSTD_RAW_MAX = 64;
-
-/**
- * `input` as a zstd frame (RFC 8878 §3.1.1) of one raw block: magic, a frame header with
- * Single_Segment set and a one-byte Frame_Content_Size, then a block header (last block, raw,
- * size n) and the bytes. Every zstd decoder reads it; it is what zstd itself writes for an empty input.
- */
-export function zstdRawFrame(input: Uint8Array): Uint8Array {
-  const n = input.length;
-  if (n > 255) throw new RangeError(`a one-byte Frame_Content_Size cannot hold ${n}`);
-  const out = new Uint8Array(9 + n);
-  out.set([0x28, 0xb5, 0x2f, 0xfd, 0x20, n, 1 | ((n << 3) & 0xff), (n << 3) >> 8, 0]);
-  out.set(input, 9);
-  return out;
-}
-
-export const zstd = (input: Uint8Array): Uint8Array =>
-  input.length <= ZSTD_RAW_MAX
-    ? zstdRawFrame(input)
-    : zstdCompressSync(input, { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
 
 /** Long enough that 32-hex trace ids keep exact row-group min/max (default would cut to 16). */
 const STATS_TRUNCATE_LENGTH = 32;
@@ -238,7 +207,7 @@ export async function writeParquetFile(stats: ColumnStats, options: ParquetFileO
     const file = encodeParquet(stats.leaves, stats.rows.length, {
       schema: options.schema,
       rowGroupSize: options.rowGroupSize,
-      compress: zstd,
+      compress: zstdCompress,
       statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
       ...(options.sortingColumns !== undefined ? { sortingColumns: options.sortingColumns } : {}),
       createdBy: 'tailsampler',

@@ -5,7 +5,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { SchemaElement } from 'hyparquet';
 import { encodeParquet } from '../../../../src/lake/parquet/encode.ts';
 import type { Leaf } from '../../../../src/lake/parquet/encode.ts';
-import { zstd } from '../../../../src/lake/parquet/write.ts';
+import { zstdCompress } from '../../../../src/lake/parquet/zstd.ts';
 
 const SCHEMA: SchemaElement[] = [
   { name: 'table', num_children: 4 },
@@ -31,7 +31,7 @@ function leaves(rows: number): Leaf[] {
   ];
 }
 
-const options = { schema: SCHEMA, rowGroupSize: 2500, compress: zstd, statisticsTruncateLength: 32, createdBy: 'test' };
+const options = { schema: SCHEMA, rowGroupSize: 2500, compress: zstdCompress, statisticsTruncateLength: 32, createdBy: 'test' };
 const ZSTD = (input: Uint8Array, outputLength: number) => new Uint8Array(zstdDecompressSync(input)).subarray(0, outputLength);
 
 test('every value, null and non-ASCII byte reads back through an independent reader, across row groups and pages', async () => {
