@@ -15,13 +15,19 @@ import { BAD_UTF8, PLACEHOLDER, withInvalidUtf8 } from '../../fixtures/otlp/inva
 
 const request = (n: number) => toProtobuf([{ service: 'svc', scope: { name: 's' }, spans: makeTrace({ n, startMs: Date.now(), durationMs: 10 }) }]);
 
-test('a commit that landed but reported failure (outcome unknown) is not committed again', async () => {
+/** A local spool (started) and an embedded-catalog span table in a fresh directory. */
+async function localTableAndSpool(deps: { metrics: Metrics; logger: ReturnType<typeof silentLogger> }) {
   const dir = mkdtempSync(join(tmpdir(), 'materializer-'));
   const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
-  const deps = { metrics: new Metrics(), logger: silentLogger() };
   const { table, close } = await createSpanTable(config.storage, deps);
   const spool = await createSpool(config.spool, deps);
   await spool.start();
+  return { table, spool, close };
+}
+
+test('a commit that landed but reported failure (outcome unknown) is not committed again', async () => {
+  const deps = { metrics: new Metrics(), logger: silentLogger() };
+  const { table, spool, close } = await localTableAndSpool(deps);
   // The table commits, then the answer is lost once: the catalog's "commit state unknown".
   let failNext = true;
   const lossy: SpanTable = Object.assign(Object.create(table) as SpanTable, {
@@ -52,13 +58,9 @@ test('a commit that landed but reported failure (outcome unknown) is not committ
 });
 
 test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) is counted and left out, never rewritten', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'materializer-'));
-  const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
   const metrics = new Metrics();
   const deps = { metrics, logger: silentLogger() };
-  const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = await createSpool(config.spool, deps);
-  await spool.start();
+  const { table, spool, close } = await localTableAndSpool(deps);
   const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
   try {
     await m.start();
@@ -80,12 +82,8 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
 });
 
 test('when no full batch waits, the next commit comes a commit interval after the last one started, not after it ended', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'materializer-'));
-  const config = parseConfig(`spool: { local: { dir: ${join(dir, 'spool')} } }\nstorage: { catalog: { uri: ${join(dir, 'catalog.db')}, warehouse: ${join(dir, 'warehouse')} } }`, 'test', {});
   const deps = { metrics: new Metrics(), logger: silentLogger() };
-  const { table, close } = await createSpanTable(config.storage, deps);
-  const spool = await createSpool(config.spool, deps);
-  await spool.start();
+  const { table, spool, close } = await localTableAndSpool(deps);
   const one = request(2);
   // Three records; a commit reads one (two would pass the budget), so two wait after the first
   // commit (a full batch: at once) and one after the second (not full: the interval).

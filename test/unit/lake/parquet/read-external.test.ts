@@ -2,28 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
-import type { FileIO } from '../../../../src/lake/file-io.ts';
 import { readDataFile, type FileColumns } from '../../../../src/lake/parquet/read.ts';
 import type { ColumnName } from '../../../../src/lake/span-schema.ts';
-
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  async write(uri: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(uri, bytes);
-  }
-  async read(uri: string): Promise<Uint8Array> {
-    return this.files.get(uri)!;
-  }
-  async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.files.get(uri)!.subarray(offset, offset + length);
-  }
-  async size(uri: string): Promise<number> {
-    return this.files.get(uri)!.byteLength;
-  }
-  async delete(uri: string): Promise<void> {
-    this.files.delete(uri);
-  }
-}
+import { MemoryIO } from '../../../support/memory-file-io.ts';
 
 const hexBytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, 'hex'));
 

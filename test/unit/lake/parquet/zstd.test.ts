@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { decompress as wasmDecompress } from '@bokuweb/zstd-wasm';
 import { ZSTD_RAW_MAX, ZSTD_WASM_COMPRESS_MAX, ZSTD_WASM_DECOMPRESS_MAX, zstdCompress, zstdContentSize, zstdDecompress, zstdRawFrame } from '../../../../src/lake/parquet/zstd.ts';
-import type { FileIO } from '../../../../src/lake/file-io.ts';
 import { ParquetReadError, readDataFile } from '../../../../src/lake/parquet/read.ts';
 import { writeDataFile } from '../../../../src/lake/parquet/write.ts';
 import { syntheticBatch } from './fixtures.ts';
+import { MemoryIO } from '../../../support/memory-file-io.ts';
 
 test('tiny pages become zstd frames of one raw block that zstd decodes to the same bytes', () => {
   // An empty input is exactly what zstd itself writes.
@@ -113,25 +113,6 @@ test('a frame lying about its size, a truncated or corrupt frame and an empty in
   // The decoders still work after all that.
   same(zstdDecompress(frame, 5000), bytes, 'after the failures');
 });
-
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  async write(uri: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(uri, bytes);
-  }
-  async read(uri: string): Promise<Uint8Array> {
-    return this.files.get(uri)!;
-  }
-  async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.files.get(uri)!.subarray(offset, offset + length);
-  }
-  async size(uri: string): Promise<number> {
-    return this.files.get(uri)!.byteLength;
-  }
-  async delete(uri: string): Promise<void> {
-    this.files.delete(uri);
-  }
-}
 
 test('a data file with a corrupt zstd page reads as a ParquetReadError naming the file', async () => {
   const batch = syntheticBatch({ spans: 500, spansPerTrace: 5 });
