@@ -3,7 +3,7 @@
  * chunks of the row groups that can hold the requested traces. Returns columns as typed arrays
  * (int → Int32Array, long/timestamptz → BigInt64Array) and string arrays (null for missing values).
  */
-import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead } from 'hyparquet';
 import type { AsyncBuffer, ColumnData, FileMetaData, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
 import { COLUMN_BY_NAME } from '../span-schema.ts';
@@ -11,6 +11,8 @@ import type { ColumnDef, ColumnName, KafkaMetadata, PartialSpanColumns } from '.
 import type { FileIO } from '../file-io.ts';
 import { hexOf } from '../../otlp/hex.ts';
 import { zstdDecompress } from './zstd.ts';
+import { ownLayout, readOwnGroups, topFields } from './own-read.ts';
+import type { OwnFile, OwnLayout } from './own-read.ts';
 
 /**
  * Which column of a data file holds each span column: its Iceberg field id (how Iceberg readers
@@ -38,7 +40,7 @@ const parsers = { timestampFromMicroseconds: (micros: bigint): bigint => micros 
 const rowParsers = { ...parsers, stringFromBytes: (bytes: Uint8Array): Uint8Array => bytes };
 const utf8 = new TextDecoder();
 
-type ColumnArray = Int32Array | BigInt64Array | (string | KafkaMetadata | null)[];
+export type ColumnArray = Int32Array | BigInt64Array | (string | KafkaMetadata | null)[];
 
 function fileBuffer(io: FileIO, uri: string, fileSize: number): AsyncBuffer {
   return {
@@ -76,7 +78,7 @@ function cell(v: unknown, isText: boolean): string | KafkaMetadata | null {
 }
 
 /** A file column: the top-level Parquet name to ask hyparquet for, and whether it holds text. */
-interface Physical {
+export interface Physical {
   def: ColumnDef;
   name: string;
   text: boolean;
@@ -88,7 +90,7 @@ function isText(e: SchemaElement): boolean {
 
 /** The file's top-level column for each requested span column, by field id, else by name; absent ones are left out. */
 function resolve(metadata: FileMetaData, defs: readonly ColumnDef[], columns: FileColumns): Physical[] {
-  const top = parquetSchema(metadata).children.map((c) => c.element);
+  const top = topFields(metadata.schema).map((f) => f.element);
   const out: Physical[] = [];
   for (const def of defs) {
     const want = columns.get(def.name);
@@ -99,32 +101,46 @@ function resolve(metadata: FileMetaData, defs: readonly ColumnDef[], columns: Fi
   return out;
 }
 
-interface GroupSpan {
+export interface GroupSpan {
+  /** The row group's index in the file. */
+  index: number;
   /** First file row of the group. */
   start: number;
   rows: number;
 }
 
+/** A file being read: hyparquet's view of it, its footer, and our own reader's layout when it applies. */
+interface Source {
+  file: AsyncBuffer;
+  metadata: FileMetaData;
+  own: OwnFile;
+  layout: OwnLayout | undefined;
+}
+
 /**
  * Reads `columns` of the given row groups (ascending) into arrays laid out as the groups' rows
- * concatenated. Adjacent groups are read with one parquetRead so hyparquet can coalesce fetches.
- * With `wanted` (1 per row of that layout to keep), text cells of the other rows are left null
- * instead of decoded.
+ * concatenated: files we wrote with own-read.ts, others with hyparquet (adjacent groups with one
+ * parquetRead so it can coalesce fetches). With `wanted` (1 per row of that layout to keep), text
+ * (and struct) cells of the other rows are left null instead of decoded.
  */
 async function readGroups(
-  file: AsyncBuffer,
-  metadata: FileMetaData,
+  source: Source,
   groups: readonly GroupSpan[],
   defs: readonly ColumnDef[],
   columns: readonly Physical[],
   wanted?: Uint8Array,
 ): Promise<Map<string, ColumnArray>> {
+  const { file, metadata } = source;
   let total = 0;
   for (const g of groups) total += g.rows;
   const out = new Map<string, ColumnArray>();
   for (const c of defs) out.set(c.name, allocate(c, total));
   const byPhysical = new Map(columns.map((c) => [c.name, { target: out.get(c.def.name)!, text: c.text }]));
   if (total === 0 || columns.length === 0) return out;
+  if (source.layout) {
+    await readOwnGroups(source.own, metadata, source.layout, groups, columns, out, wanted);
+    return out;
+  }
 
   const reads: Promise<void>[] = [];
   let base = 0;
@@ -236,6 +252,8 @@ export async function readDataFile(
   columns: readonly ColumnName[],
   traceIds?: ReadonlySet<string>,
   fileColumns: FileColumns = OWN_COLUMNS,
+  /** 'hyparquet': read even our own files with hyparquet (tests compare the two readers). */
+  reader: 'auto' | 'hyparquet' = 'auto',
 ): Promise<PartialSpanColumns> {
   const defs = columns.map((name) => {
     const def = COLUMN_BY_NAME.get(name);
@@ -243,17 +261,20 @@ export async function readDataFile(
     return def;
   });
   try {
+    const own: OwnFile = { io, uri, fileSize, decompress: compressors.ZSTD };
     const file = fileBuffer(io, uri, fileSize);
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(FOOTER_FETCH, fileSize), parsers });
     const physical = resolve(metadata, defs, fileColumns);
     const [traceCol] = resolve(metadata, [COLUMN_BY_NAME.get('trace_id')!], fileColumns);
     if (traceIds && traceCol === undefined) throw new ParquetReadError(`data file ${uri} has no trace id column`);
+    const layout = reader === 'auto' ? ownLayout(metadata, traceCol ? [...physical, traceCol] : physical) : undefined;
+    const source: Source = { file, metadata, own, layout };
     // Row-group pruning by the trace id statistics: only where they compare as the hex ids do.
     const traceChunk = traceCol?.text ? metadata.row_groups[0]?.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === traceCol.name) ?? -1 : -1;
     const groups: GroupSpan[] = [];
     let start = 0;
     const sorted = traceIds ? [...traceIds].sort() : undefined;
-    for (const rg of metadata.row_groups) {
+    for (const [index, rg] of metadata.row_groups.entries()) {
       const rows = Number(rg.num_rows);
       let keep = rows > 0;
       if (keep && sorted) {
@@ -262,17 +283,17 @@ export async function readDataFile(
         const max = statString(stats?.max_value);
         keep = min !== undefined && max !== undefined ? anyInRange(sorted, min, max) : sorted.length > 0;
       }
-      if (keep) groups.push({ start, rows });
+      if (keep) groups.push({ index, start, rows });
       start += rows;
     }
 
     if (!traceIds) {
-      const data = await readGroups(file, metadata, groups, defs, physical);
+      const data = await readGroups(source, groups, defs, physical);
       return assemble(defs, data, groups.reduce((n, g) => n + g.rows, 0));
     }
 
     // Phase 1: trace ids of candidate groups only; phase 2: other columns of groups with matches.
-    const ids = (await readGroups(file, metadata, groups, [traceCol!.def], [traceCol!])).get('trace_id') as (string | null)[];
+    const ids = (await readGroups(source, groups, [traceCol!.def], [traceCol!])).get('trace_id') as (string | null)[];
     const hitGroups: GroupSpan[] = [];
     const hits: number[] = [];
     let pos = 0;
@@ -296,7 +317,7 @@ export async function readDataFile(
     const wanted = new Uint8Array(hitBase);
     for (const h of hits) wanted[h] = 1;
     const rest = defs.filter((d) => d.name !== 'trace_id');
-    const data = await readGroups(file, metadata, hitGroups, rest, physical.filter((p) => p.def.name !== 'trace_id'), wanted);
+    const data = await readGroups(source, hitGroups, rest, physical.filter((p) => p.def.name !== 'trace_id'), wanted);
     const out: PartialSpanColumns = { length: idx.length };
     for (const d of defs) {
       if (d.name === 'trace_id') {
