@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetMetadata } from 'hyparquet';
-import type { FileIO } from '../../../../src/lake/file-io.ts';
 import { readDataFile } from '../../../../src/lake/parquet/read.ts';
 import { writeDataFile } from '../../../../src/lake/parquet/write.ts';
 import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../../../../src/lake/span-schema.ts';
@@ -12,28 +11,7 @@ import { syntheticBatch } from './fixtures.ts';
 import { requestsToColumns } from '../../../../src/otlp/to-columns.ts';
 import { encodeRequest, realisticRequest, richRequest } from '../../../fixtures/otlp/requests.ts';
 import { cellText } from '../../../support/json-cells.ts';
-
-/** In-memory FileIO that records every range read, to prove which bytes a read touched. */
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  readonly ranges: [number, number][] = [];
-  async write(uri: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(uri, bytes);
-  }
-  async read(uri: string): Promise<Uint8Array> {
-    return this.files.get(uri)!;
-  }
-  async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    this.ranges.push([offset, offset + length]);
-    return this.files.get(uri)!.subarray(offset, offset + length);
-  }
-  async size(uri: string): Promise<number> {
-    return this.files.get(uri)!.byteLength;
-  }
-  async delete(uri: string): Promise<void> {
-    this.files.delete(uri);
-  }
-}
+import { MemoryIO } from '../../../support/memory-file-io.ts';
 
 const ALL = SPAN_COLUMNS.map<ColumnName>((c) => c.name);
 const I64_MAX = 2n ** 63n - 1n;
