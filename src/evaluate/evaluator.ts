@@ -197,8 +197,8 @@ export class Evaluator implements Component, EvaluatorState {
         if (parent[k] === null) root = true;
         bytes += size[k]!;
         receivedMs = Math.max(receivedMs, received?.[k] ?? seenMs);
-        if (k > from && (startWords === null ? start[k]! < start[first]! : compareLongs(startWords, k, first) < 0)) first = k;
-        if (k > from && (endWords === null ? endNs[k]! > endNs[last]! : compareLongs(endWords, k, last) > 0)) last = k;
+        if (compareLongs(startWords, k, first) < 0) first = k;
+        if (compareLongs(endWords, k, last) > 0) last = k;
       }
       this.traces.fold(id, to - from, errors, root, start[first]!, endNs[last]!, bytes, seenMs, receivedMs, seq);
     }

@@ -1,15 +1,16 @@
 /**
- * 64-bit columns (BigInt64Array) read through their 32-bit words: reading a BigInt64Array element
- * allocates a BigInt, comparing and copying words does not. Words are little-endian: the low word
- * (unsigned), then the high word (signed).
+ * 64-bit columns read through their 32-bit words: reading a BigInt64Array element allocates a
+ * BigInt, comparing and copying words does not. Words are little-endian: the low word (unsigned),
+ * then the high word (signed).
  */
 
-/** The column's words, or null when it is a plain array of bigints. */
-export function longWords(column: ArrayLike<bigint>): Int32Array | null {
-  return column instanceof BigInt64Array ? new Int32Array(column.buffer, column.byteOffset, column.length * 2) : null;
+/** The column's words: a view of a typed column, a copy of any other array of bigints. */
+export function longWords(column: ArrayLike<bigint>): Int32Array {
+  const typed = column instanceof BigInt64Array || column instanceof BigUint64Array ? column : BigInt64Array.from(column);
+  return new Int32Array(typed.buffer, typed.byteOffset, typed.length * 2);
 }
 
-/** Sign of the difference of the longs at rows a and b. */
+/** Sign of the difference of the (signed) longs at rows a and b. */
 export function compareLongs(w: Int32Array, a: number, b: number): number {
   const ha = w[2 * a + 1]!;
   const hb = w[2 * b + 1]!;

@@ -7,6 +7,7 @@ import type { PartialWriteSpanColumns } from '../lake/span-schema.ts';
 import { opentelemetry } from './gen/otlp.js';
 import { CorruptPayloadError } from './errors.ts';
 import { eventsFromJson, keyValuesFromJson, linksFromJson, resourceFromJson, scopeFromJson } from './json-to-proto.ts';
+import { longWords } from '../lake/long-words.ts';
 
 type SpanProps = opentelemetry.proto.trace.v1.Span.$Properties;
 type ScopeSpansProps = opentelemetry.proto.trace.v1.ScopeSpans.$Properties;
@@ -28,27 +29,18 @@ interface ResourceGroup {
 
 const utf8 = new TextDecoder();
 
-/**
- * An int64 column as (lo, hi) uint32 pairs (little-endian, as the codec asserts), read without a
- * BigInt per value: a view of a typed column, a copy of any other array-like.
- */
-function halves(column: ArrayLike<bigint>): Uint32Array {
-  const a = column instanceof BigInt64Array || column instanceof BigUint64Array ? column : BigInt64Array.from(column as ArrayLike<bigint> & Iterable<bigint>);
-  return new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
-}
-
-/** The int64 columns of one request, as {@link halves}. */
+/** The int64 columns of one request, as their 32-bit words ({@link longWords}). */
 interface Int64Columns {
-  start: Uint32Array;
-  end: Uint32Array;
-  flags: Uint32Array;
+  start: Int32Array;
+  end: Int32Array;
+  flags: Int32Array;
 }
 
 /**
  * A fixed64 field's value as protobufjs takes it ({low, high}, the same bits as a Long): not the
  * decimal string it would parse into a Long through several intermediate ones.
  */
-function fixed64(v: Uint32Array, row: number): SpanProps['startTimeUnixNano'] {
+function fixed64(v: Int32Array, row: number): SpanProps['startTimeUnixNano'] {
   return { low: v[2 * row]!, high: v[2 * row + 1]! } as unknown as SpanProps['startTimeUnixNano'];
 }
 
@@ -78,7 +70,7 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
   const count = rows === undefined ? columns.length : rows.length;
   const groups = new Map<string, ResourceGroup>();
   const resourceSpans: ResourceSpansProps[] = [];
-  const int64: Int64Columns = { start: halves(c.start_time_unix_nano), end: halves(c.end_time_unix_nano), flags: halves(c.flags) };
+  const int64: Int64Columns = { start: longWords(c.start_time_unix_nano), end: longWords(c.end_time_unix_nano), flags: longWords(c.flags) };
   for (let k = 0; k < count; k++) {
     const row = rows === undefined ? k : rows[k]!;
     if (!(row >= 0 && row < columns.length)) throw new RangeError(`row ${row} out of range`);
@@ -147,7 +139,7 @@ function spanOf(c: Required<PartialWriteSpanColumns>, int64: Int64Columns, row: 
     if (code !== 0) span.status.code = code;
     if (message) span.status.message = message;
   }
-  const flags = int64.flags[2 * row]!;
+  const flags = int64.flags[2 * row]! >>> 0;
   if (flags !== 0) span.flags = flags;
   return span;
 }

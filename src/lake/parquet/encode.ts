@@ -199,7 +199,7 @@ function valueRange(leaf: Leaf, a: number, b: number): { min: StatValue; max: St
  * allocates one), compared word by word.
  */
 function longRange(values: BigInt64Array, nullMask: Uint8Array | undefined, a: number, b: number): { min: bigint; max: bigint } | undefined {
-  const words = longWords(values)!;
+  const words = longWords(values);
   let min = -1;
   let max = -1;
   for (let i = a; i < b; i++) {

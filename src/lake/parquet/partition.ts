@@ -60,7 +60,7 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
   const rank = new Int32Array(n);
   const tsWords = longWords(timestamps);
   for (let i = 0; i < n; i++) {
-    const day = tsWords === null ? dayFromMicros(timestamps[i]!) : dayOfWords(tsWords, i, timestamps);
+    const day = dayOfWords(tsWords, i, timestamps);
     const slot = traceSlot[i]!;
     const bucket = bucketBySlot[slot]!;
     rank[i] = rankBySlot[slot]!;
@@ -89,10 +89,7 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
     slice.rows.sort((a, b) => {
       const d = rank[a]! - rank[b]!;
       if (d !== 0) return d;
-      if (startWords !== null) return compareLongs(startWords, a, b) || a - b;
-      const sa = starts[a]!;
-      const sb = starts[b]!;
-      return sa < sb ? -1 : sa > sb ? 1 : a - b;
+      return compareLongs(startWords, a, b) || a - b;
     });
   }
   // Stable output order (by day, then bucket) so callers and tests see deterministic file order.

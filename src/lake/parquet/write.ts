@@ -101,16 +101,11 @@ export class ColumnStats {
     if (def.type === 'long' || def.type === 'timestamptz') {
       const out = new BigInt64Array(n);
       const from = longWords(source as ArrayLike<bigint>);
-      if (from !== null) {
-        const to = longWords(out)!;
-        for (let i = 0; i < n; i++) {
-          const r = rows[i]! * 2;
-          to[2 * i] = from[r]!;
-          to[2 * i + 1] = from[r + 1]!;
-        }
-      } else {
-        const src = source as ArrayLike<bigint>;
-        for (let i = 0; i < n; i++) out[i] = src[rows[i]!]!;
+      const to = longWords(out);
+      for (let i = 0; i < n; i++) {
+        const r = rows[i]! * 2;
+        to[2 * i] = from[r]!;
+        to[2 * i + 1] = from[r + 1]!;
       }
       this.leaf(def, out, undefined, !def.required, 0, plan, path);
       return;
