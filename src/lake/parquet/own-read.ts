@@ -274,20 +274,8 @@ function readChunk(bytes: Uint8Array, rows: number, sink: Sink, decompress: Deco
   }
 }
 
-/**
- * The bytes of a zstd frame that holds them as one raw block (RFC 8878: Single_Segment with a one-byte
- * content size, then a last raw block), as write.ts's zstdRawFrame stores tiny pages; else undefined.
- * Most pages of a file are such (a zstd call costs ~20 µs however small its input).
- */
-function rawFrame(b: Uint8Array): Uint8Array | undefined {
-  if (b.length < 9 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd || b[4] !== 0x20) return undefined;
-  const n = b[5]!;
-  const block = b[6]! | (b[7]! << 8) | (b[8]! << 16);
-  return block === (1 | (n << 3)) && b.length === 9 + n ? b.subarray(9) : undefined;
-}
-
 function inflate(body: Uint8Array, size: number, decompress: Decompress): Buffer {
-  const out = rawFrame(body) ?? decompress(body, size);
+  const out = decompress(body, size);
   if (out.length !== size) throw new Error(`page decompressed to ${out.length} bytes, its header says ${size}`);
   return asBuffer(out);
 }

@@ -56,6 +56,17 @@ export function zstdRawFrame(input: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The bytes a frame of {@link zstdRawFrame}'s shape holds (one raw block, a one-byte content size),
+ * or undefined for any other frame. Most pages of our files are such: no decoder call for them.
+ */
+function rawFrameBody(b: Uint8Array): Uint8Array | undefined {
+  if (b.length < 9 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd || b[4] !== 0x20) return undefined;
+  const n = b[5]!;
+  const block = b[6]! | (b[7]! << 8) | (b[8]! << 16);
+  return block === (1 | (n << 3)) && b.length === 9 + n ? b.subarray(9) : undefined;
+}
+
 /** One Parquet page's bytes as a zstd frame (with its content size, as every encoder here writes it). */
 export function zstdCompress(input: Uint8Array): Uint8Array {
   if (input.length <= ZSTD_RAW_MAX) return zstdRawFrame(input);
@@ -103,13 +114,16 @@ export function zstdContentSize(frame: Uint8Array): number {
 }
 
 /**
- * Decodes one Parquet page's zstd frame(s), which must hold `outputLength` bytes. Frames declaring
+ * Decodes one Parquet page's zstd frame(s), which must hold `outputLength` bytes. A raw frame of
+ * {@link zstdRawFrame}'s shape is unwrapped without a decoder call. Frames declaring
  * exactly that size, at most {@link ZSTD_WASM_DECOMPRESS_MAX}, are decoded in wasm; everything
  * else (no declared size, a size other than the page header's, a larger one) and anything the wasm
  * decoder rejects goes to node, whose output is capped at `outputLength` and whose errors say what
  * is wrong with the input.
  */
 export function zstdDecompress(input: Uint8Array, outputLength: number): Uint8Array {
+  const raw = rawFrameBody(input);
+  if (raw !== undefined && raw.length === outputLength) return raw;
   const size = zstdContentSize(input);
   if (size > 0 && size === outputLength && size <= ZSTD_WASM_DECOMPRESS_MAX) {
     try {

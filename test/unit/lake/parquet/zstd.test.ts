@@ -132,3 +132,15 @@ test('a data file with a corrupt zstd page reads as a ParquetReadError naming th
     (e: unknown) => e instanceof ParquetReadError && e.code === 'TS_LAKE_PARQUET_READ' && /bad\.parquet.*corruption/.test(e.message),
   );
 });
+
+test('a raw frame of zstdRawFrame shape is unwrapped in place, and decoded like any frame when its size is not the page size', () => {
+  const bytes = Uint8Array.from({ length: 40 }, (_, i) => i * 3);
+  const frame = zstdRawFrame(bytes);
+  const out = zstdDecompress(frame, 40);
+  assert.equal(out.buffer, frame.buffer, 'a view of the frame, no decoder call');
+  same(out, Buffer.from(bytes), 'the raw bytes');
+  // Another page size: decoded like any frame (the callers check the length against the page's).
+  const decoded = zstdDecompress(frame, 41);
+  assert.notEqual(decoded.buffer, frame.buffer);
+  same(decoded, Buffer.from(bytes), 'decoded');
+});
