@@ -184,6 +184,15 @@ async function decisionLagByDestination(path: BenchPath, traces: number): Promis
   console.log(`[${path.name}] decision lag by destination speed (inactivity ${inactivity} s, 100 spans a request, 4 consumers):\n  ${rows.join('\n  ')}`);
 }
 
+/** Where the service's memory is: V8 heap (committed), buffers outside it, and anonymous memory (heap + malloc + array buffers). */
+async function memoryParts(svc: ServiceProcess): Promise<string> {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)}`;
+  const heap = await svc.metric('tailsampler_nodejs_heap_size_total_bytes');
+  const external = await svc.metric('tailsampler_nodejs_external_memory_bytes');
+  const anon = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${svc.pid}/smaps_rollup`, 'utf8'))![1]) * 1024;
+  return `V8 heap ${mib(heap)}, external ${mib(external)}, anonymous ${mib(anon)} MiB`;
+}
+
 async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
   await withService(path, { commit: 5, scan: 5, inactivity: 86_400, maxAge: 172_800 }, async (svc) => {
     const lines: string[] = [];
@@ -192,7 +201,7 @@ async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
       await loadgen(svc.http, step / 10, 10, ['--error-ratio', '0.01', '--slow-ratio', '0']);
       await waitFor('committed', async () => (await committed(svc)) >= sent, 600_000, 500);
       await waitFor('evaluated', async () => (await svc.metric('tailsampler_evaluator_live_traces')) >= sent / 10, 120_000, 500);
-      lines.push(`${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB`);
+      lines.push(`${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB (${await memoryParts(svc)})`);
     }
     const live = await svc.metric('tailsampler_evaluator_live_traces');
     console.log(`[${path.name}] pending spans vs memory (${live} live traces of 10 spans, none decided):\n  ${lines.join('\n  ')}`);

@@ -46,6 +46,20 @@ test('lookups larger than one statement chunk and expiry', () => {
   store.close();
 });
 
+test('lookups of any length, none included, find exactly the recorded ids through one statement', () => {
+  const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
+  const ids = Array.from({ length: 600 }, (_, i) => i.toString(16).padStart(32, '0'));
+  store.record(ids.filter((_, i) => i % 3 === 0).map((id) => decision(id, true)));
+  assert.equal(store.lookup([]).size, 0);
+  for (let n = 1; n <= ids.length; n += 7) {
+    const found = store.lookup(ids.slice(0, n));
+    assert.deepEqual([...found.keys()].sort(), ids.slice(0, n).filter((_, i) => i % 3 === 0));
+  }
+  // A repeated id is found once.
+  assert.equal(store.lookup([ids[0]!, ids[0]!]).size, 1);
+  store.close();
+});
+
 test('checkpoint round trip keeps the sequence number and every summary', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
   assert.equal(await readCheckpoint(path), null);
