@@ -255,11 +255,27 @@ function writeLevels(out: ByteWriter, nullMask: Uint8Array | undefined, a: numbe
   return out.offset - start;
 }
 
+/**
+ * Page scratch buffers shared by every file (encodeParquet runs to completion synchronously): a
+ * file's pages reuse what earlier files grew them to, where each file used to grow its own body
+ * buffer from 64 KiB to its largest page, a few hundred KiB of garbage per file (and, under the
+ * service's MALLOC_MMAP_THRESHOLD_, a fresh mapping for each step). One grown past
+ * SCRATCH_KEEP_BYTES (a page of huge values) is dropped after its file.
+ */
+const scratch = { body: new Body(), levels: new ByteWriter(256), indexes: new ByteWriter(1024) };
+const SCRATCH_KEEP_BYTES = 4 << 20;
+
+function trimScratch(): void {
+  if (scratch.body.u8.length > SCRATCH_KEEP_BYTES) scratch.body = new Body();
+  if (scratch.levels.buffer.byteLength > SCRATCH_KEEP_BYTES) scratch.levels = new ByteWriter(256);
+  if (scratch.indexes.buffer.byteLength > SCRATCH_KEEP_BYTES) scratch.indexes = new ByteWriter(1024);
+}
+
 class FileEncoder {
   readonly out = new ByteWriter(1 << 16);
-  private readonly body = new Body();
-  private readonly levels = new ByteWriter(256);
-  private readonly indexes = new ByteWriter(1024);
+  private readonly body = scratch.body;
+  private readonly levels = scratch.levels;
+  private readonly indexes = scratch.indexes;
   private readonly options: EncodeOptions;
   constructor(options: EncodeOptions) {
     this.options = options;
@@ -374,6 +390,14 @@ class FileEncoder {
 
 /** Encodes `leaves` (each `rows` long, in schema leaf order) as one Parquet file. */
 export function encodeParquet(leaves: readonly Leaf[], rows: number, options: EncodeOptions): EncodedFile {
+  try {
+    return encodeFile(leaves, rows, options);
+  } finally {
+    trimScratch();
+  }
+}
+
+function encodeFile(leaves: readonly Leaf[], rows: number, options: EncodeOptions): EncodedFile {
   const enc = new FileEncoder(options);
   const rowGroups: RowGroup[] = [];
   const ranges = leaves.map(() => [] as ({ min: StatValue; max: StatValue } | undefined)[]);

@@ -54,6 +54,24 @@ test('every value, null and non-ASCII byte reads back through an independent rea
   assert.ok(Number(meta.row_groups[0]!.columns[1]!.meta_data!.total_uncompressed_size) > 1 << 20);
 });
 
+test('files encoded one after another, or after a failed one, come out as each does alone (page buffers are shared)', async () => {
+  const small = () => encodeParquet(leaves(40), 40, options).bytes.slice();
+  const alone = small();
+  encodeParquet(leaves(6000), 6000, options); // pages over 1 MiB grow the shared buffers
+  assert.deepEqual(small(), alone, 'after a file of large pages');
+  // One value over the buffers' keep limit (4 MiB): the grown buffers are let go after its file.
+  const huge = leaves(3);
+  (huge[1]!.values as (string | null)[])[1] = 'ü'.repeat(3 << 20);
+  const file = encodeParquet(huge, 3, options);
+  const buffer = file.bytes.buffer.slice(file.bytes.byteOffset, file.bytes.byteOffset + file.bytes.byteLength) as ArrayBuffer;
+  const got = await parquetReadObjects({ file: buffer, columns: ['text'], compressors: { ZSTD } });
+  assert.equal(got[1]!.text, 'ü'.repeat(3 << 20));
+  assert.deepEqual(small(), alone, 'after a file of a huge page');
+  const failing = { ...options, compress: () => { throw new Error('compressor failed'); } };
+  assert.throws(() => encodeParquet(leaves(6000), 6000, failing), /compressor failed/);
+  assert.deepEqual(small(), alone, 'after a file that failed half-way');
+});
+
 test('a dictionary where it at least halves the values, PLAIN where it does not; statistics only where asked', () => {
   const rows = 3000;
   const file = encodeParquet(leaves(rows), rows, { ...options, rowGroupSize: rows });
