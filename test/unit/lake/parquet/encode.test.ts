@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import type { SchemaElement } from 'hyparquet';
-import { encodeParquet } from '../../../../src/lake/parquet/encode.ts';
+import type { PageHeader, SchemaElement } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer';
+import { writePageHeader as libraryPageHeader } from 'hyparquet-writer/src/datapage.js';
+import { encodeParquet, writePageHeader } from '../../../../src/lake/parquet/encode.ts';
 import type { Leaf } from '../../../../src/lake/parquet/encode.ts';
 import { zstdCompress } from '../../../../src/lake/parquet/zstd.ts';
 
@@ -70,6 +72,42 @@ test('files encoded one after another, or after a failed one, come out as each d
   const failing = { ...options, compress: () => { throw new Error('compressor failed'); } };
   assert.throws(() => encodeParquet(leaves(6000), 6000, failing), /compressor failed/);
   assert.deepEqual(small(), alone, 'after a file that failed half-way');
+});
+
+test('page headers are the bytes hyparquet-writer writes for them', () => {
+  const bytes = (write: (w: ByteWriter, h: PageHeader) => void, h: PageHeader) => {
+    const w = new ByteWriter(64);
+    write(w, h);
+    return Buffer.from(w.getBytes());
+  };
+  const sizes = [0, 1, 63, 64, 8191, 1 << 20, 2 ** 31 - 1];
+  for (const n of sizes) {
+    for (const encoding of ['PLAIN', 'RLE_DICTIONARY'] as const) {
+      const v2: PageHeader = {
+        type: 'DATA_PAGE_V2',
+        uncompressed_page_size: n,
+        compressed_page_size: sizes[(sizes.indexOf(n) + 3) % sizes.length]!,
+        data_page_header_v2: {
+          num_values: n,
+          num_nulls: n >> 1,
+          num_rows: n,
+          encoding,
+          definition_levels_byte_length: n % 97,
+          repetition_levels_byte_length: 0,
+          is_compressed: true,
+        },
+      };
+      assert.deepEqual(bytes(writePageHeader, v2), bytes(libraryPageHeader, v2), `data page v2, ${n}, ${encoding}`);
+    }
+    const dict: PageHeader = {
+      type: 'DICTIONARY_PAGE',
+      uncompressed_page_size: n,
+      compressed_page_size: n + 9,
+      dictionary_page_header: { num_values: n, encoding: 'PLAIN' },
+    };
+    assert.deepEqual(bytes(writePageHeader, dict), bytes(libraryPageHeader, dict), `dictionary page, ${n}`);
+  }
+  assert.throws(() => writePageHeader(new ByteWriter(), { type: 'INDEX_PAGE', uncompressed_page_size: 0, compressed_page_size: 0 }), RangeError);
 });
 
 test('a dictionary where it at least halves the values, PLAIN where it does not; statistics only where asked', () => {
