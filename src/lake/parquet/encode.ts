@@ -8,10 +8,10 @@
  * Which columns get a dictionary and statistics is decided by the caller from the schema.
  */
 import { ByteWriter } from 'hyparquet-writer';
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import type { ColumnChunk, Encoding, FileMetaData, RowGroup, SchemaElement, Statistics } from 'hyparquet';
+import { Encodings, PageTypes } from 'hyparquet/src/constants.js';
+import type { ColumnChunk, Encoding, FileMetaData, PageHeader, RowGroup, SchemaElement, Statistics } from 'hyparquet';
 import { compareLongs, longWords } from '../long-words.ts';
 
 /** A leaf's values, one per row; a null row holds null (strings) or 0 (typed arrays). */
@@ -255,11 +255,70 @@ function writeLevels(out: ByteWriter, nullMask: Uint8Array | undefined, a: numbe
   return out.offset - start;
 }
 
+/** Thrift compact protocol types (parquet.thrift is serialized with it). */
+const THRIFT_STOP = 0;
+const THRIFT_I32 = 5;
+const THRIFT_STRUCT = 12;
+
+/** A compact-protocol field header for the field `delta` ids after the one before, then its i32 value. */
+function i32Field(out: ByteWriter, delta: number, value: number): void {
+  out.appendUint8((delta << 4) | THRIFT_I32);
+  out.appendZigZag(value);
+}
+
+/**
+ * The PageHeader of a data page v2 or a dictionary page, the two kinds this encoder writes, byte for
+ * byte as hyparquet-writer's writePageHeader writes them (no crc, no statistics, is_compressed and
+ * is_sorted left at their defaults), without its walk over a generic object per page.
+ */
+export function writePageHeader(out: ByteWriter, header: PageHeader): void {
+  i32Field(out, 1, PageTypes.indexOf(header.type));
+  i32Field(out, 1, header.uncompressed_page_size);
+  i32Field(out, 1, header.compressed_page_size);
+  const v2 = header.data_page_header_v2;
+  const dict = header.dictionary_page_header;
+  if (v2 !== undefined) {
+    if (!v2.is_compressed) throw new RangeError('this encoder writes compressed data pages only');
+    out.appendUint8((5 << 4) | THRIFT_STRUCT); // field 8
+    i32Field(out, 1, v2.num_values);
+    i32Field(out, 1, v2.num_nulls);
+    i32Field(out, 1, v2.num_rows);
+    i32Field(out, 1, Encodings.indexOf(v2.encoding));
+    i32Field(out, 1, v2.definition_levels_byte_length);
+    i32Field(out, 1, v2.repetition_levels_byte_length);
+    out.appendUint8(THRIFT_STOP);
+  } else if (dict !== undefined) {
+    out.appendUint8((4 << 4) | THRIFT_STRUCT); // field 7
+    i32Field(out, 1, dict.num_values);
+    i32Field(out, 1, Encodings.indexOf(dict.encoding));
+    out.appendUint8(THRIFT_STOP);
+  } else {
+    throw new RangeError(`this encoder writes no ${header.type} pages`);
+  }
+  out.appendUint8(THRIFT_STOP);
+}
+
+/**
+ * Page scratch buffers shared by every file (encodeParquet runs to completion synchronously): a
+ * file's pages reuse what earlier files grew them to, where each file used to grow its own body
+ * buffer from 64 KiB to its largest page, a few hundred KiB of garbage per file (and, under the
+ * service's MALLOC_MMAP_THRESHOLD_, a fresh mapping for each step). One grown past
+ * SCRATCH_KEEP_BYTES (a page of huge values) is dropped after its file.
+ */
+const scratch = { body: new Body(), levels: new ByteWriter(256), indexes: new ByteWriter(1024) };
+const SCRATCH_KEEP_BYTES = 4 << 20;
+
+function trimScratch(): void {
+  if (scratch.body.u8.length > SCRATCH_KEEP_BYTES) scratch.body = new Body();
+  if (scratch.levels.buffer.byteLength > SCRATCH_KEEP_BYTES) scratch.levels = new ByteWriter(256);
+  if (scratch.indexes.buffer.byteLength > SCRATCH_KEEP_BYTES) scratch.indexes = new ByteWriter(1024);
+}
+
 class FileEncoder {
   readonly out = new ByteWriter(1 << 16);
-  private readonly body = new Body();
-  private readonly levels = new ByteWriter(256);
-  private readonly indexes = new ByteWriter(1024);
+  private readonly body = scratch.body;
+  private readonly levels = scratch.levels;
+  private readonly indexes = scratch.indexes;
   private readonly options: EncodeOptions;
   constructor(options: EncodeOptions) {
     this.options = options;
@@ -267,7 +326,7 @@ class FileEncoder {
   }
 
   /** Compresses the body written so far and appends header, levels and body; the uncompressed size. */
-  private page(header: Parameters<typeof writePageHeader>[1], levels: Uint8Array): number {
+  private page(header: PageHeader, levels: Uint8Array): number {
     const raw = this.body.bytes();
     const packed = this.options.compress(raw);
     const headerStart = this.out.offset;
@@ -374,6 +433,14 @@ class FileEncoder {
 
 /** Encodes `leaves` (each `rows` long, in schema leaf order) as one Parquet file. */
 export function encodeParquet(leaves: readonly Leaf[], rows: number, options: EncodeOptions): EncodedFile {
+  try {
+    return encodeFile(leaves, rows, options);
+  } finally {
+    trimScratch();
+  }
+}
+
+function encodeFile(leaves: readonly Leaf[], rows: number, options: EncodeOptions): EncodedFile {
   const enc = new FileEncoder(options);
   const rowGroups: RowGroup[] = [];
   const ranges = leaves.map(() => [] as ({ min: StatValue; max: StatValue } | undefined)[]);

@@ -22,6 +22,22 @@ function dayOfWords(w: Int32Array, i: number, column: ArrayLike<bigint>): number
   return Math.floor((hi * 0x1_0000_0000 + (w[2 * i]! >>> 0)) / MICROS_PER_DAY);
 }
 
+/** A trace's rows up to this many are ordered by insertion (a trace's spans mostly arrive in order). */
+const INSERTION_SORT_MAX = 32;
+
+/** Orders rows[a, b) by start time, ties by row (the order they are in), in place. */
+function insertionSort(rows: Int32Array, a: number, b: number, startWords: Int32Array): void {
+  for (let i = a + 1; i < b; i++) {
+    const row = rows[i]!;
+    let j = i - 1;
+    while (j >= a && compareLongs(startWords, rows[j]!, row) > 0) {
+      rows[j + 1] = rows[j]!;
+      j--;
+    }
+    rows[j + 1] = row;
+  }
+}
+
 export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
   const n = batch.length;
   if (n === 0) return [];
@@ -79,18 +95,30 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
     partition: { timestamp_day: k.day, trace_id_bucket: k.bucket },
     rows: new Int32Array(k.count),
   }));
+  // Rows by trace rank in one counting pass (ranks are dense; row order kept within a rank), dealt
+  // to their slices in that order: each slice is then ordered by trace, and only a trace's own
+  // rows are left to order by start time. A comparison sort of every slice's rows cost ~2/3 of
+  // this function.
+  const firstOfRank = new Int32Array(distinct.length + 1);
+  for (let i = 0; i < n; i++) firstOfRank[rank[i]! + 1]!++;
+  for (let r = 0; r < distinct.length; r++) firstOfRank[r + 1]! += firstOfRank[r]!;
+  const byRank = new Int32Array(n);
+  for (let i = 0; i < n; i++) byRank[firstOfRank[rank[i]!]!++] = i;
   const fill = new Int32Array(keys.length);
-  for (let i = 0; i < n; i++) {
+  for (const i of byRank) {
     const k = rowKey[i]!;
     slices[k]!.rows[fill[k]!++] = i;
   }
   const startWords = longWords(starts);
-  for (const slice of slices) {
-    slice.rows.sort((a, b) => {
-      const d = rank[a]! - rank[b]!;
-      if (d !== 0) return d;
-      return compareLongs(startWords, a, b) || a - b;
-    });
+  const byStart = (a: number, b: number): number => compareLongs(startWords, a, b) || a - b;
+  for (const { rows } of slices) {
+    for (let a = 0; a < rows.length; ) {
+      let b = a + 1;
+      while (b < rows.length && rank[rows[b]!] === rank[rows[a]!]) b++;
+      if (b - a > INSERTION_SORT_MAX) rows.subarray(a, b).sort(byStart);
+      else insertionSort(rows, a, b, startWords);
+      a = b;
+    }
   }
   // Stable output order (by day, then bucket) so callers and tests see deterministic file order.
   slices.sort((x, y) => x.partition.timestamp_day - y.partition.timestamp_day || x.partition.trace_id_bucket - y.partition.trace_id_bucket);

@@ -1,11 +1,12 @@
 /**
  * zstd for Parquet pages. Node's zlib builds a new native context on every zstdCompressSync /
- * zstdDecompressSync call (~40 µs compressing, ~30 µs decompressing, however small the input, more
- * under MALLOC_MMAP_THRESHOLD_), while most pages of our files are a few KiB. zstd compiled to
- * wasm (@bokuweb/zstd-wasm), with one compression context kept for the process, compresses those
- * in ~10-50 µs and decodes pages up to 2 MiB in a third to half of node's time; node compresses
- * larger pages (faster per byte). Both write zstd frames (RFC 8878) with the content size in
- * their header, which every zstd decoder reads.
+ * zstdDecompressSync call (~40 µs compressing, ~30 µs decompressing, however small the input; under
+ * the service's MALLOC_MMAP_THRESHOLD_ its context's buffers are fresh mappings each call, page
+ * faults included). zstd compiled to wasm (@bokuweb/zstd-wasm), with one compression context kept
+ * for the process, compresses pages up to 2 MiB (it is slower per byte than node on incompressible
+ * pages, but the context node rebuilds costs more than that at the page sizes our files have) and
+ * decodes them in a third to half of node's time. Both write zstd frames (RFC 8878) with the
+ * content size in their header, which every zstd decoder reads.
  */
 import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { compressUsingDict, createCCtx, decompress, init } from '@bokuweb/zstd-wasm';
@@ -28,19 +29,20 @@ const NODE_OPTIONS = { params: { [zlibConstants.ZSTD_c_compressionLevel]: ZSTD_L
 export const ZSTD_RAW_MAX = 64;
 
 /**
- * Pages up to this many bytes are compressed in wasm, larger ones by node: wasm zstd spends about
- * twice node's CPU per byte, which outweighs node's per-call context above ~8 KiB on pages that
- * compress poorly (random span ids, timestamps; compressible text gains up to ~32 KiB).
+ * Pages up to this many bytes are compressed in wasm, larger ones (a span with megabytes of
+ * attributes) by node: the wasm heap holds a page, its compressed bound and a context sized for
+ * it, and never shrinks. Data pages are cut after 1 MiB of values (encode.ts). Measured on files
+ * of 1,000 telemetrygen spans with the service's malloc settings, compressing every page in wasm
+ * instead of only those up to 8 KiB: writeDataFile 4.4-4.9 → 3.1-3.3 µs per span, same bytes.
  */
-export const ZSTD_WASM_COMPRESS_MAX = 8 * 1024;
+export const ZSTD_WASM_COMPRESS_MAX = 2 << 20;
 
 /**
  * Frames declaring up to this many bytes of content are decoded in wasm (faster than node at every
  * page size measured, up to 1 MiB pages: 0.3 against 1.1 ms). Its decoder allocates the declared
- * size in wasm memory, which never shrinks: this bounds that memory. Data pages are cut after
- * 1 MiB of values (encode.ts), so they reach a little over 1 MiB.
+ * size in wasm memory, which never shrinks: this bounds that memory, as for compression.
  */
-export const ZSTD_WASM_DECOMPRESS_MAX = 2 << 20;
+export const ZSTD_WASM_DECOMPRESS_MAX = ZSTD_WASM_COMPRESS_MAX;
 
 /**
  * `input` as a zstd frame (RFC 8878 §3.1.1) of one raw block: magic, a frame header with

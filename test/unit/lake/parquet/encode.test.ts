@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import type { SchemaElement } from 'hyparquet';
-import { encodeParquet } from '../../../../src/lake/parquet/encode.ts';
+import type { PageHeader, SchemaElement } from 'hyparquet';
+import { ByteWriter } from 'hyparquet-writer';
+import { writePageHeader as libraryPageHeader } from 'hyparquet-writer/src/datapage.js';
+import { encodeParquet, writePageHeader } from '../../../../src/lake/parquet/encode.ts';
 import type { Leaf } from '../../../../src/lake/parquet/encode.ts';
 import { zstdCompress } from '../../../../src/lake/parquet/zstd.ts';
 
@@ -52,6 +54,60 @@ test('every value, null and non-ASCII byte reads back through an independent rea
   assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [2500, 2500, 1000]);
   // A row group's text is over 1 MiB: more than one data page.
   assert.ok(Number(meta.row_groups[0]!.columns[1]!.meta_data!.total_uncompressed_size) > 1 << 20);
+});
+
+test('files encoded one after another, or after a failed one, come out as each does alone (page buffers are shared)', async () => {
+  const small = () => encodeParquet(leaves(40), 40, options).bytes.slice();
+  const alone = small();
+  encodeParquet(leaves(6000), 6000, options); // pages over 1 MiB grow the shared buffers
+  assert.deepEqual(small(), alone, 'after a file of large pages');
+  // One value over the buffers' keep limit (4 MiB): the grown buffers are let go after its file.
+  const huge = leaves(3);
+  (huge[1]!.values as (string | null)[])[1] = 'ü'.repeat(3 << 20);
+  const file = encodeParquet(huge, 3, options);
+  const buffer = file.bytes.buffer.slice(file.bytes.byteOffset, file.bytes.byteOffset + file.bytes.byteLength) as ArrayBuffer;
+  const got = await parquetReadObjects({ file: buffer, columns: ['text'], compressors: { ZSTD } });
+  assert.equal(got[1]!.text, 'ü'.repeat(3 << 20));
+  assert.deepEqual(small(), alone, 'after a file of a huge page');
+  const failing = { ...options, compress: () => { throw new Error('compressor failed'); } };
+  assert.throws(() => encodeParquet(leaves(6000), 6000, failing), /compressor failed/);
+  assert.deepEqual(small(), alone, 'after a file that failed half-way');
+});
+
+test('page headers are the bytes hyparquet-writer writes for them', () => {
+  const bytes = (write: (w: ByteWriter, h: PageHeader) => void, h: PageHeader) => {
+    const w = new ByteWriter(64);
+    write(w, h);
+    return Buffer.from(w.getBytes());
+  };
+  const sizes = [0, 1, 63, 64, 8191, 1 << 20, 2 ** 31 - 1];
+  for (const n of sizes) {
+    for (const encoding of ['PLAIN', 'RLE_DICTIONARY'] as const) {
+      const v2: PageHeader = {
+        type: 'DATA_PAGE_V2',
+        uncompressed_page_size: n,
+        compressed_page_size: sizes[(sizes.indexOf(n) + 3) % sizes.length]!,
+        data_page_header_v2: {
+          num_values: n,
+          num_nulls: n >> 1,
+          num_rows: n,
+          encoding,
+          definition_levels_byte_length: n % 97,
+          repetition_levels_byte_length: 0,
+          is_compressed: true,
+        },
+      };
+      assert.deepEqual(bytes(writePageHeader, v2), bytes(libraryPageHeader, v2), `data page v2, ${n}, ${encoding}`);
+    }
+    const dict: PageHeader = {
+      type: 'DICTIONARY_PAGE',
+      uncompressed_page_size: n,
+      compressed_page_size: n + 9,
+      dictionary_page_header: { num_values: n, encoding: 'PLAIN' },
+    };
+    assert.deepEqual(bytes(writePageHeader, dict), bytes(libraryPageHeader, dict), `dictionary page, ${n}`);
+  }
+  assert.throws(() => writePageHeader(new ByteWriter(), { type: 'INDEX_PAGE', uncompressed_page_size: 0, compressed_page_size: 0 }), RangeError);
 });
 
 test('a dictionary where it at least halves the values, PLAIN where it does not; statistics only where asked', () => {

@@ -50,6 +50,36 @@ test('rows of each slice are ordered by trace_id, then start_time_unix_nano', ()
   }
 });
 
+test('each slice holds its rows in exactly the order of trace_id, start time, then batch row, however the rows of a trace are spread', () => {
+  // Traces of 1 to 100 spans, their rows interleaved across the batch, start times with ties and
+  // out of order, some spans a day later.
+  const batch = syntheticBatch({ spans: 6000, spansPerTrace: 1 });
+  const ids = Array.from({ length: 150 }, (_, t) => batch.trace_id[t]!);
+  const st = batch.start_time_unix_nano as BigInt64Array;
+  const ts = batch.timestamp as BigInt64Array;
+  let seed = 7;
+  const next = (m: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % m;
+  for (let i = 0; i < batch.length; i++) {
+    const t = next(4) === 0 ? next(ids.length) : next(8); // eight traces far over the insertion-sort run
+    (batch.trace_id as string[])[i] = ids[t]!;
+    st[i] = BigInt(next(50)) - 25n; // ties, negative values
+    if (next(10) === 0) ts[i] = ts[i]! + DAY;
+  }
+  const slices = partitionBatch(batch);
+  assert.ok(slices.some((s) => s.rows.length > 200));
+  let rows = 0;
+  for (const s of slices) {
+    const want = Int32Array.from(s.rows).sort((a, b) => {
+      const ta = batch.trace_id[a]!;
+      const tb = batch.trace_id[b]!;
+      return ta < tb ? -1 : ta > tb ? 1 : st[a]! < st[b]! ? -1 : st[a]! > st[b]! ? 1 : a - b;
+    });
+    assert.deepEqual(s.rows, want, `slice ${s.partition.timestamp_day}/${s.partition.trace_id_bucket}`);
+    rows += s.rows.length;
+  }
+  assert.equal(rows, batch.length);
+});
+
 test('partitionBatch of an empty batch is empty', () => {
   assert.deepEqual(partitionBatch(syntheticBatch({ spans: 0, spansPerTrace: 1 })), []);
 });
