@@ -387,7 +387,7 @@ export class S3FileIO implements FileIO {
 
   /** Ranged GET. Like a file read, a range past the end comes back short (empty past the last byte). */
   async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    parseS3Uri(uri);
+    parseS3Uri(uri); // a URI that addresses no object is refused even for an empty range
     if (length <= 0) return new Uint8Array(0);
     let answer: S3Answer;
     try {
