@@ -40,7 +40,7 @@ export const errorCodes = {
 
   TS_FILEIO_NOT_FOUND: { retryable: false, meaning: 'The file or object does not exist (S3 NoSuchKey / 404).' },
   TS_FILEIO_INVALID_URI: { retryable: false, meaning: 'No FileIO can address this URI (unknown scheme, no bucket or key).' },
-  TS_FILEIO_INVALID_OPTIONS: { retryable: false, meaning: 'S3 part size or multipart threshold is not positive.' },
+  TS_FILEIO_INVALID_OPTIONS: { retryable: false, meaning: "S3 part size or multipart threshold is not positive, or the bucket's endpoint wants another signing scheme than SigV4 (S3 Express)." },
   TS_FILEIO_REQUEST_FAILED: { retryable: 'per instance', meaning: 'An object store request failed after the client\'s own retries; retryable when throttled, 5xx or unreachable, not when denied.' },
   TS_LAKE_TRANSFORM: { retryable: false, meaning: 'A value cannot be put through an Iceberg partition transform or bound serialization.' },
   TS_LAKE_PARQUET_WRITE: { retryable: false, meaning: 'A span batch cannot be written as Parquet.' },

@@ -1,10 +1,14 @@
 import type * as S3SdkModule from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as EndpointsModule from '@smithy/core/endpoints';
 import type { StorageConfig } from '../config/schema.ts';
 import { TailsamplerError } from '../errors.ts';
+import { retryWithBackoff, type BackoffPolicy } from '../retry.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { FileIO } from './file-io.ts';
 import { FileNotFoundError, InvalidFileUriError, ObjectStoreRequestError } from './file-io-errors.ts';
+import type * as S3HttpModule from './s3-http.ts';
+import type { BucketEndpoint, S3Answer, S3Request, SignedS3Http } from './s3-http.ts';
 
 const MIB = 1024 * 1024;
 
@@ -29,7 +33,7 @@ export interface S3FileIOOptions {
   partSizeBytes: number;
   /** Parts uploaded at once. */
   multipartConcurrency: number;
-  /** Attempts per request, retries included (the SDK's standard retry strategy with backoff). */
+  /** Attempts per request, retries included (with backoff as the SDK's standard retry strategy). */
   maxAttempts: number;
 }
 
@@ -167,17 +171,39 @@ export function toFileIOError(err: unknown, operation: string, uri: string): Err
   return new ObjectStoreRequestError(operation, uri, { status, storeCode: name, retryable, cause: err });
 }
 
-type S3Sdk = typeof S3SdkModule;
+/**
+ * Retries of single-object requests, as the SDK's standard strategy: exponential from 100 ms with
+ * full jitter, at most 20 s.
+ */
+export const S3_BACKOFF: BackoffPolicy = { initialIntervalMs: 100, maxIntervalMs: 20_000, multiplier: 2, randomization: 1 };
+
+interface S3Sdk {
+  s3: typeof S3SdkModule;
+  getEndpointFromInstructions: typeof EndpointsModule.getEndpointFromInstructions;
+  http: typeof S3HttpModule;
+}
 let sdkLoad: Promise<S3Sdk> | null = null;
 
 /**
- * The AWS SDK is loaded when an S3 client is first needed, not at start-up: it costs ~35 MiB of RSS,
- * which an embedded (local files) setup never needs.
+ * The AWS SDK (and the signed HTTP client on its signer) is loaded when an S3 client is first needed,
+ * not at start-up: it costs ~35 MiB of RSS, which an embedded (local files) setup never needs.
  */
 function loadSdk(): Promise<S3Sdk> {
-  sdkLoad ??= import('@aws-sdk/client-s3');
+  sdkLoad ??= Promise.all([import('@aws-sdk/client-s3'), import('@smithy/core/endpoints'), import('./s3-http.ts')]).then(
+    ([s3, endpoints, http]) => ({ s3, getEndpointFromInstructions: endpoints.getEndpointFromInstructions, http }),
+  );
   return sdkLoad;
 }
+
+/** What single-object requests go through: the signed HTTP client, and the SDK's client for its config. */
+interface Clients {
+  sdk: S3Sdk;
+  client: S3Client;
+  http: SignedS3Http;
+}
+
+/** Metric labels of the single-object requests (as s3OperationLabel names the SDK's commands). */
+type ObjectOp = 'put_object' | 'get_object' | 'head_object' | 'delete_object';
 
 export interface S3FileIODeps {
   metrics?: Pick<Metrics, 's3Requests' | 's3Bytes'>;
@@ -186,15 +212,20 @@ export interface S3FileIODeps {
 /**
  * FileIO on S3 or an S3-compatible store (Garage, MinIO, R2…) for `s3://bucket/key` URIs. Writes are
  * one PutObject, or a multipart upload at or above the threshold; either way the object appears whole
- * or not at all. Retries are the SDK's (bounded by maxAttempts). Every HTTP attempt is counted in
+ * or not at all. Single-object requests (PUT, GET, ranged GET, HEAD, DELETE: all but the multipart
+ * upload) are signed with the SDK's SigV4 signer and sent by s3-http.ts, to the endpoint the SDK's
+ * rules resolve and with the SDK's credential chain; the multipart upload goes through the SDK client.
+ * Every request is retried up to maxAttempts with backoff. Every HTTP attempt is counted in
  * `tailsampler_s3_requests_total{op}` and its body bytes in `tailsampler_s3_bytes_total{direction}`.
  */
 export class S3FileIO implements FileIO {
   readonly options: Readonly<S3FileIOOptions>;
   readonly #metrics: S3FileIODeps['metrics'];
-  /** The SDK and the client, made on the first request. */
-  #ready: Promise<{ sdk: S3Sdk; client: S3Client }> | null = null;
-  #client: S3Client | null = null;
+  /** The SDK, its client and the signed HTTP client, made on the first request. */
+  #ready: Promise<Clients> | null = null;
+  #clients: Clients | null = null;
+  /** Per bucket, where its objects are (resolved once; a failed resolution is tried again next time). */
+  readonly #endpoints = new Map<string, Promise<BucketEndpoint>>();
 
   constructor(options: S3FileIOOptions, deps: S3FileIODeps = {}) {
     if (!(options.partSizeBytes > 0) || !(options.multipartThresholdBytes > 0)) {
@@ -204,12 +235,13 @@ export class S3FileIO implements FileIO {
     this.#metrics = deps.metrics;
   }
 
-  private sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+  private clients(): Promise<Clients> {
     this.#ready ??= loadSdk().then((sdk) => {
-      const client = new sdk.S3Client(s3ClientConfig(this.options));
+      const client = new sdk.s3.S3Client(s3ClientConfig(this.options));
       if (this.#metrics) this.instrument(client, this.#metrics);
-      this.#client = client;
-      return { sdk, client };
+      // The client's resolved credentials: static ones, or the default chain (refreshed as they expire).
+      this.#clients = { sdk, client, http: new sdk.http.SignedS3Http(this.options.region, client.config.credentials) };
+      return this.#clients;
     });
     return this.#ready;
   }
@@ -242,18 +274,60 @@ export class S3FileIO implements FileIO {
     );
   }
 
+  /** Where the SDK's endpoint rules put `bucket` (as they would for a GetObject), and its SigV4 signing scope. */
+  private endpoint(clients: Clients, bucket: string): Promise<BucketEndpoint> {
+    let endpoint = this.#endpoints.get(bucket);
+    if (endpoint === undefined) {
+      const { sdk, client } = clients;
+      endpoint = sdk.getEndpointFromInstructions({ Bucket: bucket }, sdk.s3.GetObjectCommand, client.config).then((e) => {
+        const scheme = e.properties?.authSchemes?.[0] as { name?: string; signingRegion?: string; signingName?: string } | undefined;
+        if (scheme !== undefined && scheme.name !== 'sigv4') {
+          throw new TailsamplerError('TS_FILEIO_INVALID_OPTIONS', `S3 bucket ${bucket} wants the ${scheme.name} signing scheme; only SigV4 is supported`);
+        }
+        return { url: e.url, signingRegion: scheme?.signingRegion ?? this.options.region, signingName: scheme?.signingName ?? 's3' };
+      });
+      endpoint.catch(() => this.#endpoints.delete(bucket));
+      this.#endpoints.set(bucket, endpoint);
+    }
+    return endpoint;
+  }
+
+  /** One single-object request with retries; failures as toFileIOError maps them. Counts attempts and bytes. */
+  private async request(op: ObjectOp, uri: string, req: Omit<S3Request, 'path'>): Promise<S3Answer> {
+    const { bucket, key } = parseS3Uri(uri);
+    const metrics = this.#metrics;
+    try {
+      const clients = await this.clients();
+      const endpoint = await this.endpoint(clients, bucket);
+      const signed: S3Request = { ...req, path: clients.sdk.http.objectPath(endpoint, key) };
+      return await retryWithBackoff(
+        async (signal) => {
+          metrics?.s3Requests.inc({ op });
+          const sent = req.body?.byteLength ?? 0;
+          if (sent > 0) metrics?.s3Bytes.inc({ direction: 'upload' }, sent);
+          let answer: S3Answer;
+          try {
+            answer = await clients.http.send(endpoint, signed, signal);
+          } catch (e) {
+            throw toFileIOError(e, op, uri);
+          }
+          if (answer.body.byteLength > 0) metrics?.s3Bytes.inc({ direction: 'download' }, answer.body.byteLength);
+          return answer;
+        },
+        { backoff: S3_BACKOFF, maxAttempts: this.options.maxAttempts },
+      );
+    } catch (e) {
+      throw toFileIOError(e, op, uri);
+    }
+  }
+
   async write(uri: string, bytes: Uint8Array): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
-    const { sdk, client } = await this.sdk();
     if (bytes.byteLength >= this.options.multipartThresholdBytes && bytes.byteLength > this.options.partSizeBytes) {
       await this.writeMultipart(uri, bucket, key, bytes);
       return;
     }
-    try {
-      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength }));
-    } catch (e) {
-      throw toFileIOError(e, 'put_object', uri);
-    }
+    await this.request('put_object', uri, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
   }
 
   /**
@@ -263,7 +337,7 @@ export class S3FileIO implements FileIO {
    * between one PUT and multipart by the part size instead of `multipart_threshold_mib`.
    */
   private async writeMultipart(uri: string, bucket: string, key: string, bytes: Uint8Array): Promise<void> {
-    const { sdk, client } = await this.sdk();
+    const { sdk: { s3: sdk }, client } = await this.clients();
     let uploadId: string | undefined;
     try {
       uploadId = (await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
@@ -308,61 +382,43 @@ export class S3FileIO implements FileIO {
   }
 
   async read(uri: string): Promise<Uint8Array> {
-    const { bucket, key } = parseS3Uri(uri);
-    const { sdk, client } = await this.sdk();
-    try {
-      const r = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
-      return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
-    } catch (e) {
-      throw toFileIOError(e, 'get_object', uri);
-    }
+    return (await this.request('get_object', uri, { method: 'GET', headers: {} })).body;
   }
 
   /** Ranged GET. Like a file read, a range past the end comes back short (empty past the last byte). */
   async readRange(uri: string, offset: number, length: number): Promise<Uint8Array> {
-    const { bucket, key } = parseS3Uri(uri);
+    parseS3Uri(uri); // a URI that addresses no object is refused even for an empty range
     if (length <= 0) return new Uint8Array(0);
-    const { sdk, client } = await this.sdk();
+    let answer: S3Answer;
     try {
-      const r = await client.send(
-        new sdk.GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
-      );
-      const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
-      // A store that ignores Range answers 200 with the whole object: cut the range out of it.
-      if (r.ContentRange === undefined && bytes.byteLength > length) return bytes.subarray(offset, offset + length);
-      return bytes;
+      answer = await this.request('get_object', uri, { method: 'GET', headers: { range: `bytes=${offset}-${offset + length - 1}` } });
     } catch (e) {
-      if ((e as SdkErrorShape).$metadata?.httpStatusCode === 416) return new Uint8Array(0);
-      throw toFileIOError(e, 'get_object', uri);
+      if (e instanceof ObjectStoreRequestError && e.status === 416) return new Uint8Array(0);
+      throw e;
     }
+    // A store that ignores Range answers 200 with the whole object: cut the range out of it.
+    if (answer.status !== 206 && answer.body.byteLength > length) return answer.body.subarray(offset, offset + length);
+    return answer.body;
   }
 
   async size(uri: string): Promise<number> {
-    const { bucket, key } = parseS3Uri(uri);
-    const { sdk, client } = await this.sdk();
-    try {
-      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return r.ContentLength ?? 0;
-    } catch (e) {
-      throw toFileIOError(e, 'head_object', uri);
-    }
+    const answer = await this.request('head_object', uri, { method: 'HEAD', headers: {} });
+    return Number(answer.headers['content-length'] ?? 0);
   }
 
   /** Idempotent: deleting a missing object succeeds (S3 answers 204 either way). */
   async delete(uri: string): Promise<void> {
-    const { bucket, key } = parseS3Uri(uri);
-    const { sdk, client } = await this.sdk();
     try {
-      await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await this.request('delete_object', uri, { method: 'DELETE', headers: {} });
     } catch (e) {
-      const err = toFileIOError(e, 'delete_object', uri);
-      if (err instanceof FileNotFoundError) return;
-      throw err;
+      if (e instanceof FileNotFoundError) return;
+      throw e;
     }
   }
 
-  /** Closes the client's sockets. */
+  /** Closes the clients' sockets. */
   close(): void {
-    this.#client?.destroy();
+    this.#clients?.client.destroy();
+    this.#clients?.http.close();
   }
 }

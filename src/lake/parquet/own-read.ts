@@ -10,7 +10,6 @@
  */
 import type { FileMetaData, SchemaElement } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
-import type { FileIO } from '../file-io.ts';
 import { KAFKA_METADATA_FIELDS } from '../span-schema.ts';
 import type { ColumnType, KafkaMetadata } from '../span-schema.ts';
 import type { ColumnArray, GroupSpan, Physical } from './read.ts';
@@ -107,8 +106,8 @@ export function ownLayout(metadata: FileMetaData, columns: readonly Physical[]):
 
 /** What readOwnGroups reads from: the file and the decompressor. */
 export interface OwnFile {
-  io: FileIO;
-  uri: string;
+  /** Range reads of the file (read.ts's, which serve what the footer fetch already holds). */
+  read: (start: number, length: number) => Promise<Uint8Array>;
   fileSize: number;
   decompress: Decompress;
 }
@@ -140,7 +139,7 @@ async function fetchPieces(file: OwnFile, pieces: Piece[]): Promise<void> {
   }
   await Promise.all(
     reads.map(async (r) => {
-      const bytes = await file.io.readRange(file.uri, r.start, r.end - r.start);
+      const bytes = await file.read(r.start, r.end - r.start);
       if (bytes.byteLength !== r.end - r.start) throw new Error(`short read at ${r.start}: ${bytes.byteLength} of ${r.end - r.start} bytes`);
       for (const p of r.members) p.bytes = bytes.subarray(p.start - r.start, p.end - r.start);
     }),

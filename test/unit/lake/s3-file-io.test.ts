@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, parseConfig } from '../../../src/config/load.ts';
 import type { FileIO } from '../../../src/lake/file-io.ts';
@@ -12,6 +13,7 @@ import {
   parseS3Uri,
   S3FileIO,
   s3ClientConfig,
+  type S3FileIOOptions,
   s3OperationLabel,
   s3OptionsFromConfig,
   s3OptionsFromProperties,
@@ -346,5 +348,160 @@ test('a failed completion aborts the upload too', async () => {
     assert.deepEqual(s3.calls.filter((c) => c.method === 'DELETE').map((c) => c.query.get('uploadId')), ['up-1']);
   } finally {
     await s3.close();
+  }
+});
+
+/**
+ * A store for single-object requests on 127.0.0.1: `answer` decides each response (after the
+ * request's body was read); every request is kept with its headers.
+ */
+async function scriptedS3(answer: (call: S3Call & { headers: IncomingHttpHeaders; n: number }, res: ServerResponse) => void, options: Partial<S3FileIOOptions> = {}) {
+  const calls: (S3Call & { headers: IncomingHttpHeaders })[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://s3');
+      const call = { method: req.method ?? '', path: url.pathname, query: url.searchParams, body: Buffer.concat(chunks), headers: req.headers };
+      calls.push(call);
+      answer({ ...call, n: calls.length }, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const metrics = new Metrics();
+  const io = new S3FileIO(
+    {
+      ...DEFAULT_S3_OPTIONS,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: 'garage',
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+      ...options,
+    },
+    { metrics },
+  );
+  const close = async () => {
+    io.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+  const requests = async (op: string) => (await metrics.s3Requests.get()).values.find((v) => v.labels.op === op)?.value ?? 0;
+  const bytes = async (direction: string) => (await metrics.s3Bytes.get()).values.find((v) => v.labels.direction === direction)?.value ?? 0;
+  return { calls, io, close, requests, bytes };
+}
+
+const s3Error = (res: ServerResponse, status: number, code: string, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/xml', ...headers });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>injected</Message></Error>`);
+};
+
+test('single-object requests: path-style, signed, with the body hash; GET, ranged GET, HEAD, DELETE answered and counted', async () => {
+  const object = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+  const s3 = await scriptedS3((call, res) => {
+    if (call.method === 'PUT') res.writeHead(200, { etag: '"e"' }).end();
+    else if (call.method === 'HEAD') res.writeHead(200, { 'content-length': '300' }).end();
+    else if (call.method === 'DELETE') res.writeHead(204).end();
+    else if (call.headers.range === 'bytes=10-19') res.writeHead(206, { 'content-range': 'bytes 10-19/300' }).end(object.subarray(10, 20));
+    else if (call.headers.range === 'bytes=295-304') res.writeHead(206, { 'content-range': 'bytes 295-299/300' }).end(object.subarray(295));
+    else if (call.headers.range === 'bytes=20-29') res.writeHead(200).end(object); // a store that ignores Range
+    else if (call.headers.range === 'bytes=400-409') s3Error(res, 416, 'InvalidRange');
+    else res.writeHead(200).end(object);
+  });
+  try {
+    const put = new Uint8Array([1, 2, 3]);
+    await s3.io.write('s3://b12/wh/a b/x.parquet', put);
+    const sent = s3.calls[0]!;
+    assert.equal(sent.path, '/b12/wh/a%20b/x.parquet');
+    assert.deepEqual([...sent.body], [1, 2, 3]);
+    assert.equal(sent.headers['content-length'], '3');
+    assert.equal(sent.headers['x-amz-content-sha256'], createHash('sha256').update(put).digest('hex'));
+    assert.match(String(sent.headers.authorization), /^AWS4-HMAC-SHA256 Credential=k\/\d{8}\/garage\/s3\/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
+
+    assert.ok(Buffer.from(await s3.io.read('s3://b12/k')).equals(object));
+    assert.ok(Buffer.from(await s3.io.readRange('s3://b12/k', 10, 10)).equals(object.subarray(10, 20)));
+    assert.ok(Buffer.from(await s3.io.readRange('s3://b12/k', 295, 10)).equals(object.subarray(295)), 'short past the end');
+    assert.ok(Buffer.from(await s3.io.readRange('s3://b12/k', 20, 10)).equals(object.subarray(20, 30)), 'cut out of a whole-object answer');
+    assert.equal((await s3.io.readRange('s3://b12/k', 400, 10)).byteLength, 0, '416: empty');
+    assert.equal(await s3.io.size('s3a://b12/k'), 300);
+    await s3.io.delete('s3://b12/k');
+    assert.deepEqual(s3.calls.map((c) => c.method), ['PUT', 'GET', 'GET', 'GET', 'GET', 'GET', 'HEAD', 'DELETE']);
+    assert.deepEqual(s3.calls.map((c) => c.query.size), [0, 0, 0, 0, 0, 0, 0, 0], 'no query string');
+    assert.equal(await s3.requests('put_object'), 1);
+    assert.equal(await s3.requests('get_object'), 5);
+    assert.equal(await s3.requests('head_object'), 1);
+    assert.equal(await s3.requests('delete_object'), 1);
+    assert.equal(await s3.bytes('upload'), 3);
+    assert.equal(await s3.bytes('download'), 300 + 10 + 5 + 300);
+  } finally {
+    await s3.close();
+  }
+});
+
+test('single-object requests map error answers to typed errors: missing, denied, throttled after its retries', async () => {
+  const s3 = await scriptedS3((call, res) => {
+    if (call.path === '/b12/missing' && call.method === 'HEAD') res.writeHead(404).end();
+    else if (call.path === '/b12/missing') s3Error(res, 404, 'NoSuchKey');
+    else if (call.path === '/b12/denied') s3Error(res, 403, 'AccessDenied');
+    else if (call.path === '/b12/nobucket') s3Error(res, 404, 'NoSuchBucket');
+    else s3Error(res, 503, 'SlowDown');
+  });
+  try {
+    for (const op of [() => s3.io.read('s3://b12/missing'), () => s3.io.readRange('s3://b12/missing', 0, 8), () => s3.io.size('s3://b12/missing')]) {
+      await assert.rejects(op(), (e: unknown) => e instanceof FileNotFoundError && e.uri === 's3://b12/missing');
+    }
+    await s3.io.delete('s3://b12/missing'); // deleting a missing object succeeds
+    await assert.rejects(s3.io.read('s3://b12/nobucket'), (e: unknown) => e instanceof ObjectStoreRequestError && e.storeCode === 'NoSuchBucket' && !e.retryable);
+    const before = s3.calls.length;
+    await assert.rejects(s3.io.write('s3://b12/denied', new Uint8Array(1)), (e: unknown) => {
+      assert.ok(e instanceof ObjectStoreRequestError, String(e));
+      assert.equal(e.operation, 'put_object');
+      assert.equal(e.status, 403);
+      assert.equal(e.storeCode, 'AccessDenied');
+      assert.equal(e.retryable, false);
+      assert.equal((e.cause as Error).name, 'AccessDenied');
+      return true;
+    });
+    assert.equal(s3.calls.length - before, 1, 'a refusal is not retried');
+    const throttledFrom = s3.calls.length;
+    await assert.rejects(s3.io.read('s3://b12/slow'), (e: unknown) => e instanceof ObjectStoreRequestError && e.status === 503 && e.storeCode === 'SlowDown' && e.retryable);
+    assert.equal(s3.calls.length - throttledFrom, DEFAULT_S3_OPTIONS.maxAttempts, 'throttling retried up to maxAttempts');
+    assert.equal(await s3.requests('get_object'), 1 + 1 + 1 + DEFAULT_S3_OPTIONS.maxAttempts, 'every attempt counted');
+    assert.equal(await s3.bytes('download'), 0, 'error bodies are not counted');
+  } finally {
+    await s3.close();
+  }
+});
+
+test('single-object requests retry a 5xx and a dropped connection, and re-sign with the store clock when it is skewed', async () => {
+  const object = Buffer.from('hello');
+  const skewMs = 3 * 3600 * 1000;
+  const s3 = await scriptedS3((call, res) => {
+    if (call.path === '/b12/flaky' && call.n === 1) s3Error(res, 500, 'InternalError');
+    else if (call.path === '/b12/flaky' && call.n === 2) res.socket!.destroy();
+    else if (call.path === '/b12/skewed') {
+      const store = new Date(Date.now() + skewMs);
+      const signedAt = Date.parse(String(call.headers['x-amz-date']).replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      if (Math.abs(signedAt - store.getTime()) > 60_000) s3Error(res, 403, 'RequestTimeTooSkewed', { date: store.toUTCString() });
+      else res.writeHead(200).end(object);
+    } else res.writeHead(200).end(object);
+  });
+  try {
+    assert.ok(Buffer.from(await s3.io.read('s3://b12/flaky')).equals(object));
+    assert.equal(s3.calls.length, 3, 'a 500, a dropped connection, then the answer');
+    const from = s3.calls.length;
+    assert.ok(Buffer.from(await s3.io.read('s3://b12/skewed')).equals(object));
+    assert.equal(s3.calls.length - from, 2, 'refused once, then signed with the corrected clock');
+    assert.ok(Buffer.from(await s3.io.read('s3://b12/skewed')).equals(object));
+    assert.equal(s3.calls.length - from, 3, 'the correction is kept');
+  } finally {
+    await s3.close();
+  }
+});
+
+test('a bucket whose endpoint wants another signing scheme than SigV4 (S3 Express) is refused, typed', async () => {
+  const io = new S3FileIO({ ...DEFAULT_S3_OPTIONS, region: 'us-west-2', credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+  try {
+    await assert.rejects(io.read('s3://logs--usw2-az1--x-s3/k'), (e: unknown) => (e as { code?: string }).code === 'TS_FILEIO_INVALID_OPTIONS' && /sigv4-s3express/.test(String(e)));
+  } finally {
+    io.close();
   }
 });

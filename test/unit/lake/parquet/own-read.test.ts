@@ -61,7 +61,8 @@ function mixedBatch(n: number): SpanColumns {
 }
 
 test('our files are read by our own reader, others by hyparquet', async () => {
-  const { bytes } = await writeDataFile(mixedBatch(200), allRows(200), { rowGroupSize: 64 });
+  // Larger than the footer fetch, so that the chunks are read after it.
+  const { bytes } = await writeDataFile(mixedBatch(1000), allRows(1000), { rowGroupSize: 64 });
   const meta = metadataOf(bytes);
   const physical = SPAN_COLUMNS.map((c) => ({ def: c, name: c.name, text: c.type === 'string' }));
   assert.ok(ownLayout(meta, physical));
@@ -74,6 +75,19 @@ test('our files are read by our own reader, others by hyparquet', async () => {
   await io.write('mem://f', bytes);
   await readDataFile(io, 'mem://f', bytes.length, ALL);
   assert.equal(io.ranges.length, 2);
+});
+
+test('a file within the footer fetch is read with that one range read, by either reader', async () => {
+  const { bytes } = await writeDataFile(mixedBatch(200), allRows(200), { rowGroupSize: 64 });
+  assert.ok(bytes.length < 64 * 1024);
+  const expected = await compare(bytes, ALL);
+  for (const reader of ['auto', 'hyparquet'] as const) {
+    const io = new MemoryIO();
+    await io.write('mem://f', bytes);
+    const got = await readDataFile(io, 'mem://f', bytes.length, ALL, undefined, undefined, reader);
+    assert.deepEqual(io.ranges, [[0, bytes.length]], reader);
+    assert.deepEqual(got, expected, reader);
+  }
 });
 
 test('every column of every row reads as hyparquet reads it: nulls, non-ASCII, BOMs, the struct, several pages', async () => {
