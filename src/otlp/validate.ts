@@ -31,9 +31,10 @@ interface Field {
 }
 type Desc = (Field | undefined)[];
 
+/** Every field gets all three properties, so the walker's reads of them stay monomorphic. */
 function desc(fields: Record<number, Field>): Desc {
   const d: Desc = [];
-  for (const [n, f] of Object.entries(fields)) d[Number(n)] = f;
+  for (const [n, f] of Object.entries(fields)) d[Number(n)] = { wt: f.wt, msg: f.msg, utf8: f.utf8 === true };
   return d;
 }
 const V = { wt: WT_VARINT };
