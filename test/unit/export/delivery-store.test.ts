@@ -85,3 +85,15 @@ test('release forgets what is owed for traces another replica decides now', () =
   assert.equal(store.backlog('debug'), 0);
   decisions.close();
 });
+
+test('one settle exports every trace it finishes, in the order they were settled, and only those', () => {
+  const decisions = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-deliveries-')));
+  const store = new DeliveryStore(decisions);
+  const C = 'c'.repeat(32);
+  decisions.record([kept(A), kept(B), kept(C)]);
+  store.enqueue([owed('otlp', kept(A)), owed('otlp', kept(B)), owed('otlp', kept(C)), owed('debug', kept(C))], 1);
+  const settled = store.settle({ delivered: [owed('otlp', kept(B)), owed('otlp', kept(C)), owed('otlp', kept(A))] }, 2);
+  assert.deepEqual(settled.exported.map((d) => [d.traceId, d.exported]), [[B, true], [A, true]], 'C still owed to debug');
+  assert.deepEqual(store.settle({ delivered: [owed('otlp', kept(A))] }, 3), { removed: new Map(), exported: [] }, 'settled twice: nothing more');
+  decisions.close();
+});
