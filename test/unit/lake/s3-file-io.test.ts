@@ -240,15 +240,9 @@ interface S3Call {
  * `failPart` answers that part (and `failComplete` the completion) with a 500 InternalError at once,
  * other parts after `partDelayMs`.
  */
-async function fakeS3(opts: { failPart?: number; failComplete?: boolean; concurrency?: number; partDelayMs?: number } = {}) {
-  const calls: S3Call[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://s3');
-      const call = { method: req.method ?? '', path: url.pathname, query: url.searchParams, body: Buffer.concat(chunks) };
-      calls.push(call);
+function fakeS3(opts: { failPart?: number; failComplete?: boolean; concurrency?: number; partDelayMs?: number } = {}) {
+  return scriptedS3(
+    (call, res) => {
       const xml = (status: number, body: string, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/xml', ...headers });
         res.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
@@ -268,29 +262,9 @@ async function fakeS3(opts: { failPart?: number; failComplete?: boolean; concurr
       } else {
         res.writeHead(200, { etag: '"single"' }).end();
       }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const metrics = new Metrics();
-  const io = new S3FileIO(
-    {
-      ...DEFAULT_S3_OPTIONS,
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
-      multipartThresholdBytes: 1000,
-      partSizeBytes: 400,
-      multipartConcurrency: opts.concurrency ?? 2,
-      maxAttempts: 1,
     },
-    { metrics },
+    { multipartThresholdBytes: 1000, partSizeBytes: 400, multipartConcurrency: opts.concurrency ?? 2, maxAttempts: 1 },
   );
-  const close = async () => {
-    io.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  };
-  const requests = async (op: string) => (await metrics.s3Requests.get()).values.find((v) => v.labels.op === op)?.value ?? 0;
-  return { calls, io, close, requests };
 }
 
 const bigObject = Buffer.from(Array.from({ length: 1800 }, (_, i) => i % 251));
