@@ -46,7 +46,7 @@ test('lookups larger than one statement chunk and expiry', () => {
   store.close();
 });
 
-test('lookups of any length, none included, find exactly the recorded ids through one statement', () => {
+test('lookups of any length, empty included, find exactly the recorded ids', () => {
   const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
   const ids = Array.from({ length: 600 }, (_, i) => i.toString(16).padStart(32, '0'));
   store.record(ids.filter((_, i) => i % 3 === 0).map((id) => decision(id, true)));
