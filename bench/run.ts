@@ -184,13 +184,14 @@ async function decisionLagByDestination(path: BenchPath, traces: number): Promis
   console.log(`[${path.name}] decision lag by destination speed (inactivity ${inactivity} s, 100 spans a request, 4 consumers):\n  ${rows.join('\n  ')}`);
 }
 
-/** Where the service's memory is: V8 heap (committed), buffers outside it, and anonymous memory (heap + malloc + array buffers). */
+/** Where the service's memory is: V8 heap (committed), buffers outside it (of which the trace summaries), and anonymous memory (heap + malloc + array buffers). */
 async function memoryParts(svc: ServiceProcess): Promise<string> {
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)}`;
   const heap = await svc.metric('tailsampler_nodejs_heap_size_total_bytes');
   const external = await svc.metric('tailsampler_nodejs_external_memory_bytes');
+  const summaries = await svc.metric('tailsampler_evaluator_summary_bytes');
   const anon = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${svc.pid}/smaps_rollup`, 'utf8'))![1]) * 1024;
-  return `V8 heap ${mib(heap)}, external ${mib(external)}, anonymous ${mib(anon)} MiB`;
+  return `V8 heap ${mib(heap)}, external ${mib(external)} (trace summaries ${mib(summaries)}), anonymous ${mib(anon)} MiB`;
 }
 
 async function pendingMemory(path: BenchPath, spans: number): Promise<void> {

@@ -97,11 +97,6 @@ export class Evaluator implements Component, EvaluatorState {
     return this.traces.size;
   }
 
-  /** Bytes the live-trace summaries occupy. */
-  get summaryBytes(): number {
-    return this.traces.byteSize();
-  }
-
   async start(): Promise<void> {
     await this.#scope.start(this);
     this.#started = true;
@@ -130,6 +125,7 @@ export class Evaluator implements Component, EvaluatorState {
     this.store.expireBefore(now - this.#opts.decisionTtlMs);
     await this.#scope.saveProgress(this, low);
     this.#metrics.liveTraces.set(this.traces.size);
+    this.#metrics.summaryBytes.set(this.traces.byteSize());
     end();
   }
 

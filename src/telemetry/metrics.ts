@@ -22,6 +22,7 @@ export class Metrics {
   readonly rejectedRecords: Counter;
   readonly scanDuration: Histogram;
   readonly liveTraces: Gauge;
+  readonly summaryBytes: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
   readonly policyEvaluationErrors: Counter<'policy'>;
   readonly policyAttributeParseErrors: Counter<'column'>;
@@ -122,6 +123,11 @@ export class Metrics {
     this.liveTraces = new Gauge({
       name: 'tailsampler_evaluator_live_traces',
       help: 'Traces seen but not decided yet',
+      registers: r,
+    });
+    this.summaryBytes = new Gauge({
+      name: 'tailsampler_evaluator_summary_bytes',
+      help: "Memory held by the live traces' summaries and their index (grows with live traces, not with spans)",
       registers: r,
     });
     this.tracesDecided = new Counter({

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENTRY_BYTES } from '../../../src/evaluate/trace-table.ts';
 import type { DeliveryOptions, ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
 import type { Metrics } from '../../../src/telemetry/metrics.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
@@ -36,6 +37,8 @@ test('decision and export lag count from when the last span reached the service,
   await p.send(makeTrace({ n: 3, startMs: receivedMs, durationMs: 5, error: true }));
   await p.evaluator.scan();
   assert.equal(p.evaluator.liveTraces, 1);
+  const summaryBytes = (await p.metrics.summaryBytes.get()).values[0]?.value ?? 0;
+  assert.ok(summaryBytes >= ENTRY_BYTES, `the live trace's summary is counted: ${summaryBytes} bytes`);
   clock.now += 10_000; // the inactivity wait
   await p.evaluator.scan();
   await p.emitter.settled();
