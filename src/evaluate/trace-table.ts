@@ -218,7 +218,8 @@ export class TraceTable {
     const last = this.count - 1;
     if (e !== last) {
       const slot = this.slotOf(last);
-      for (const f of TRACE_FIELD_NAMES) {
+      for (let j = 0; j < TRACE_FIELD_NAMES.length; j++) {
+        const f = TRACE_FIELD_NAMES[j]!;
         const w = TRACE_FIELDS[f][1];
         this[f].copyWithin(e * w, last * w, last * w + w);
       }

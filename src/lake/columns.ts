@@ -1,3 +1,4 @@
+import { longWords } from './long-words.ts';
 import { SPAN_COLUMNS, type PartialSpanColumns } from './span-schema.ts';
 
 type AnyColumn = ArrayLike<unknown>;
@@ -12,9 +13,21 @@ export function selectRows(cols: PartialSpanColumns, rows: ArrayLike<number>): P
   for (const { name } of SPAN_COLUMNS) {
     const src = cols[name] as AnyColumn | undefined;
     if (src === undefined) continue;
-    if (isTyped(src)) {
-      const dst = new (src.constructor as new (n: number) => Int32Array | BigInt64Array)(rows.length);
-      for (let i = 0; i < rows.length; i++) dst[i] = src[rows[i]!]!;
+    if (src instanceof BigInt64Array) {
+      // Copied through the 32-bit words: reading a BigInt64Array element allocates a BigInt.
+      const dst = new BigInt64Array(rows.length);
+      const from = longWords(src);
+      const to = longWords(dst);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]! * 2;
+        to[2 * i] = from[r]!;
+        to[2 * i + 1] = from[r + 1]!;
+      }
+      out[name] = dst;
+    } else if (isTyped(src)) {
+      const from = src as Int32Array;
+      const dst = new (from.constructor as new (n: number) => Int32Array)(rows.length);
+      for (let i = 0; i < rows.length; i++) dst[i] = from[rows[i]!]!;
       out[name] = dst;
     } else {
       const dst = new Array<unknown>(rows.length);

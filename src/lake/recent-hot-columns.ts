@@ -27,7 +27,12 @@ export class RecentHotColumns {
     for (const c of HOT_COLUMNS) hot[c] = batch[c];
     const cols = selectRows(hot as PartialSpanColumns, rows);
     const received = batch.receivedMs;
-    if (received !== undefined) cols.receivedMs = Float64Array.from(rows, (r) => received[r]!);
+    if (received !== undefined) {
+      // An indexed loop: Float64Array.from(rows, fn) goes through the iterator protocol, an object per row.
+      const ms = new Float64Array(rows.length);
+      for (let i = 0; i < rows.length; i++) ms[i] = received[rows[i]!]!;
+      cols.receivedMs = ms;
+    }
     this.#entries.set(path, cols);
     this.#rows += rows.length;
     for (const [oldest, cols] of this.#entries) {

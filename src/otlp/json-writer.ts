@@ -79,7 +79,8 @@ export class JsonWriter {
       this.slabPos = 0;
     }
     const out = this.slab.subarray(this.slabPos, this.slabPos + n);
-    out.set(this.buf.subarray(start, this.len));
+    // Buffer#copy takes offsets: no throwaway view of the source per cell (as set(subarray) needs).
+    this.buf.copy(this.slab, this.slabPos, start, this.len);
     this.slabPos += n;
     this.len = start;
     if (start === 0) this.wide = false;

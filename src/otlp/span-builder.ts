@@ -33,7 +33,7 @@ export class Builder {
   status_message: (string | null)[];
   trace_state: (string | null)[];
   flags: BigInt64Array;
-  _kafka_metadata: (KafkaMetadata | null)[] = [];
+  _kafka_metadata: (KafkaMetadata | null)[];
   // uint32 views of the int64 columns
   duration32!: Uint32Array;
   timestamp32!: Uint32Array;
@@ -60,6 +60,7 @@ export class Builder {
     this.links = new Array<Uint8Array>(slots);
     this.status_message = new Array<string | null>(slots);
     this.trace_state = new Array<string | null>(slots);
+    this._kafka_metadata = new Array<KafkaMetadata | null>(slots);
     this.status_code = new Int32Array(cap);
     this.span_kind = new Int32Array(cap);
     this.span_size = new Int32Array(cap);

@@ -103,7 +103,7 @@ export function requestsToColumns(
       onCorrupt(i, error);
     }
     const meta = kafka?.[i] ?? null;
-    for (let row = rows; row < b.n; row++) b._kafka_metadata.push(meta);
+    for (let row = rows; row < b.n; row++) b._kafka_metadata[row] = meta;
     if (ends !== null) ends[i] = b.n;
   }
   const out = b.finish();

@@ -65,12 +65,27 @@ export function parseRandomness(rv: string | null): bigint | null {
 }
 
 /**
+ * `ot=th:<th>`, the tracestate of a kept span that had none (most do): one string per threshold in
+ * a row rather than one per span, as every span of a kept trace gets the same.
+ */
+let lastTh: string | null = null;
+let lastOwnState = '';
+function ownState(th: string): string {
+  if (th !== lastTh) {
+    lastTh = th;
+    lastOwnState = `ot=th:${th}`;
+  }
+  return lastOwnState;
+}
+
+/**
  * Records our sampling threshold `th` in the `ot=` member: created if missing, else updated keeping
  * its other sub-keys (rv, …) and the other vendors' members; the modified `ot` member moves to the
  * front, as W3C asks of a changed member. An existing larger threshold is kept: a span head-sampled
  * at th:8 that we keep at th:0 was still only sampled with probability 1/2 end to end.
  */
 export function withThreshold(traceState: string | null, th: string): string {
+  if (traceState === null || traceState === '') return ownState(th);
   const members = traceStateMembers(traceState);
   let ot: OtTraceState = { th: null, rv: null, rest: [] };
   const others: string[] = [];

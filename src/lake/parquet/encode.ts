@@ -148,6 +148,9 @@ function plainSize(v: string | Uint8Array | number | bigint, width: number): num
 function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefined {
   const { values, nullMask } = leaf;
   const width = values instanceof Int32Array ? 4 : values instanceof BigInt64Array ? 8 : 0;
+  // Long values are keyed by their words (see longKey) rather than read as BigInts, one allocation
+  // per row otherwise; only a new dictionary entry reads its BigInt.
+  const words = values instanceof BigInt64Array ? longWords(values) : null;
   const index = new Map<unknown, number>();
   const dict: (string | Uint8Array | number | bigint)[] = [];
   const indexes = new Int32Array(b - a);
@@ -155,8 +158,12 @@ function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefin
   let plainBytes = 0;
   let dictBytes = 0;
   for (let i = a; i < b; i++) {
-    const v = values[i]!;
-    if (nullMask?.[i] || v === null) {
+    if (nullMask?.[i]) {
+      indexes[i - a] = -1;
+      continue;
+    }
+    const v = words === null ? values[i]! : longKey(words, i, values as BigInt64Array);
+    if (v === null) {
       indexes[i - a] = -1;
       continue;
     }
@@ -166,7 +173,7 @@ function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefin
     let k = index.get(v);
     if (k === undefined) {
       k = dict.length;
-      dict.push(v);
+      dict.push(words === null ? v : (values as BigInt64Array)[i]!);
       index.set(v, k);
       dictBytes += size;
       // More than half the values distinct: the dictionary alone would be over half the bytes.
@@ -177,6 +184,17 @@ function buildDictionary(leaf: Leaf, a: number, b: number): Dictionary | undefin
   if (nonNull === 0) return undefined;
   const indexBytes = Math.ceil((nonNull * Math.ceil(Math.log2(dict.length))) / 8);
   return 2 * (dictBytes + indexBytes) > plainBytes ? undefined : { values: dict, indexes };
+}
+
+/**
+ * A dictionary key for the long at row i: the value as a number when a double holds it exactly
+ * (|v| < 2^53: high word in [-2^21, 2^21)), else the BigInt. A number key never equals a BigInt
+ * key, and the BigInts used are exactly those no number stands for, so keys match iff values do.
+ */
+function longKey(words: Int32Array, i: number, values: BigInt64Array): number | bigint {
+  const hi = words[2 * i + 1]!;
+  if (hi >= -0x200000 && hi < 0x200000) return hi * 4294967296 + (words[2 * i]! >>> 0);
+  return values[i]!;
 }
 
 /** Min/max of the non-null values of rows [a, b), or undefined when all are null. */

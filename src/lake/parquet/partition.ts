@@ -105,7 +105,8 @@ export function partitionBatch(batch: WriteSpanColumns): PartitionSlice[] {
   const byRank = new Int32Array(n);
   for (let i = 0; i < n; i++) byRank[firstOfRank[rank[i]!]!++] = i;
   const fill = new Int32Array(keys.length);
-  for (const i of byRank) {
+  for (let r = 0; r < n; r++) {
+    const i = byRank[r]!;
     const k = rowKey[i]!;
     slices[k]!.rows[fill[k]!++] = i;
   }

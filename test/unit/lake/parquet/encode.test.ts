@@ -142,3 +142,21 @@ test('the range of a long column compares whole 64-bit values: sign, high word, 
   const lowFile = encodeParquet([low], 4, { ...options, schema: [{ name: 'table', num_children: 1 }, SCHEMA[4]!] });
   assert.deepEqual(lowFile.ranges[0]![0], { min: 1n, max: 0xffffffffn });
 });
+
+test('a long dictionary tells apart values a double cannot (beyond 2^53, the extremes, either sign) and reads back exact', async () => {
+  const distinct = [0n, -1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n), 0xffffffffn, 2n ** 32n, -(2n ** 32n), 2n ** 53n - 1n];
+  const rows = 240;
+  const big = BigInt64Array.from({ length: rows }, (_, i) => distinct[(i * 7) % distinct.length]!);
+  const nullMask = Uint8Array.from({ length: rows }, (_, i) => (i % 13 === 4 ? 1 : 0));
+  const leaf: Leaf = { element: SCHEMA[4]!, path: ['big'], values: big, nullMask, optional: true, dictionary: true, statistics: false };
+  const schema = [{ name: 'table', num_children: 1 }, SCHEMA[4]!];
+  const file = encodeParquet([leaf], rows, { ...options, schema, rowGroupSize: rows });
+  const meta = file.rowGroups[0]!.columns[0]!.meta_data!;
+  assert.deepEqual(meta.encodings, ['PLAIN', 'RLE_DICTIONARY']);
+  const buffer = file.bytes.buffer.slice(file.bytes.byteOffset, file.bytes.byteOffset + file.bytes.byteLength) as ArrayBuffer;
+  const got = await parquetReadObjects({ file: buffer, compressors: { ZSTD } });
+  assert.deepEqual(
+    got.map((r) => r.big as unknown),
+    Array.from(big, (v, i) => (nullMask[i] ? null : v)),
+  );
+});
