@@ -2,17 +2,16 @@
  * A Parquet file encoder for flat tables of primitive leaves (the span and audit tables: strings,
  * int32, int64, and one optional struct of required primitives). It writes what hyparquet-writer
  * wrote for them (data pages v2, PLAIN or RLE_DICTIONARY values, RLE definition levels, the same
- * thrift page headers and footer, which it borrows), but straight from the gathered typed arrays:
+ * thrift page headers and footer bytes, see thrift.ts), but straight from the gathered typed arrays:
  * hyparquet-writer's general path (Dremel levels, per-value conversion and range checks, generic
  * statistics and dictionary trials over every column) cost several times the encoding itself.
  * Which columns get a dictionary and statistics is decided by the caller from the schema.
  */
 import { ByteWriter } from 'hyparquet-writer';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import type { ColumnChunk, Encoding, FileMetaData, PageHeader, RowGroup, SchemaElement, Statistics } from 'hyparquet';
+import type { ColumnChunk, Encoding, PageHeader, RowGroup, SchemaElement, Statistics } from 'hyparquet';
 import { compareLongs, longWords } from '../long-words.ts';
-import { writePageHeader } from './thrift.ts';
+import { writeFooter, writePageHeader } from './thrift.ts';
 
 /** A leaf's values, one per row; a null row holds null (strings) or 0 (typed arrays). */
 export type LeafValues = Int32Array | BigInt64Array | readonly (string | Uint8Array | null)[];
@@ -420,8 +419,8 @@ function encodeFile(leaves: readonly Leaf[], rows: number, options: EncodeOption
       ...(options.sortingColumns ? { sorting_columns: options.sortingColumns } : {}),
     });
   }
-  const metadata = { version: 2, created_by: options.createdBy, schema: options.schema, num_rows: BigInt(rows), row_groups: rowGroups };
-  writeMetadata(enc.out, metadata as FileMetaData, options.statisticsTruncateLength);
+  const footer = { version: 2, created_by: options.createdBy, schema: options.schema, num_rows: BigInt(rows), row_groups: rowGroups };
+  writeFooter(enc.out, footer, options.statisticsTruncateLength);
   enc.out.appendUint32(MAGIC);
   return { bytes: enc.out.getBytes(), rowGroups, ranges };
 }
