@@ -27,7 +27,12 @@ export class RecentHotColumns {
   put(path: string, hot: PartialSpanColumns, receivedMs: ArrayLike<number> | undefined, rows: Int32Array): void {
     if (rows.length > this.#maxRows) return;
     const cols: PartialSpanColumns = { ...hot };
-    if (receivedMs !== undefined) cols.receivedMs = Float64Array.from(rows, (r) => receivedMs[r]!);
+    if (receivedMs !== undefined) {
+      // A plain loop: Float64Array.from(rows, map) goes through the iterator protocol, ~10x slower.
+      const received = new Float64Array(rows.length);
+      for (let i = 0; i < rows.length; i++) received[i] = receivedMs[rows[i]!]!;
+      cols.receivedMs = received;
+    }
     this.#entries.set(path, cols);
     this.#rows += rows.length;
     for (const [oldest, cols] of this.#entries) {
