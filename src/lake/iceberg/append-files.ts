@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FileIO } from '../file-io.ts';
 import { partitionBatch } from '../parquet/partition.ts';
 import { writeDataFile } from '../parquet/write.ts';
-import type { WriteSpanColumns } from '../span-schema.ts';
+import type { PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import type { FieldSummary, ManifestFile } from './manifest-list.ts';
@@ -32,14 +32,15 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 
 /**
  * Writes the batch as one Parquet file per partition under `<location>/data/<partition path>/`;
- * `written` hears which rows of the batch (in file order) each file holds.
+ * `written` hears which rows of the batch (in file order) each file holds, and its hot columns as the
+ * writer gathered them.
  */
 export async function writeBatchFiles(
   io: FileIO,
   location: string,
   batch: WriteSpanColumns,
   rowGroupSize: number,
-  written?: (path: string, rows: Int32Array) => void,
+  written?: (path: string, rows: Int32Array, hot: PartialSpanColumns) => void,
 ): Promise<DataFile[]> {
   if (batch.length === 0) return [];
   return mapLimit(partitionBatch(batch), WRITE_CONCURRENCY, async (slice) => {
@@ -47,7 +48,7 @@ export async function writeBatchFiles(
     const { timestamp_day: day, trace_id_bucket: bucket } = slice.partition;
     const path = `${location}/data/timestamp_day=${dayPath(day)}/trace_id_bucket=${bucket}/${randomUUID()}.parquet`;
     await io.write(path, file.bytes);
-    written?.(path, slice.rows);
+    written?.(path, slice.rows, file.hot);
     return { ...file.metrics, path, partition: slice.partition, fileSizeInBytes: file.bytes.byteLength };
   });
 }

@@ -57,10 +57,10 @@ class IcebergSpanTable implements SpanTable {
 
   async append(batch: WriteSpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
     this.refuseWrite('append');
-    const rowsByPath = new Map<string, Int32Array>();
-    const files = await writeBatchFiles(this.core.options.io, this.core.location, batch, this.rowGroupSize, (path, rows) => rowsByPath.set(path, rows));
+    const written = new Map<string, { rows: Int32Array; hot: PartialSpanColumns }>();
+    const files = await writeBatchFiles(this.core.options.io, this.core.location, batch, this.rowGroupSize, (path, rows, hot) => written.set(path, { rows, hot }));
     const ref = await this.core.appendFiles(files, summary);
-    for (const [path, rows] of rowsByPath) this.recent?.put(path, batch, rows);
+    for (const [path, { rows, hot }] of written) this.recent?.put(path, hot, batch.receivedMs, rows);
     return ref;
   }
 

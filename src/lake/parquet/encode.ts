@@ -2,17 +2,16 @@
  * A Parquet file encoder for flat tables of primitive leaves (the span and audit tables: strings,
  * int32, int64, and one optional struct of required primitives). It writes what hyparquet-writer
  * wrote for them (data pages v2, PLAIN or RLE_DICTIONARY values, RLE definition levels, the same
- * thrift page headers and footer, which it borrows), but straight from the gathered typed arrays:
+ * thrift page headers and footer bytes, see thrift.ts), but straight from the gathered typed arrays:
  * hyparquet-writer's general path (Dremel levels, per-value conversion and range checks, generic
  * statistics and dictionary trials over every column) cost several times the encoding itself.
  * Which columns get a dictionary and statistics is decided by the caller from the schema.
  */
 import { ByteWriter } from 'hyparquet-writer';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
-import { Encodings, PageTypes } from 'hyparquet/src/constants.js';
-import type { ColumnChunk, Encoding, FileMetaData, PageHeader, RowGroup, SchemaElement, Statistics } from 'hyparquet';
+import type { ColumnChunk, Encoding, PageHeader, RowGroup, SchemaElement, Statistics } from 'hyparquet';
 import { compareLongs, longWords } from '../long-words.ts';
+import { writeFooter, writePageHeader } from './thrift.ts';
 
 /** A leaf's values, one per row; a null row holds null (strings) or 0 (typed arrays). */
 export type LeafValues = Int32Array | BigInt64Array | readonly (string | Uint8Array | null)[];
@@ -273,49 +272,6 @@ function writeLevels(out: ByteWriter, nullMask: Uint8Array | undefined, a: numbe
   return out.offset - start;
 }
 
-/** Thrift compact protocol types (parquet.thrift is serialized with it). */
-const THRIFT_STOP = 0;
-const THRIFT_I32 = 5;
-const THRIFT_STRUCT = 12;
-
-/** A compact-protocol field header for the field `delta` ids after the one before, then its i32 value. */
-function i32Field(out: ByteWriter, delta: number, value: number): void {
-  out.appendUint8((delta << 4) | THRIFT_I32);
-  out.appendZigZag(value);
-}
-
-/**
- * The PageHeader of a data page v2 or a dictionary page, the two kinds this encoder writes, byte for
- * byte as hyparquet-writer's writePageHeader writes them (no crc, no statistics, is_compressed and
- * is_sorted left at their defaults), without its walk over a generic object per page.
- */
-export function writePageHeader(out: ByteWriter, header: PageHeader): void {
-  i32Field(out, 1, PageTypes.indexOf(header.type));
-  i32Field(out, 1, header.uncompressed_page_size);
-  i32Field(out, 1, header.compressed_page_size);
-  const v2 = header.data_page_header_v2;
-  const dict = header.dictionary_page_header;
-  if (v2 !== undefined) {
-    if (!v2.is_compressed) throw new RangeError('this encoder writes compressed data pages only');
-    out.appendUint8((5 << 4) | THRIFT_STRUCT); // field 8
-    i32Field(out, 1, v2.num_values);
-    i32Field(out, 1, v2.num_nulls);
-    i32Field(out, 1, v2.num_rows);
-    i32Field(out, 1, Encodings.indexOf(v2.encoding));
-    i32Field(out, 1, v2.definition_levels_byte_length);
-    i32Field(out, 1, v2.repetition_levels_byte_length);
-    out.appendUint8(THRIFT_STOP);
-  } else if (dict !== undefined) {
-    out.appendUint8((4 << 4) | THRIFT_STRUCT); // field 7
-    i32Field(out, 1, dict.num_values);
-    i32Field(out, 1, Encodings.indexOf(dict.encoding));
-    out.appendUint8(THRIFT_STOP);
-  } else {
-    throw new RangeError(`this encoder writes no ${header.type} pages`);
-  }
-  out.appendUint8(THRIFT_STOP);
-}
-
 /**
  * Page scratch buffers shared by every file (encodeParquet runs to completion synchronously): a
  * file's pages reuse what earlier files grew them to, where each file used to grow its own body
@@ -481,8 +437,8 @@ function encodeFile(leaves: readonly Leaf[], rows: number, options: EncodeOption
       ...(options.sortingColumns ? { sorting_columns: options.sortingColumns } : {}),
     });
   }
-  const metadata = { version: 2, created_by: options.createdBy, schema: options.schema, num_rows: BigInt(rows), row_groups: rowGroups };
-  writeMetadata(enc.out, metadata as FileMetaData, options.statisticsTruncateLength);
+  const footer = { version: 2, created_by: options.createdBy, schema: options.schema, num_rows: BigInt(rows), row_groups: rowGroups };
+  writeFooter(enc.out, footer, options.statisticsTruncateLength);
   enc.out.appendUint32(MAGIC);
   return { bytes: enc.out.getBytes(), rowGroups, ranges };
 }

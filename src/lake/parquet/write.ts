@@ -5,8 +5,8 @@
  */
 import type { RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
-import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, FieldDef, IcebergPrimitive, KafkaMetadata, WriteSpanColumns } from '../span-schema.ts';
+import { HOT_COLUMNS, KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
+import type { ColumnDef, ColumnName, FieldDef, IcebergPrimitive, KafkaMetadata, PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import { zstdCompress } from './zstd.ts';
@@ -18,6 +18,11 @@ import { longWords } from '../long-words.ts';
 export interface WrittenFile {
   bytes: Uint8Array;
   metrics: Omit<DataFile, 'path' | 'partition' | 'fileSizeInBytes'>;
+}
+
+export interface WrittenDataFile extends WrittenFile {
+  /** The file's hot columns (HOT_COLUMNS) as gathered for it, in file order: what the evaluator reads first. */
+  hot: PartialSpanColumns;
 }
 
 export class ParquetWriteError extends TailsamplerError {
@@ -152,6 +157,8 @@ const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'st
  */
 const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id']);
 
+const HOT: ReadonlySet<ColumnName> = new Set(HOT_COLUMNS);
+
 /**
  * Writes `rows` of `batch` (in that order, already sorted by trace_id) as one Parquet file with
  * row groups of `rowGroupSize` rows.
@@ -160,26 +167,30 @@ export async function writeDataFile(
   batch: WriteSpanColumns,
   rows: Int32Array,
   options: { rowGroupSize: number },
-): Promise<WrittenFile> {
+): Promise<WrittenDataFile> {
   if (!(options.rowGroupSize > 0)) throw new ParquetWriteError(`rowGroupSize must be positive, got ${options.rowGroupSize}`);
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
   const stats = new ColumnStats(rows);
+  const hot: Record<string, unknown> = { length: rows.length };
   for (const c of SPAN_COLUMNS) {
     const def = c as ColumnDef;
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
     if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
     const statistics = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
     stats.gather(def, source, { statistics, dictionary: !PLAIN_COLUMNS.has(def.name) });
+    // A hot column is a primitive: its one leaf, just gathered.
+    if (HOT.has(def.name)) hot[def.name] = stats.leaves.at(-1)!.values;
   }
 
-  return writeParquetFile(stats, {
+  const file = await writeParquetFile(stats, {
     schema: SPAN_PARQUET_SCHEMA,
     rowGroupSize: options.rowGroupSize,
     // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
     sortingColumns: [{ column_idx: 0, descending: false, nulls_first: true }],
     sortOrderId: TRACE_ID_SORT_ORDER_ID,
   });
+  return { ...file, hot: hot as PartialSpanColumns };
 }
 
 export interface ParquetFileOptions {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LocalFileIO, toFileUri } from '../../../src/lake/file-io.ts';
 import { openIcebergSpanTable } from '../../../src/lake/iceberg/iceberg-table.ts';
 import { SqlCatalog } from '../../../src/lake/iceberg/sql-catalog.ts';
+import { selectRows } from '../../../src/lake/columns.ts';
 import { RecentHotColumns } from '../../../src/lake/recent-hot-columns.ts';
 import { HOT_COLUMNS, type PartialSpanColumns } from '../../../src/lake/span-schema.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
@@ -22,6 +23,18 @@ class CountingIO extends LocalFileIO {
     return super.readRange(uri, offset, length);
   }
 }
+
+/** What the writer hands over for `rows` of `batch`: their hot columns, in that order. */
+function hotOf(batch: PartialSpanColumns, rows: Int32Array): PartialSpanColumns {
+  const hot: PartialSpanColumns = { length: batch.length };
+  for (const c of HOT_COLUMNS) (hot as Record<string, unknown>)[c] = batch[c];
+  return selectRows(hot, rows);
+}
+
+const put = (recent: RecentHotColumns, path: string, batch: PartialSpanColumns, rows: number[]): void => {
+  const r = Int32Array.from(rows);
+  recent.put(path, hotOf(batch, r), batch.receivedMs, r);
+};
 
 const plain = (cols: PartialSpanColumns): Record<string, unknown[]> =>
   Object.fromEntries(HOT_COLUMNS.map((c) => [c, Array.from(cols[c] as ArrayLike<unknown>)]));
@@ -58,7 +71,7 @@ test('the evaluator reads the hot columns of files this process just committed f
 test('reads of other columns, or of some traces only, go to the file and leave the entry for the evaluator', async () => {
   const recent = new RecentHotColumns(1000);
   const batch = spanBatch({ traces: 3, spansPerTrace: 2, seed: 1 });
-  recent.put('f1', batch, Int32Array.from([4, 5]));
+  put(recent, 'f1', batch, [4, 5]);
   assert.equal(recent.take('f1', ['trace_id', 'attributes']), null);
   const held = recent.take('f1', ['trace_id', 'status_code'])!;
   assert.deepEqual(Array.from(held.trace_id!), [batch.trace_id[4], batch.trace_id[5]]);
@@ -69,13 +82,13 @@ test('reads of other columns, or of some traces only, go to the file and leave t
 test('past maxRows the oldest files are forgotten, so a lagging evaluator costs bounded memory', () => {
   const recent = new RecentHotColumns(5);
   const batch = spanBatch({ traces: 4, spansPerTrace: 2, seed: 2 });
-  recent.put('a', batch, Int32Array.from([0, 1]));
-  recent.put('b', batch, Int32Array.from([2, 3]));
-  recent.put('c', batch, Int32Array.from([4, 5]));
+  put(recent, 'a', batch, [0, 1]);
+  put(recent, 'b', batch, [2, 3]);
+  put(recent, 'c', batch, [4, 5]);
   assert.equal(recent.rows, 4);
   assert.equal(recent.take('a', HOT_COLUMNS), null);
   assert.equal(recent.take('b', HOT_COLUMNS)?.length, 2);
-  recent.put('big', batch, Int32Array.from([0, 1, 2, 3, 4, 5]));
+  put(recent, 'big', batch, [0, 1, 2, 3, 4, 5]);
   assert.equal(recent.take('big', HOT_COLUMNS), null, 'a file larger than the bound is not held');
   assert.equal(recent.take('c', HOT_COLUMNS)?.length, 2);
 });

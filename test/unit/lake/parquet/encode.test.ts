@@ -5,7 +5,8 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { PageHeader, SchemaElement } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writePageHeader as libraryPageHeader } from 'hyparquet-writer/src/datapage.js';
-import { encodeParquet, writePageHeader } from '../../../../src/lake/parquet/encode.ts';
+import { encodeParquet } from '../../../../src/lake/parquet/encode.ts';
+import { writePageHeader } from '../../../../src/lake/parquet/thrift.ts';
 import type { Leaf } from '../../../../src/lake/parquet/encode.ts';
 import { zstdCompress } from '../../../../src/lake/parquet/zstd.ts';
 
