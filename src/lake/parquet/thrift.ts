@@ -182,6 +182,20 @@ function i64(out: Compact, v: bigint): void {
   out.appendUint8(Number(z));
 }
 
+/** Field `id` of a struct whose previous field was `last`, holding the i32 `v`; returns `id`. */
+function i32Value(out: Compact, last: number, id: number, v: number): number {
+  field(out, last, id, THRIFT_I32);
+  out.appendZigZag(v);
+  return id;
+}
+
+/** Field `id` of a struct whose previous field was `last`, holding the i64 `v`; returns `id`. */
+function i64Value(out: Compact, last: number, id: number, v: bigint): number {
+  field(out, last, id, THRIFT_I64);
+  i64(out, v);
+  return id;
+}
+
 /** An empty struct as a field (a union member without values: STRING, TypeDefinedOrder, MICROS, ...). */
 function emptyStruct(out: Compact, last: number, id: number): number {
   field(out, last, id, THRIFT_STRUCT);
@@ -212,38 +226,30 @@ function logicalType(out: Compact, t: LogicalType): void {
 function schemaElement(out: Compact, e: SchemaElement): void {
   let last = 0;
   if (e.type !== undefined) {
-    last = field(out, last, 1, THRIFT_I32);
-    out.appendZigZag(ParquetTypes.indexOf(e.type));
+    last = i32Value(out, last, 1, ParquetTypes.indexOf(e.type));
   }
   if (e.type_length !== undefined) {
-    last = field(out, last, 2, THRIFT_I32);
-    out.appendZigZag(e.type_length);
+    last = i32Value(out, last, 2, e.type_length);
   }
   if (e.repetition_type !== undefined) {
-    last = field(out, last, 3, THRIFT_I32);
-    out.appendZigZag(FieldRepetitionTypes.indexOf(e.repetition_type));
+    last = i32Value(out, last, 3, FieldRepetitionTypes.indexOf(e.repetition_type));
   }
   last = field(out, last, 4, THRIFT_BINARY);
   string(out, e.name);
   if (e.num_children !== undefined) {
-    last = field(out, last, 5, THRIFT_I32);
-    out.appendZigZag(e.num_children);
+    last = i32Value(out, last, 5, e.num_children);
   }
   if (e.converted_type !== undefined) {
-    last = field(out, last, 6, THRIFT_I32);
-    out.appendZigZag(ConvertedTypes.indexOf(e.converted_type));
+    last = i32Value(out, last, 6, ConvertedTypes.indexOf(e.converted_type));
   }
   if (e.scale !== undefined) {
-    last = field(out, last, 7, THRIFT_I32);
-    out.appendZigZag(e.scale);
+    last = i32Value(out, last, 7, e.scale);
   }
   if (e.precision !== undefined) {
-    last = field(out, last, 8, THRIFT_I32);
-    out.appendZigZag(e.precision);
+    last = i32Value(out, last, 8, e.precision);
   }
   if (e.field_id !== undefined) {
-    last = field(out, last, 9, THRIFT_I32);
-    out.appendZigZag(e.field_id);
+    last = i32Value(out, last, 9, e.field_id);
   }
   if (e.logical_type !== undefined) {
     field(out, last, 10, THRIFT_STRUCT);
@@ -301,8 +307,7 @@ function decodeCodePoint(bytes: Uint8Array, start: number, end: number): number 
 function statistics(out: Compact, s: Statistics, element: SchemaElement, truncateLength: number): void {
   let last = 0;
   if (s.null_count !== undefined) {
-    last = field(out, last, 3, THRIFT_I64);
-    i64(out, s.null_count);
+    last = i64Value(out, last, 3, s.null_count);
   }
   let maxExact = true;
   let minExact = true;
@@ -342,32 +347,24 @@ function statValue(out: Compact, v: unknown, element: SchemaElement, isMax: bool
 }
 
 function columnChunk(out: Compact, c: ColumnChunk, element: SchemaElement, truncateLength: number): void {
-  let last = field(out, 0, 2, THRIFT_I64);
-  i64(out, c.file_offset);
+  let last = i64Value(out, 0, 2, c.file_offset);
   const m = c.meta_data;
   if (m !== undefined) {
     field(out, last, 3, THRIFT_STRUCT);
-    last = field(out, 0, 1, THRIFT_I32);
-    out.appendZigZag(ParquetTypes.indexOf(m.type));
+    last = i32Value(out, 0, 1, ParquetTypes.indexOf(m.type));
     last = field(out, last, 2, THRIFT_LIST);
     listHeader(out, m.encodings.length, THRIFT_I32);
     for (const e of m.encodings) out.appendZigZag(Encodings.indexOf(e));
     last = field(out, last, 3, THRIFT_LIST);
     listHeader(out, m.path_in_schema.length, THRIFT_BINARY);
     for (const p of m.path_in_schema) string(out, p);
-    last = field(out, last, 4, THRIFT_I32);
-    out.appendZigZag(CompressionCodecs.indexOf(m.codec));
-    last = field(out, last, 5, THRIFT_I64);
-    i64(out, m.num_values);
-    last = field(out, last, 6, THRIFT_I64);
-    i64(out, m.total_uncompressed_size);
-    last = field(out, last, 7, THRIFT_I64);
-    i64(out, m.total_compressed_size);
-    last = field(out, last, 9, THRIFT_I64);
-    i64(out, m.data_page_offset);
+    last = i32Value(out, last, 4, CompressionCodecs.indexOf(m.codec));
+    last = i64Value(out, last, 5, m.num_values);
+    last = i64Value(out, last, 6, m.total_uncompressed_size);
+    last = i64Value(out, last, 7, m.total_compressed_size);
+    last = i64Value(out, last, 9, m.data_page_offset);
     if (m.dictionary_page_offset !== undefined) {
-      last = field(out, last, 11, THRIFT_I64);
-      i64(out, m.dictionary_page_offset);
+      last = i64Value(out, last, 11, m.dictionary_page_offset);
     }
     if (m.statistics !== undefined) {
       field(out, last, 12, THRIFT_STRUCT);
@@ -382,28 +379,23 @@ function rowGroup(out: Compact, rg: RowGroup, leaves: readonly SchemaElement[], 
   let last = field(out, 0, 1, THRIFT_LIST);
   listHeader(out, rg.columns.length, THRIFT_STRUCT);
   rg.columns.forEach((c, j) => columnChunk(out, c, leaves[j]!, truncateLength));
-  last = field(out, last, 2, THRIFT_I64);
-  i64(out, rg.total_byte_size);
-  last = field(out, last, 3, THRIFT_I64);
-  i64(out, rg.num_rows);
+  last = i64Value(out, last, 2, rg.total_byte_size);
+  last = i64Value(out, last, 3, rg.num_rows);
   if (rg.sorting_columns !== undefined) {
     last = field(out, last, 4, THRIFT_LIST);
     listHeader(out, rg.sorting_columns.length, THRIFT_STRUCT);
     for (const sc of rg.sorting_columns) {
-      field(out, 0, 1, THRIFT_I32);
-      out.appendZigZag(sc.column_idx);
+      i32Value(out, 0, 1, sc.column_idx);
       field(out, 1, 2, sc.descending ? THRIFT_TRUE : THRIFT_FALSE);
       field(out, 2, 3, sc.nulls_first ? THRIFT_TRUE : THRIFT_FALSE);
       out.appendUint8(THRIFT_STOP);
     }
   }
   if (rg.file_offset !== undefined) {
-    last = field(out, last, 5, THRIFT_I64);
-    i64(out, rg.file_offset);
+    last = i64Value(out, last, 5, rg.file_offset);
   }
   if (rg.total_compressed_size !== undefined) {
-    field(out, last, 6, THRIFT_I64);
-    i64(out, rg.total_compressed_size);
+    i64Value(out, last, 6, rg.total_compressed_size);
   }
   out.appendUint8(THRIFT_STOP);
 }
@@ -428,13 +420,11 @@ export interface Footer {
 export function writeFooter(file: ByteWriter, metadata: Footer, statisticsTruncateLength: number): void {
   const out = new Compact();
   const leaves = metadata.schema.filter((e) => e.type !== undefined);
-  let last = field(out, 0, 1, THRIFT_I32);
-  out.appendZigZag(metadata.version);
+  let last = i32Value(out, 0, 1, metadata.version);
   last = field(out, last, 2, THRIFT_LIST);
   listHeader(out, metadata.schema.length, THRIFT_STRUCT);
   for (const e of metadata.schema) schemaElement(out, e);
-  last = field(out, last, 3, THRIFT_I64);
-  i64(out, metadata.num_rows);
+  last = i64Value(out, last, 3, metadata.num_rows);
   last = field(out, last, 4, THRIFT_LIST);
   listHeader(out, metadata.row_groups.length, THRIFT_STRUCT);
   for (const rg of metadata.row_groups) {
