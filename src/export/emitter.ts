@@ -1,6 +1,7 @@
 import type { StoredDecision } from '../evaluate/decision-store.ts';
 import type { TraceLocation, TraceReader } from '../evaluate/trace-reader.ts';
 import { isTailsamplerError } from '../errors.ts';
+import { concatColumns } from '../lake/columns.ts';
 import { FileNotFoundError } from '../lake/file-io-errors.ts';
 import { SPAN_COLUMNS, type ColumnName, type PartialSpanColumns } from '../lake/span-schema.ts';
 import type { DataFileRef, SpanTable } from '../lake/table.ts';
@@ -315,7 +316,11 @@ export class Emitter implements DecisionSink {
     return more;
   }
 
-  /** Reads the group's rows file by file and hands each request to every exporter the group owes. */
+  /**
+   * Reads the group's rows file by file and hands them to every exporter the group owes, in requests
+   * of up to the smallest `maxBatchSpans` of those exporters: rows of several files share a request
+   * (kept traces are spread thin over many files, and a request per file carried a few traces).
+   */
   async #send(group: Item[]): Promise<void> {
     const lanes = group[0]!.attempts.map((a) => a.lane);
     const maxSpans = Math.min(...lanes.map((l) => l.exporter.delivery.maxBatchSpans));
@@ -327,6 +332,9 @@ export class Emitter implements DecisionSink {
     }
     const itemOf = (traceId: string, seq: number): Item | undefined =>
       byTrace.get(traceId)?.find((item) => seq >= item.firstSeq && seq <= item.lastSeq);
+    /** Rows read and not sent yet: files' outgoing columns and each row's item. */
+    let pending: PartialSpanColumns[] = [];
+    let pendingItems: (Item | undefined)[] = [];
     for (const [file, ids] of this.#reader.plan(group)) {
       let cols: PartialSpanColumns;
       try {
@@ -345,34 +353,15 @@ export class Emitter implements DecisionSink {
       if (cols.length === 0) continue;
       const traceIds = cols.trace_id!;
       const rowItems = Array.from({ length: cols.length }, (_, i) => itemOf(traceIds[i]!, file.sequenceNumber));
-      const withStates = outgoingRows(cols, rowItems);
-      for (let from = 0; from < cols.length; from += maxSpans) {
-        const n = Math.min(maxSpans, cols.length - from);
-        const rows = Int32Array.from({ length: n }, (_, k) => from + k);
-        const rowsOf = new Map<Item, number>();
-        for (let k = from; k < from + n; k++) {
-          const item = rowItems[k];
-          if (item !== undefined) rowsOf.set(item, (rowsOf.get(item) ?? 0) + 1);
-        }
-        const request = columnsToRequest(withStates, rows);
-        const context = { policies: new Map([...rowsOf.keys()].map((item) => [item.traceId, item.policy])) };
-        for (const lane of lanes) {
-          const attempts: Attempt[] = [];
-          for (const [item, count] of rowsOf) {
-            const a = item.attempts.find((x) => x.lane === lane)!;
-            a.open++;
-            a.rows += count;
-            attempts.push(a);
-          }
-          lane.outstanding++;
-          void lane.exporter.export(request, n, context).then(
-            (result) => this.#answered(lane, attempts, result),
-            // export() never rejects; should it, the request counts as a retryable failure.
-            (err: unknown) => this.#answered(lane, attempts, { ok: false, retryable: true, error: err instanceof Error ? err : new Error(String(err)) }),
-          );
-        }
+      pending.push(outgoingRows(cols, rowItems));
+      pendingItems = pendingItems.length === 0 ? rowItems : pendingItems.concat(rowItems);
+      if (pendingItems.length >= maxSpans) {
+        this.#dispatch(lanes, concatColumns(pending), pendingItems, maxSpans);
+        pending = [];
+        pendingItems = [];
       }
     }
+    if (pendingItems.length > 0) this.#dispatch(lanes, concatColumns(pending), pendingItems, maxSpans);
     await this.#recheckEmpty(group.filter((item) => item.readFailed === null && item.attempts[0]!.rows === 0));
     const now = this.#now();
     const done: Attempt[] = [];
@@ -384,6 +373,36 @@ export class Emitter implements DecisionSink {
       }
     }
     this.#finish(done, now);
+  }
+
+  /** Sends `cols` (row i of `rowItems[i]`'s trace) to every lane, in requests of at most `maxSpans` rows. */
+  #dispatch(lanes: readonly Lane[], cols: PartialSpanColumns, rowItems: readonly (Item | undefined)[], maxSpans: number): void {
+    for (let from = 0; from < cols.length; from += maxSpans) {
+      const n = Math.min(maxSpans, cols.length - from);
+      const rows = Int32Array.from({ length: n }, (_, k) => from + k);
+      const rowsOf = new Map<Item, number>();
+      for (let k = from; k < from + n; k++) {
+        const item = rowItems[k];
+        if (item !== undefined) rowsOf.set(item, (rowsOf.get(item) ?? 0) + 1);
+      }
+      const request = columnsToRequest(cols, rows);
+      const context = { policies: new Map([...rowsOf.keys()].map((item) => [item.traceId, item.policy])) };
+      for (const lane of lanes) {
+        const attempts: Attempt[] = [];
+        for (const [item, count] of rowsOf) {
+          const a = item.attempts.find((x) => x.lane === lane)!;
+          a.open++;
+          a.rows += count;
+          attempts.push(a);
+        }
+        lane.outstanding++;
+        void lane.exporter.export(request, n, context).then(
+          (result) => this.#answered(lane, attempts, result),
+          // export() never rejects; should it, the request counts as a retryable failure.
+          (err: unknown) => this.#answered(lane, attempts, { ok: false, retryable: true, error: err instanceof Error ? err : new Error(String(err)) }),
+        );
+      }
+    }
   }
 
   /**

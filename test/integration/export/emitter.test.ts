@@ -88,6 +88,22 @@ test('a destination answering 400 dead-letters the kept traces (metric, log with
   });
 });
 
+test('the kept rows of several files go out in one request, up to max_batch_spans', async (t) => {
+  const ok = await destination(t, answer(200));
+  const clock = { now: Date.now() };
+  const exporters = createExporters([otlp('otlp', ok.url)], { metrics: new Metrics(), logger: pino({ level: 'silent' }) });
+  const p = await localPipeline(t, dirOf(), { exporters, clock });
+  const kept = makeTrace({ n: 6, startMs: clock.now, durationMs: 5, error: true });
+  // Two spans a commit: the trace's rows are in three files.
+  for (let i = 0; i < 6; i += 2) await p.send(kept.slice(i, i + 2));
+  await p.evaluator.scan();
+  clock.now += 11_000;
+  await p.evaluator.scan();
+  await p.emitter.settled();
+  assert.equal(ok.requests.length, 1, 'one request for the rows of the three files');
+  assert.deepEqual(receivedSpans(ok.requests.map((r) => r.body)).get(kept[0]!.traceId)!.sort(), spanIds(kept), 'complete');
+});
+
 test('num_consumers requests are in flight at once at a slow destination, and deciding goes on meanwhile', async (t) => {
   const held: ServerResponse[] = [];
   const slow = await destination(t, (_req, res) => held.push(res));
