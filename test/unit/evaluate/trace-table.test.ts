@@ -75,18 +75,21 @@ test('grows, deletes (moving the last entry into the hole), and finds every rema
   });
 });
 
-test('memory follows live traces: arrays shrink after deletes instead of keeping their peak', () => {
+test('memory follows live traces: arrays grow by a fixed step and shrink after deletes instead of keeping their peak', () => {
   const t = new TraceTable();
-  const ids = Array.from({ length: 200_000 }, id);
+  // One past a size where a step proportional to the size held (1/8 of it) would add 75,000 entries.
+  const n = 606_023;
+  const ids = Array.from({ length: n }, id);
   ids.forEach((x) => t.fold(x, 1, 0, false, 1n, 2n, 1, 1, 1, 1));
   const peak = t.byteSize();
-  assert.ok(peak >= 200_000 * ENTRY_BYTES);
-  // No doubling: the arrays hold at most one growth step more than the live entries, plus the index.
-  assert.ok(peak < 200_000 * ENTRY_BYTES * 1.2 + 512 * 1024 * 4 + 1, `peak ${peak}`);
-  for (const x of ids.slice(0, 190_000)) t.delete(t.find(x));
+  assert.ok(peak >= n * ENTRY_BYTES);
+  // At most one growth step (16,384 entries) more than the live entries, plus the index (2^20 slots
+  // of 4 bytes keep 606,023 entries under 3/4 full).
+  assert.ok(peak <= (n + 16_384) * ENTRY_BYTES + 2 ** 20 * 4, `peak ${peak}`);
+  for (const x of ids.slice(0, n - 10_000)) t.delete(t.find(x));
   assert.equal(t.size, 10_000);
   assert.ok(t.byteSize() < peak / 4, `after deletes ${t.byteSize()} of peak ${peak}`);
-  for (const x of ids.slice(190_000)) assert.ok(t.find(x) >= 0);
+  for (const x of ids.slice(n - 10_000)) assert.ok(t.find(x) >= 0);
 });
 
 test('a checkpoint restores the same traces', async () => {
