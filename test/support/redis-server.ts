@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './service.ts';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -60,17 +61,6 @@ function redisBinary(): { bin: string; libs: string } {
   const bin = join(root, 'usr', 'bin', 'redis-server');
   if (!existsSync(bin)) throw new Error(`no redis-server (looked on PATH and at ${bin}); run: bash scripts/infra.sh up redis`);
   return { bin, libs: [join(root, 'usr/lib/x86_64-linux-gnu'), join(root, 'usr/lib/aarch64-linux-gnu')].join(':') };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function ping(port: number): Promise<boolean> {

@@ -26,16 +26,29 @@ ${extra}`,
   return path;
 }
 
-/** A port free right now on 127.0.0.1 (the OS picks it; we release it for the child to bind). */
+/** Ports `freePort` handed out in this process: the OS may offer a port it just released again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free right now on 127.0.0.1 (the OS picks it; we release it for the child to bind), never one
+ * this process was given before: a service's gRPC, HTTP and telemetry ports, picked one after another,
+ * once came out the same and the service could not start.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
