@@ -17,37 +17,30 @@ const THRIFT_BINARY = 8;
 const THRIFT_LIST = 9;
 const THRIFT_STRUCT = 12;
 
-/** A compact-protocol field header for the field `delta` ids after the one before, then its i32 value. */
-function i32Field(out: ByteWriter, delta: number, value: number): void {
-  out.appendUint8((delta << 4) | THRIFT_I32);
-  out.appendZigZag(value);
-}
-
 /**
  * The PageHeader of a data page v2 or a dictionary page, the two kinds this encoder writes, byte for
  * byte as hyparquet-writer's writePageHeader writes them (no crc, no statistics, is_compressed and
  * is_sorted left at their defaults), without its walk over a generic object per page.
  */
 export function writePageHeader(out: ByteWriter, header: PageHeader): void {
-  i32Field(out, 1, PageTypes.indexOf(header.type));
-  i32Field(out, 1, header.uncompressed_page_size);
-  i32Field(out, 1, header.compressed_page_size);
+  let last = i32Value(out, 0, 1, PageTypes.indexOf(header.type));
+  last = i32Value(out, last, 2, header.uncompressed_page_size);
+  last = i32Value(out, last, 3, header.compressed_page_size);
   const v2 = header.data_page_header_v2;
   const dict = header.dictionary_page_header;
   if (v2 !== undefined) {
     if (!v2.is_compressed) throw new RangeError('this encoder writes compressed data pages only');
-    out.appendUint8((5 << 4) | THRIFT_STRUCT); // field 8
-    i32Field(out, 1, v2.num_values);
-    i32Field(out, 1, v2.num_nulls);
-    i32Field(out, 1, v2.num_rows);
-    i32Field(out, 1, Encodings.indexOf(v2.encoding));
-    i32Field(out, 1, v2.definition_levels_byte_length);
-    i32Field(out, 1, v2.repetition_levels_byte_length);
+    field(out, last, 8, THRIFT_STRUCT);
+    let l = i32Value(out, 0, 1, v2.num_values);
+    l = i32Value(out, l, 2, v2.num_nulls);
+    l = i32Value(out, l, 3, v2.num_rows);
+    l = i32Value(out, l, 4, Encodings.indexOf(v2.encoding));
+    l = i32Value(out, l, 5, v2.definition_levels_byte_length);
+    i32Value(out, l, 6, v2.repetition_levels_byte_length);
     out.appendUint8(THRIFT_STOP);
   } else if (dict !== undefined) {
-    out.appendUint8((4 << 4) | THRIFT_STRUCT); // field 7
-    i32Field(out, 1, dict.num_values);
-    i32Field(out, 1, Encodings.indexOf(dict.encoding));
+    field(out, last, 7, THRIFT_STRUCT);
+    i32Value(out, i32Value(out, 0, 1, dict.num_values), 2, Encodings.indexOf(dict.encoding));
     out.appendUint8(THRIFT_STOP);
   } else {
     throw new RangeError(`this encoder writes no ${header.type} pages`);
@@ -61,6 +54,7 @@ export function writePageHeader(out: ByteWriter, header: PageHeader): void {
  */
 class Compact {
   u8 = new Uint8Array(4096);
+  private view = new DataView(this.u8.buffer);
   pos = 0;
 
   private reserve(n: number): void {
@@ -68,6 +62,7 @@ class Compact {
     const next = new Uint8Array(Math.max(this.u8.length * 2, this.pos + n));
     next.set(this.u8.subarray(0, this.pos));
     this.u8 = next;
+    this.view = new DataView(next.buffer);
   }
 
   bytes(): Uint8Array {
@@ -103,23 +98,26 @@ class Compact {
 
   appendInt32(n: number): void {
     this.reserve(4);
-    new DataView(this.u8.buffer).setInt32(this.pos, n, true);
+    this.view.setInt32(this.pos, n, true);
     this.pos += 4;
   }
 
   appendInt64(n: bigint): void {
     this.reserve(8);
-    new DataView(this.u8.buffer).setBigInt64(this.pos, n, true);
+    this.view.setBigInt64(this.pos, n, true);
     this.pos += 8;
   }
 }
+
+/** What a field header and an i32 value are written to: the footer's Compact or a file's ByteWriter (page headers). */
+type FieldOut = Pick<Compact, 'appendUint8' | 'appendZigZag'>;
 
 /**
  * A compact-protocol field header for field `id` of a struct whose previous field was `last`; returns
  * `id`, the next call's `last`. The short form (delta in the high nibble) covers every field written
  * here: none has an id above 15.
  */
-function field(out: Compact, last: number, id: number, type: number): number {
+function field(out: FieldOut, last: number, id: number, type: number): number {
   out.appendUint8(((id - last) << 4) | type);
   return id;
 }
@@ -183,7 +181,7 @@ function i64(out: Compact, v: bigint): void {
 }
 
 /** Field `id` of a struct whose previous field was `last`, holding the i32 `v`; returns `id`. */
-function i32Value(out: Compact, last: number, id: number, v: number): number {
+function i32Value(out: FieldOut, last: number, id: number, v: number): number {
   field(out, last, id, THRIFT_I32);
   out.appendZigZag(v);
   return id;
