@@ -354,7 +354,7 @@ export class Emitter implements DecisionSink {
       const traceIds = cols.trace_id!;
       const rowItems = Array.from({ length: cols.length }, (_, i) => itemOf(traceIds[i]!, file.sequenceNumber));
       pending.push(outgoingRows(cols, rowItems));
-      pendingItems = pendingItems.length === 0 ? rowItems : pendingItems.concat(rowItems);
+      pendingItems = pendingItems.concat(rowItems);
       if (pendingItems.length >= maxSpans) {
         this.#dispatch(lanes, concatColumns(pending), pendingItems, maxSpans);
         pending = [];
