@@ -190,8 +190,9 @@ async function memoryParts(svc: ServiceProcess): Promise<string> {
   const heap = await svc.metric('tailsampler_nodejs_heap_size_total_bytes');
   const external = await svc.metric('tailsampler_nodejs_external_memory_bytes');
   const summaries = await svc.metric('tailsampler_evaluator_summary_bytes');
+  const spilled = await svc.metric('tailsampler_evaluator_spilled_traces');
   const anon = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${svc.pid}/smaps_rollup`, 'utf8'))![1]) * 1024;
-  return `V8 heap ${mib(heap)}, external ${mib(external)} (trace summaries ${mib(summaries)}), anonymous ${mib(anon)} MiB`;
+  return `V8 heap ${mib(heap)}, external ${mib(external)} (trace summaries ${mib(summaries)}; ${spilled} traces' summaries on disk), anonymous ${mib(anon)} MiB`;
 }
 
 async function pendingMemory(path: BenchPath, spans: number): Promise<void> {

@@ -200,6 +200,11 @@ const querySchema = z
     max_bytes_per_trace_mib: positive.default(64),
     /** How long decisions are remembered for late spans. */
     decision_cache_ttl_secs: positive.default(7200),
+    /**
+     * A live trace's summary this long without a new span, and not due for as long, waits on disk
+     * (under state_dir) until it is due; 0 keeps every summary in memory.
+     */
+    spill_idle_secs: z.number().min(0).default(30),
     /** Evaluator state (decisions, scan position). */
     state_dir: z.string().min(1).default('./data/state'),
   })

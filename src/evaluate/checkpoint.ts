@@ -4,13 +4,14 @@ import { TailsamplerError } from '../errors.ts';
 import { TRACE_FIELD_NAMES, TRACE_FIELDS, TraceTable, U32_MAX, type TraceArrays, type TraceField } from './trace-table.ts';
 
 const MAGIC = 'tailsampler-evaluator-checkpoint';
-const VERSION = 3;
+const VERSION = 4;
 
 type Ctor = Uint8ArrayConstructor | Uint32ArrayConstructor | Float64ArrayConstructor | BigInt64ArrayConstructor;
 /**
  * Versions 1 and 2 held these arrays, in this order: error counts as 32 bits, bytes and seen times
  * as float64 (seen times in ms since epoch). Version 1 came before `receiptLagMs` (read as 0:
- * received when seen). Version 3 holds the table's own arrays and the base of its seen times.
+ * received when seen). Version 3 holds the table's own arrays and the base of its seen times;
+ * version 4 adds the header's `spilled` list (a version 3 checkpoint is read as having none).
  */
 const LEGACY_FIELDS: readonly (readonly [string, Ctor, number])[] = [
   ['keys', Uint32Array, 4],
@@ -31,24 +32,43 @@ const LEGACY_BY_VERSION: Readonly<Record<number, typeof LEGACY_FIELDS>> = {
   2: LEGACY_FIELDS,
 };
 
-/** The evaluator's live state at a table sequence number: everything up to it is folded into `traces`. */
+/**
+ * Summaries of live traces moved to a file of their own (src/evaluate/summary-spill.ts), in the same
+ * format as a checkpoint: the checkpoint names them, so they are part of the state it saves.
+ */
+export interface SpilledSegment {
+  /** File name, in the spill directory. */
+  file: string;
+  /** Summaries it holds. */
+  count: number;
+  /** The earliest time one of them is ready (inactive or too old), ms since epoch. */
+  dueMs: number;
+  /** The lowest first sequence number among them. */
+  minFirstSeq: number;
+}
+
+/**
+ * The evaluator's live state at a table sequence number: everything up to it is folded into `traces`
+ * and the `spilled` segments (none before version 4).
+ */
 export interface Checkpoint {
   sequenceNumber: number;
   traces: TraceTable;
+  spilled: SpilledSegment[];
 }
 
 /**
  * Writes the live summaries as a JSON header line followed by each array's live entries, written
  * straight from the table's own arrays (no copy), then renamed into place, so a restart resumes from
- * the last scan instead of re-reading the table's history.
+ * the last scan instead of re-reading the table's history. The header names the spilled segments.
  */
-export async function writeCheckpoint(path: string, sequenceNumber: number, traces: TraceTable): Promise<void> {
+export async function writeCheckpoint(path: string, sequenceNumber: number, traces: TraceTable, spilled: readonly SpilledSegment[] = []): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
   try {
     const baseMs = Number.isNaN(traces.baseMs) ? null : traces.baseMs;
-    await fh.write(`${JSON.stringify({ magic: MAGIC, version: VERSION, sequenceNumber, count: traces.size, baseMs })}\n`);
+    await fh.write(`${JSON.stringify({ magic: MAGIC, version: VERSION, sequenceNumber, count: traces.size, baseMs, spilled })}\n`);
     const arrays = traces.arrays();
     for (const f of TRACE_FIELD_NAMES) await fh.write(liveBytes(arrays[f], traces.size * TRACE_FIELDS[f][1]));
     await fh.sync();
@@ -62,6 +82,25 @@ function liveBytes(a: TraceArrays[TraceField] | InstanceType<Ctor>, elements: nu
   return new Uint8Array(a.buffer, a.byteOffset, elements * a.BYTES_PER_ELEMENT);
 }
 
+function isSegment(s: unknown): s is SpilledSegment {
+  const g = s as Partial<SpilledSegment> | null;
+  return (
+    typeof g === 'object' && g !== null && typeof g.file === 'string' && /^[\w.-]+$/.test(g.file) &&
+    Number.isInteger(g.count) && typeof g.dueMs === 'number' && Number.isInteger(g.minFirstSeq)
+  );
+}
+
+/** The header line: with a long list of spilled segments it may not fit the first read. */
+async function readHeaderLine(fh: FileHandle): Promise<{ head: Buffer; nl: number }> {
+  let head = Buffer.alloc(4096);
+  for (;;) {
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const nl = head.subarray(0, bytesRead).indexOf(10);
+    if (nl >= 0 || bytesRead < head.length) return { head, nl };
+    head = Buffer.alloc(head.length * 2);
+  }
+}
+
 export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
   let fh: FileHandle;
   try {
@@ -71,10 +110,8 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
     throw e;
   }
   try {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const nl = head.subarray(0, bytesRead).indexOf(10);
-    let header: { magic?: string; version?: number; sequenceNumber?: number; count?: number; baseMs?: number | null };
+    const { head, nl } = await readHeaderLine(fh);
+    let header: { magic?: string; version?: number; sequenceNumber?: number; count?: number; baseMs?: number | null; spilled?: SpilledSegment[] };
     try {
       header = JSON.parse(head.subarray(0, nl < 0 ? 0 : nl).toString('utf8')) as typeof header;
     } catch (cause) {
@@ -82,8 +119,16 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
     }
     const { version, sequenceNumber, count } = header;
     const legacy = LEGACY_BY_VERSION[version ?? 0];
-    if (header.magic !== MAGIC || (legacy === undefined && version !== VERSION) || typeof count !== 'number' || typeof sequenceNumber !== 'number') {
-      throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is not a version 1–${VERSION} checkpoint`);
+    const spilled = header.spilled ?? [];
+    if (
+      header.magic !== MAGIC ||
+      (legacy === undefined && version !== 3 && version !== VERSION) ||
+      typeof count !== 'number' ||
+      typeof sequenceNumber !== 'number' ||
+      !Array.isArray(spilled) ||
+      !spilled.every(isSegment)
+    ) {
+      throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is not a version 1–${VERSION} checkpoint (or names a spilled segment badly)`);
     }
     let offset = nl + 1;
     const readInto = async (dst: Uint8Array): Promise<void> => {
@@ -91,11 +136,11 @@ export async function readCheckpoint(path: string): Promise<Checkpoint | null> {
       if (n !== dst.length) throw new TailsamplerError('TS_EVALUATOR_CHECKPOINT_CORRUPT', `evaluator checkpoint ${path} is truncated`);
       offset += n;
     };
-    if (legacy !== undefined) return { sequenceNumber, traces: await readLegacy(count, legacy, readInto) };
+    if (legacy !== undefined) return { sequenceNumber, traces: await readLegacy(count, legacy, readInto), spilled };
     const traces = await TraceTable.restore(count, header.baseMs ?? Number.NaN, async (arrays) => {
       for (const f of TRACE_FIELD_NAMES) await readInto(liveBytes(arrays[f], count * TRACE_FIELDS[f][1]));
     });
-    return { sequenceNumber, traces };
+    return { sequenceNumber, traces, spilled };
   } finally {
     await fh.close();
   }

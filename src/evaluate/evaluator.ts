@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { DecisionStore, StoredDecision } from './decision-store.ts';
 import type { EvaluatorScope, EvaluatorState, RowFilter } from './scope.ts';
 import type { TraceReader } from './trace-reader.ts';
+import type { SummarySpill } from './summary-spill.ts';
 import { TraceTable, U32_MAX } from './trace-table.ts';
 import { compareLongs, longWords } from '../lake/long-words.ts';
 
@@ -21,6 +22,11 @@ export interface EvaluatorOptions {
   maxSpansPerTrace: number;
   maxBytesPerTrace: number;
   decisionTtlMs: number;
+  /**
+   * A summary this long without a new span, and due no sooner than that, goes to disk until it is due
+   * (src/evaluate/summary-spill.ts); Infinity keeps every summary in memory.
+   */
+  spillIdleMs: number;
 }
 
 export interface EvaluatorDeps {
@@ -39,6 +45,8 @@ export interface EvaluatorParts {
   sink: DecisionSink;
   /** Which traces this replica decides, and where its progress is kept. */
   scope: EvaluatorScope;
+  /** Where idle summaries wait until they are due. */
+  spill: SummarySpill;
 }
 
 const STATUS_ERROR = 2;
@@ -63,6 +71,7 @@ export class Evaluator implements Component, EvaluatorState {
   readonly store: DecisionStore;
   readonly sink: DecisionSink;
   readonly logger: Logger;
+  readonly spill: SummarySpill;
   readonly #sampler: Sampler;
   readonly #scope: EvaluatorScope;
   readonly #opts: EvaluatorOptions;
@@ -84,6 +93,7 @@ export class Evaluator implements Component, EvaluatorState {
     this.reader = parts.reader;
     this.store = parts.store;
     this.sink = parts.sink;
+    this.spill = parts.spill;
     this.#sampler = parts.sampler;
     this.#scope = parts.scope;
     this.#opts = opts;
@@ -94,7 +104,7 @@ export class Evaluator implements Component, EvaluatorState {
   }
 
   get liveTraces(): number {
-    return this.traces.size;
+    return this.traces.size + this.spill.count;
   }
 
   async start(): Promise<void> {
@@ -107,7 +117,10 @@ export class Evaluator implements Component, EvaluatorState {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#running;
-    if (this.#started) await this.#scope.stop(this);
+    if (this.#started) {
+      await this.#scope.stop(this);
+      await this.spill.prune();
+    }
     this.#started = false;
   }
 
@@ -121,12 +134,44 @@ export class Evaluator implements Component, EvaluatorState {
     this.seq = Math.max(this.seq, changes.lastSequenceNumber);
 
     const now = this.#now();
-    const low = (await this.#decideReady(now)) - 1;
+    await this.#unspill(now);
+    const live = await this.#decideReady(now);
+    if (this.#stopped) return;
+    await this.spill.spill(this.traces, now, (e) => this.#dueMs(e));
+    // Every undecided trace's rows are in files from here on, in memory or spilled.
+    const low = Math.min(live, this.spill.minFirstSeq());
+    this.reader.retain('evaluator', low);
     this.store.expireBefore(now - this.#opts.decisionTtlMs);
-    await this.#scope.saveProgress(this, low);
-    this.#metrics.liveTraces.set(this.traces.size);
+    await this.#scope.saveProgress(this, low - 1);
+    await this.spill.prune();
+    this.#metrics.liveTraces.set(this.liveTraces);
+    this.#metrics.spilledTraces.set(this.spill.count);
     this.#metrics.summaryBytes.set(this.traces.byteSize());
     end();
+  }
+
+  /** Folds every spilled summary back in (ownership is about to change). */
+  unspillAll(): Promise<void> {
+    return this.#unspill(Infinity);
+  }
+
+  /** Folds the spilled summaries due by `now` back in; a spilled part of a trace decided meanwhile follows its decision as late spans do. */
+  async #unspill(now: number): Promise<void> {
+    const late: LateRows[] = [];
+    await this.spill.reload(this.traces, now, (id) => this.#scope.owns(id), (part) => {
+      const d = this.store.lookup([part.traceId]).get(part.traceId);
+      if (d === undefined) return false;
+      this.#metrics.lateSpans.inc({ outcome: d.keep ? 'exported' : 'dropped' }, part.spans);
+      if (d.keep) late.push({ decision: d, seq: part.firstSeq, lastSeq: part.lastSeq });
+      return true;
+    });
+    if (late.length > 0) await this.sink.late(late);
+  }
+
+  /** When trace entry `e` is ready by time (inactive or too old), ms since epoch. */
+  #dueMs(e: number): number {
+    const t = this.traces;
+    return Math.min(t.lastSeenMs(e) + this.#opts.inactivityMs, t.firstSeenMs(e) + this.#opts.maxTraceAgeMs);
   }
 
   /** Reads the hot columns of `files` and folds the rows `filter` takes in; late spans of kept traces go to the sink. */
@@ -258,7 +303,6 @@ export class Evaluator implements Component, EvaluatorState {
       }
     }
     if (batch.length > 0) await this.#decideBatch(batch, now);
-    this.reader.retain('evaluator', minSeq);
     return minSeq;
   }
 
@@ -289,6 +333,7 @@ export class Evaluator implements Component, EvaluatorState {
       traced.push({ decision: stored, summary: b.summary });
       this.#metrics.tracesDecided.inc({ policy: policyLabel(decision.policy), outcome: decision.keep ? 'sampled' : 'not_sampled' });
       this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastReceivedMs) / 1000);
+      if (b.summary.spanCount >= this.#opts.maxSpansPerTrace || b.summary.bytes >= Math.min(this.#opts.maxBytesPerTrace, U32_MAX)) this.spill.decidedByCap(id);
     }
     // Recorded before they count: the next owner of a partition must know what was decided.
     await this.#scope.recordDecisions(fresh);

@@ -5,6 +5,7 @@ import type { DecisionSink } from '../pipeline/decision-sink.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { DecisionStore, StoredDecision } from './decision-store.ts';
+import type { SummarySpill } from './summary-spill.ts';
 import type { TraceReader } from './trace-reader.ts';
 import type { TraceTable } from './trace-table.ts';
 
@@ -21,12 +22,16 @@ export interface EvaluatorState {
   readonly store: DecisionStore;
   readonly sink: DecisionSink;
   readonly logger: Logger;
-  /** Live summaries of undecided traces. */
+  /** Live summaries of undecided traces, in memory. */
   traces: TraceTable;
+  /** Live summaries of undecided traces, spilled to disk until they are due. */
+  readonly spill: SummarySpill;
   /** Table sequence number every file up to which is folded in. */
   seq: number;
   /** Folds the rows `filter` takes of `files` into the summaries (late spans go to the sink). */
   fold(files: readonly DataFileRef[], filter: RowFilter | null): Promise<void>;
+  /** Brings every spilled summary back into `traces`. */
+  unspillAll(): Promise<void>;
 }
 
 /**
@@ -64,6 +69,7 @@ export class LocalScope implements EvaluatorScope {
       state.traces = ckpt.traces;
       state.seq = ckpt.sequenceNumber;
     }
+    await state.spill.restore(ckpt?.spilled ?? []);
     const current = (await state.table.currentSnapshot())?.sequenceNumber ?? 0;
     if (state.seq > current) {
       throw new TailsamplerError(
@@ -74,11 +80,11 @@ export class LocalScope implements EvaluatorScope {
     }
     // Files back to the oldest live trace must be in the index (policies may read its rows), though
     // only files after the checkpoint are folded again.
-    let from = state.seq;
+    let from = Math.min(state.seq, state.spill.minFirstSeq() - 1);
     const t = state.traces;
     for (let e = 0; e < t.size; e++) from = Math.min(from, t.firstSeq[e]! - 1);
     state.reader.add((await state.table.changesSince(Math.max(0, from))).files);
-    state.logger.info({ liveTraces: t.size, sequenceNumber: state.seq, indexedFiles: state.reader.fileCount() }, 'evaluator resumed');
+    state.logger.info({ liveTraces: t.size, spilledTraces: state.spill.count, sequenceNumber: state.seq, indexedFiles: state.reader.fileCount() }, 'evaluator resumed');
   }
 
   owns(): boolean {
@@ -90,10 +96,10 @@ export class LocalScope implements EvaluatorScope {
   async recordDecisions(): Promise<void> {}
 
   async saveProgress(state: EvaluatorState): Promise<void> {
-    await writeCheckpoint(this.#path, state.seq, state.traces);
+    await writeCheckpoint(this.#path, state.seq, state.traces, state.spill.segments);
   }
 
   async stop(state: EvaluatorState): Promise<void> {
-    await writeCheckpoint(this.#path, state.seq, state.traces);
+    await writeCheckpoint(this.#path, state.seq, state.traces, state.spill.segments);
   }
 }

@@ -22,6 +22,8 @@ export class ShardScope implements EvaluatorScope {
   /** Reads nothing yet: each owned partition is restored at the first scan, as on any take-over. */
   async start(state: EvaluatorState): Promise<void> {
     state.seq = (await state.table.currentSnapshot())?.sequenceNumber ?? 0;
+    // Summaries an earlier run spilled are stale: each partition is restored from the shard's record.
+    await state.spill.restore([]);
     this.#owned = this.#shard.owned();
     for (const p of this.#owned) this.#takeOver.add(p);
     this.#unsubscribe = this.#shard.onChange((change) => {
@@ -49,6 +51,9 @@ export class ShardScope implements EvaluatorScope {
     if (!this.#revoked && taking.length === 0) return;
     const stale = new Set(taking);
     this.#revoked = false;
+    // Spilled summaries come back first (those of partitions no longer owned are left out) so the
+    // ones of partitions taken over again are dropped with the rest.
+    await state.unspillAll();
     const t = state.traces;
     for (let e = t.size - 1; e >= 0; e--) {
       const p = this.#shard.partitionOf(t.traceId(e));

@@ -140,12 +140,7 @@ export class TraceTable {
 
   /** Entry of the trace, or -1. */
   find(traceIdHex: string): number {
-    const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
-    for (let slot = mix(w0, w1, w2, w3) & this.mask; this.index[slot]! !== 0; slot = (slot + 1) & this.mask) {
-      const e = this.index[slot]! - 1;
-      if (this.matches(e, w0, w1, w2, w3)) return e;
-    }
-    return -1;
+    return this.locate(hexWord(traceIdHex, 0), hexWord(traceIdHex, 1), hexWord(traceIdHex, 2), hexWord(traceIdHex, 3));
   }
 
   /**
@@ -157,17 +152,8 @@ export class TraceTable {
    */
   fold(traceIdHex: string, spans: number, errors: number, hasRoot: boolean, startNs: bigint, endNs: bigint, bytes: number, seenMs: number, receivedMs: number, seq: number): number {
     const w0 = hexWord(traceIdHex, 0), w1 = hexWord(traceIdHex, 1), w2 = hexWord(traceIdHex, 2), w3 = hexWord(traceIdHex, 3);
-    let slot = mix(w0, w1, w2, w3) & this.mask;
-    let e = -1;
-    for (; this.index[slot]! !== 0; slot = (slot + 1) & this.mask) {
-      const c = this.index[slot]! - 1;
-      if (this.matches(c, w0, w1, w2, w3)) {
-        e = c;
-        break;
-      }
-    }
-    let seen = seenMs - this.baseMs;
-    if (!(seen >= 0 && seen <= U32_MAX)) seen = this.rebase(seenMs);
+    let e = this.locate(w0, w1, w2, w3);
+    const seen = this.offsetOf(seenMs);
     if (e < 0) {
       e = this.append(w0, w1, w2, w3);
       this.spanCount[e] = 0;
@@ -194,6 +180,56 @@ export class TraceTable {
     if (seq > this.lastSeq[e]!) this.lastSeq[e] = seq;
     if (seq < this.firstSeq[e]!) this.firstSeq[e] = seq;
     return e;
+  }
+
+  /**
+   * Adds entry `e` of `src` (another table, with its own time base) as if its spans had been folded
+   * in here: a new entry, or merged into this table's entry of the same trace. Returns the entry.
+   */
+  absorb(src: TraceTable, e: number): number {
+    const o = e * KEY_WORDS;
+    const w0 = src.keys[o]!, w1 = src.keys[o + 1]!, w2 = src.keys[o + 2]!, w3 = src.keys[o + 3]!;
+    const firstSeenMs = src.firstSeenMs(e);
+    const lastSeenMs = src.lastSeenMs(e);
+    const lastReceived = src.lastReceivedMs(e);
+    let d = this.locate(w0, w1, w2, w3);
+    if (d < 0) {
+      d = this.append(w0, w1, w2, w3);
+      this.state[d] = src.state[e]!;
+      this.spanCount[d] = src.spanCount[e]!;
+      this.errorCount[d] = src.errorCount[e]!;
+      this.bytes[d] = src.bytes[e]!;
+      this.minStart[d] = src.minStart[e]!;
+      this.maxEnd[d] = src.maxEnd[e]!;
+      this.lastSeen[d] = this.offsetOf(lastSeenMs);
+      this.firstSeen[d] = this.offsetOf(firstSeenMs);
+      this.receiptLagMs[d] = src.receiptLagMs[e]!;
+      this.firstSeq[d] = src.firstSeq[e]!;
+      this.lastSeq[d] = src.lastSeq[e]!;
+      return d;
+    }
+    const received = Math.max(this.lastReceivedMs(d), lastReceived);
+    // Offsets first: taking one may move the time base, and with it this entry's seen times.
+    const last = this.offsetOf(lastSeenMs);
+    const first = this.offsetOf(firstSeenMs);
+    this.state[d]! |= src.state[e]!;
+    this.spanCount[d]! += src.spanCount[e]!;
+    this.errorCount[d] = Math.min(U16_MAX, this.errorCount[d]! + src.errorCount[e]!);
+    this.bytes[d] = Math.min(U32_MAX, this.bytes[d]! + src.bytes[e]!);
+    if (src.minStart[e]! < this.minStart[d]!) this.minStart[d] = src.minStart[e]!;
+    if (src.maxEnd[e]! > this.maxEnd[d]!) this.maxEnd[d] = src.maxEnd[e]!;
+    this.lastSeen[d] = Math.max(this.lastSeen[d]!, last);
+    this.firstSeen[d] = Math.min(this.firstSeen[d]!, first);
+    this.receiptLagMs[d] = Math.min(U32_MAX, Math.max(0, this.lastSeenMs(d) - received));
+    this.firstSeq[d] = Math.min(this.firstSeq[d]!, src.firstSeq[e]!);
+    this.lastSeq[d] = Math.max(this.lastSeq[d]!, src.lastSeq[e]!);
+    return d;
+  }
+
+  /** `ms` as an offset from the time base, moving the base first if it is out of range. */
+  private offsetOf(ms: number): number {
+    const offset = ms - this.baseMs;
+    return offset >= 0 && offset <= U32_MAX ? offset : this.rebase(ms);
   }
 
   /**
@@ -330,6 +366,15 @@ export class TraceTable {
       next = (next + 1) & this.mask;
     }
     this.index[hole] = 0;
+  }
+
+  /** Entry of the trace with these id words, or -1. */
+  private locate(w0: number, w1: number, w2: number, w3: number): number {
+    for (let slot = mix(w0, w1, w2, w3) & this.mask; this.index[slot]! !== 0; slot = (slot + 1) & this.mask) {
+      const e = this.index[slot]! - 1;
+      if (this.matches(e, w0, w1, w2, w3)) return e;
+    }
+    return -1;
   }
 
   private matches(e: number, w0: number, w1: number, w2: number, w3: number): boolean {

@@ -139,7 +139,7 @@ export class Emitter implements DecisionSink {
   }
 
   async late(rows: readonly LateRows[]): Promise<void> {
-    this.#enqueue(rows.map((r) => owedRow(r.decision, r.seq, r.seq)));
+    this.#enqueue(rows.map((r) => owedRow(r.decision, r.seq, r.lastSeq ?? r.seq)));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { AuditBuffer } from '../audit/audit-buffer.ts';
 import { AuditSink } from '../audit/audit-sink.ts';
 import { DecisionStore } from '../evaluate/decision-store.ts';
@@ -5,6 +6,7 @@ import { Evaluator, type EvaluatorOptions } from '../evaluate/evaluator.ts';
 import { LocalScope } from '../evaluate/scope.ts';
 import { ShardScope } from '../evaluate/shard-scope.ts';
 import type { EvaluatorShard } from '../evaluate/shard.ts';
+import { SummarySpill } from '../evaluate/summary-spill.ts';
 import { TraceReader } from '../evaluate/trace-reader.ts';
 import { DeliveryStore } from '../export/delivery-store.ts';
 import { Emitter } from '../export/emitter.ts';
@@ -25,7 +27,7 @@ export interface DecideEmitParts {
   exporters: readonly TraceExporter[];
   /** This replica's share of the traces (several replicas), or null when it decides them all. */
   shard: EvaluatorShard | null;
-  /** Decisions, deliveries, dead letters and (one replica) the live-trace checkpoint. */
+  /** Decisions, deliveries, dead letters, spilled summaries and (one replica) the live-trace checkpoint. */
   stateDir: string;
   evaluator: EvaluatorOptions;
   /** Rescue limits (defaults when absent). */
@@ -69,7 +71,8 @@ export function createDecideEmit(parts: DecideEmitParts, deps: { metrics: Metric
       ? null
       : new AuditSink(a.table, new AuditBuffer(store.db), { commitIntervalMs: a.commitIntervalMs, maxRowsPerCommit: a.maxRowsPerCommit, replica: a.replica }, deps);
   const sink = audit === null ? emitter : new FanOutSink([emitter, audit]);
-  const evaluator = new Evaluator({ table, reader, store, sampler: parts.sampler, sink, scope }, parts.evaluator, deps);
+  const spill = new SummarySpill(join(parts.stateDir, 'spill'), parts.evaluator.spillIdleMs);
+  const evaluator = new Evaluator({ table, reader, store, sampler: parts.sampler, sink, scope, spill }, parts.evaluator, deps);
   const rescuer = new Rescuer(parts.rescue ?? rescueSchema.parse(undefined), { table, target: emitter, store, deliveries, ...deps });
   return { store, emitter, audit, sink, evaluator, rescuer };
 }

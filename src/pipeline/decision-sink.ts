@@ -2,10 +2,14 @@ import type { Component } from '../component.ts';
 import type { StoredDecision } from '../evaluate/decision-store.ts';
 import type { TraceSummary } from '../sample/sampler.ts';
 
-/** Rows of a kept trace that arrived after its decision, in the file with sequence number `seq`. */
+/**
+ * Rows of a kept trace that arrived after its decision, in the file with sequence number `seq` (or
+ * the files `seq` through `lastSeq`: a part of the trace spilled to disk when it was decided).
+ */
 export interface LateRows {
   decision: StoredDecision;
   seq: number;
+  lastSeq?: number;
 }
 
 /** A fresh decision with what the evaluator knew of its trace when it decided. */

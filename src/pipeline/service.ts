@@ -120,6 +120,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           maxSpansPerTrace: q.max_spans_per_trace,
           maxBytesPerTrace: q.max_bytes_per_trace_mib * MIB,
           decisionTtlMs: q.decision_cache_ttl_secs * 1000,
+          spillIdleMs: q.spill_idle_secs === 0 ? Infinity : q.spill_idle_secs * 1000,
         },
         audit:
           audit === null

@@ -23,6 +23,7 @@ export class Metrics {
   readonly scanDuration: Histogram;
   readonly liveTraces: Gauge;
   readonly summaryBytes: Gauge;
+  readonly spilledTraces: Gauge;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
   readonly policyEvaluationErrors: Counter<'policy'>;
   readonly policyAttributeParseErrors: Counter<'column'>;
@@ -128,6 +129,11 @@ export class Metrics {
     this.summaryBytes = new Gauge({
       name: 'tailsampler_evaluator_summary_bytes',
       help: "Memory held by the live traces' summaries and their index (grows with live traces, not with spans)",
+      registers: r,
+    });
+    this.spilledTraces = new Gauge({
+      name: 'tailsampler_evaluator_spilled_traces',
+      help: 'Live traces whose summaries wait on disk until they are due (query.spill_idle_secs); counted in live_traces too',
       registers: r,
     });
     this.tracesDecided = new Counter({

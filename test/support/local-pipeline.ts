@@ -70,6 +70,7 @@ sampling:
         maxSpansPerTrace: 50,
         maxBytesPerTrace: 64 << 20,
         decisionTtlMs: 3_600_000,
+        spillIdleMs: Infinity,
         ...options.evaluator,
       },
       audit: audit === null ? null : { table: audit.table, replica: options.audit!.replica, commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000 },

@@ -1,9 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
+import { MIN_SPILL } from '../../../src/evaluate/summary-spill.ts';
 import type { DeliveryOptions, ExportResult, TraceExporter } from '../../../src/export/exporter.ts';
 import { opentelemetry } from '../../../src/otlp/gen/otlp.js';
 import { localPipeline } from '../../support/local-pipeline.ts';
@@ -112,4 +113,49 @@ test('once every trace is decided and nothing is owed, the file index holds no f
   assert.equal(p.evaluator.liveTraces, 0);
   assert.equal(p.exporter.spans.size, 0);
   assert.equal(p.evaluator.reader.fileCount(), 0, 'no file is kept for nothing: memory does not grow with commits');
+});
+
+test('with a long wait, idle summaries wait on disk across a restart and are decided exactly as in memory, late spans merged in', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  const wait = { inactivityMs: 120_000, maxTraceAgeMs: 3_600_000, spillIdleMs: 10_000, batchSize: 1000 };
+  let p = await pipeline(t, dir, clock, wait);
+  // Enough idle traces for one spill (MIN_SPILL); every 400th has an error and is kept.
+  const traces = Array.from({ length: MIN_SPILL + 16 }, (_, i) => makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: i % 400 === 0 }));
+  await p.send(traces.flat());
+  await p.scan();
+  const spilledGauge = async () => (await p.metrics.registry.getSingleMetric('tailsampler_evaluator_spilled_traces')!.get()).values[0]!.value;
+  assert.equal(await spilledGauge(), 0, 'not idle yet');
+
+  clock.now += 11_000;
+  await p.scan();
+  assert.equal(await spilledGauge(), traces.length, 'idle for the spill time and not due for as long: on disk');
+  assert.equal(p.evaluator.traces.size, 0);
+  assert.equal(p.evaluator.liveTraces, traces.length);
+
+  // A late span of a spilled kept trace starts a summary in memory; then the service restarts.
+  const kept = traces[400]!;
+  const late = { ...kept[1]!, spanId: 'e'.repeat(16) };
+  clock.now += 20_000;
+  await p.send([late]);
+  await p.scan();
+  assert.equal(p.evaluator.traces.size, 1);
+  await p.stop();
+  p = await pipeline(t, dir, clock, wait);
+  assert.equal(p.evaluator.liveTraces, traces.length + 1, 'the spilled summaries and the one in memory survive the restart');
+
+  // Past the spilled traces' wait, before the late span's: all but that trace are decided.
+  clock.now += 90_000;
+  await p.scan();
+  const errors = traces.filter((_, i) => i % 400 === 0).map((s) => s[0]!.traceId);
+  assert.deepEqual(new Set(p.exporter.spans.keys()), new Set(errors.filter((x) => x !== kept[0]!.traceId)));
+  assert.equal(p.evaluator.liveTraces, 1, 'the trace with the late span merged and waits for its own inactivity');
+  clock.now += 30_000;
+  await p.scan();
+  assert.deepEqual(new Set(p.exporter.spans.keys()), new Set(errors));
+  assert.deepEqual(new Set(p.exporter.spans.get(kept[0]!.traceId)!.keys()), new Set([...kept.map((s) => s.spanId), late.spanId]), 'spilled and late parts exported as one trace');
+  for (const s of errors) assert.equal(p.exporter.spans.get(s)!.size, s === kept[0]!.traceId ? 3 : 2);
+  assert.equal(p.evaluator.liveTraces, 0);
+  assert.deepEqual(readdirSync(join(dir, 'state', 'spill')), [], 'segment files removed once decided and checkpointed');
+  await p.stop();
 });

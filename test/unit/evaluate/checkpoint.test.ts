@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint, writeCheckpoint } from '../../../src/evaluate/checkpoint.ts';
@@ -12,7 +12,7 @@ const B = 'fedcba9876543210fedcba9876543210';
 const NOW = Date.parse('2026-12-02T10:00:00Z');
 const path = () => join(mkdtempSync(join(tmpdir(), 'ts-ckpt-')), 'live.ckpt');
 
-test('a version 2 checkpoint restores as version 3: seen times, receipt, ranges exact; wide counts saturate', async () => {
+test('a version 2 checkpoint restores as the current version: seen times, receipt, ranges exact; wide counts saturate', async () => {
   const p = path();
   const traces: LegacyTrace[] = [
     { traceId: A, state: 1 | FLAG_ROOT, spanCount: 70_000, errorCount: 70_000, bytes: 5e9, minStart: 1n << 60n, maxEnd: (1n << 60n) + 7_000_000_001n, firstSeenMs: NOW - 90_000, lastSeenMs: NOW - 1_000, receiptLagMs: 250, firstSeq: 3, lastSeq: 8 },
@@ -39,14 +39,14 @@ test('a version 2 checkpoint restores as version 3: seen times, receipt, ranges 
   assert.equal(t.lastSeenMs(b), NOW);
   assert.equal(t.firstSeq[a], 3);
   assert.equal(t.lastSeq[a], 8);
-  // Folding on continues from the restored base, and a rewrite is version 3 with that base.
+  // Folding on continues from the restored base, and a rewrite is the current version (4) with that base.
   t.fold(B, 1, 1, false, 0n, 20n, 6, NOW + 2_000, NOW + 1_500, 9);
   assert.equal(t.lastSeenMs(b), NOW + 2_000);
   assert.equal(t.lastReceivedMs(b), NOW + 1_500);
   const p3 = path();
   await writeCheckpoint(p3, 12, t);
   const header = JSON.parse(readFileSync(p3, 'utf8').split('\n')[0]!) as { version: number; baseMs: number };
-  assert.equal(header.version, 3);
+  assert.equal(header.version, 4);
   assert.equal(header.baseMs, t.baseMs);
   const back = (await readCheckpoint(p3))!.traces;
   const b3 = back.find(B);
@@ -64,4 +64,29 @@ test('an empty table checkpoints and restores, then takes its time base from its
   assert.equal(t.size, 0);
   t.fold(A, 1, 0, true, 1n, 2n, 3, NOW, NOW, 2);
   assert.equal(t.firstSeenMs(t.find(A)), NOW);
+});
+
+test('a checkpoint names its spilled segments; a version 3 one has none; a badly named segment is refused', async () => {
+  const p = path();
+  const spilled = [{ file: 'a1.summaries', count: 3, dueMs: NOW + 60_000, minFirstSeq: 7 }];
+  await writeCheckpoint(p, 4, new TraceTable(), spilled);
+  assert.deepEqual((await readCheckpoint(p))!.spilled, spilled);
+
+  const v3 = readFileSync(p, 'utf8').replace('"version":4', '"version":3').replace(/,"spilled":\[.*\]/, '');
+  writeFileSync(p, v3);
+  assert.deepEqual((await readCheckpoint(p))!.spilled, []);
+
+  await writeCheckpoint(p, 4, new TraceTable(), [{ ...spilled[0]!, file: '../elsewhere' }]);
+  await assert.rejects(readCheckpoint(p), { code: 'TS_EVALUATOR_CHECKPOINT_CORRUPT' });
+});
+
+test('a header longer than the first read (many spilled segments) is read whole', async () => {
+  const p = path();
+  const spilled = Array.from({ length: 200 }, (_, i) => ({ file: `seg-${i}.summaries`, count: i + 1, dueMs: NOW + i, minFirstSeq: i }));
+  const t = new TraceTable();
+  t.fold(A, 2, 1, true, 1n, 2n, 3, NOW, NOW, 2);
+  await writeCheckpoint(p, 9, t, spilled);
+  const back = (await readCheckpoint(p))!;
+  assert.deepEqual(back.spilled, spilled);
+  assert.equal(back.traces.spanCount[back.traces.find(A)], 2);
 });

@@ -155,3 +155,30 @@ test('seen times stay exact ms since epoch across a time base move, and saturate
   assert.equal(t.firstSeenMs(t.find(recent)), now + 20 * day);
   assert.equal(t.lastSeenMs(t.find(recent)), t.baseMs + U32_MAX);
 });
+
+test('absorbing an entry of another table (its own time base) merges it as if its spans had been folded here', () => {
+  const a = id();
+  const b = id();
+  const whole = new TraceTable(4);
+  whole.fold(a, 2, 1, false, 100n, 200n, 10, 1_000, 900, 3);
+  whole.fold(a, 3, 0, true, 50n, 400n, 20, 9_000, 8_500, 5);
+  const here = new TraceTable(4);
+  here.fold(a, 3, 0, true, 50n, 400n, 20, 9_000, 8_500, 5);
+  const there = new TraceTable(4);
+  // A time base far from this table's: seen times are carried as ms since epoch.
+  there.fold(b, 1, 0, false, 1n, 2n, 1, 1_000 + 10 * 86_400_000, 1_000 + 10 * 86_400_000, 1);
+  there.fold(a, 2, 1, false, 100n, 200n, 10, 1_000, 900, 3);
+  const e = here.absorb(there, there.find(a));
+  const w = whole.find(a);
+  for (const f of ['spanCount', 'errorCount', 'bytes', 'minStart', 'maxEnd', 'firstSeq', 'lastSeq'] as const) assert.equal(here[f][e], whole[f][w], f);
+  assert.equal(here.hasRoot(e), true);
+  assert.equal(here.firstSeenMs(e), 1_000);
+  assert.equal(here.lastSeenMs(e), 9_000);
+  assert.equal(here.lastReceivedMs(e), 8_500);
+  // A trace new here is copied as it was.
+  const n = here.absorb(there, there.find(b));
+  assert.equal(here.size, 2);
+  assert.equal(here.traceId(n), b);
+  assert.equal(here.lastSeenMs(n), 1_000 + 10 * 86_400_000);
+  assert.equal(here.spanCount[n], 1);
+});
