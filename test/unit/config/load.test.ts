@@ -13,6 +13,12 @@ test('no file means the embedded defaults', async () => {
   assert.equal(c.receivers.otlp.grpc?.endpoint, '0.0.0.0:4317');
   assert.deepEqual(c.exporters, [{ id: 'debug', type: 'debug', config: { verbosity: 'basic' } }], 'kept traces are printed by the debug exporter');
   assert.equal(c.query.inactivity_threshold_secs, 60);
+  assert.equal(c.query.spill_idle_secs, 30, 'idle summaries spill by default; they only do with waits over 60 s');
+});
+
+test('query.spill_idle_secs: 0 keeps summaries in memory; a negative value is refused with its path', () => {
+  assert.equal(parseConfig('query: { spill_idle_secs: 0 }', 'inline').query.spill_idle_secs, 0);
+  assert.throws(() => parseConfig('query: { spill_idle_secs: -1 }', 'inline'), (e: unknown) => e instanceof ConfigError && e.message.includes('query.spill_idle_secs'));
 });
 
 test('the full contract file loads, with ${VAR}, ${VAR:-default} and $$', async () => {
