@@ -101,17 +101,17 @@ export class SummarySpill {
   async spill(traces: TraceTable, now: number, dueMs: (e: number) => number): Promise<number> {
     const idle = this.#idleMs;
     if (idle === Infinity || traces.size < this.#minSpill) return 0;
+    const qualifies = (e: number): boolean => now - traces.lastSeenMs(e) >= idle && dueMs(e) - now > idle;
     let n = 0;
-    const entries = new Int32Array(traces.size);
-    const due = new Float64Array(traces.size);
-    for (let e = 0; e < traces.size; e++) {
-      if (now - traces.lastSeenMs(e) < idle) continue;
-      const d = dueMs(e);
-      if (d - now <= idle) continue;
-      entries[n] = e;
-      due[n++] = d;
-    }
+    for (let e = 0; e < traces.size; e++) if (qualifies(e)) n++;
     if (n < this.#minSpill) return 0;
+    const entries = new Int32Array(n);
+    const due = new Float64Array(n);
+    for (let e = 0, i = 0; e < traces.size; e++) {
+      if (!qualifies(e)) continue;
+      entries[i] = e;
+      due[i++] = dueMs(e);
+    }
     // Grouped by due time in steps of `idleMs` (a counting sort: few groups), so a segment comes
     // back close to when its summaries are due.
     let lo = Infinity;
@@ -146,7 +146,7 @@ export class SummarySpill {
       }
     }
     // Deleting from the highest entry down: a delete moves the last entry, already gone or kept.
-    const gone = entries.subarray(0, n).sort().reverse();
+    const gone = entries.sort().reverse();
     for (const e of gone) traces.delete(e);
     return n;
   }
