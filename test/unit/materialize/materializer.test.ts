@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../../../src/config/load.ts';
 import { createSpanTable } from '../../../src/lake/factory.ts';
 import type { SpanTable } from '../../../src/lake/table.ts';
@@ -74,6 +76,47 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
     assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 5, 'the two good records, none of the bad one');
     assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
     assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad record');
+  } finally {
+    await m.shutdown();
+    await spool.shutdown();
+    await close();
+  }
+});
+
+test('the spool records read for a commit can be collected while its files are written and committed', async () => {
+  const deps = { metrics: new Metrics(), logger: silentLogger() };
+  const { table, spool, close } = await localTableAndSpool(deps);
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // Weak references only: the read chunks the payloads are slices of (a spool read holds ~max_commit_mib of them).
+  const chunks: WeakRef<ArrayBufferLike>[] = [];
+  // An own property over the method (the local spool's private fields rule out a wrapper object).
+  const read = spool.read.bind(spool);
+  spool.read = async (...args) => {
+    const records = await read(...args);
+    for (const r of records) chunks.push(new WeakRef(r.payload.buffer));
+    return records;
+  };
+  let heldDuringAppend = -1;
+  const observed: SpanTable = Object.assign(Object.create(table) as SpanTable, {
+    append: async (...args: Parameters<SpanTable['append']>) => {
+      // Let the caller's frames settle into their suspended state, then collect.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      heldDuringAppend = chunks.filter((c) => c.deref() !== undefined).length;
+      return table.append(...args);
+    },
+  });
+  const m = new Materializer(spool, observed, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
+  try {
+    await m.start();
+    // Records past Buffer's pool (reads under 32 KiB are slices of a pool slab that stays reachable).
+    await spool.append([request(300), request(300)]);
+    assert.equal(await m.commitOnce(), true);
+    assert.equal(chunks.length, 2, 'the commit read both records');
+    assert.equal(heldDuringAppend, 0, 'no read chunk is still reachable while the batch is appended');
+    const { files } = await table.changesSince(0);
+    assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 600);
   } finally {
     await m.shutdown();
     await spool.shutdown();
