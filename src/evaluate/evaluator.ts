@@ -254,14 +254,14 @@ export class Evaluator implements Component, EvaluatorState {
 
   #isReady(slot: number, now: number): boolean {
     const t = this.traces;
+    return now >= this.#dueMs(slot) || this.#overCap(t.spanCount[slot]!, t.bytes[slot]!);
+  }
+
+  /** Whether a trace of `spans` spans and `bytes` bytes is over a cap: ready whatever its times. */
+  #overCap(spans: number, bytes: number): boolean {
     const o = this.#opts;
-    return (
-      now - t.lastSeenMs(slot) >= o.inactivityMs ||
-      now - t.firstSeenMs(slot) >= o.maxTraceAgeMs ||
-      t.spanCount[slot]! >= o.maxSpansPerTrace ||
-      // bytes saturates at U32_MAX: a saturated sum is over any larger cap too.
-      t.bytes[slot]! >= Math.min(o.maxBytesPerTrace, U32_MAX)
-    );
+    // bytes saturates at U32_MAX: a saturated sum is over any larger cap too.
+    return spans >= o.maxSpansPerTrace || bytes >= Math.min(o.maxBytesPerTrace, U32_MAX);
   }
 
   #summary(slot: number): TraceSummary {
@@ -333,7 +333,7 @@ export class Evaluator implements Component, EvaluatorState {
       traced.push({ decision: stored, summary: b.summary });
       this.#metrics.tracesDecided.inc({ policy: policyLabel(decision.policy), outcome: decision.keep ? 'sampled' : 'not_sampled' });
       this.#metrics.decisionLag.observe(Math.max(0, now - b.summary.lastReceivedMs) / 1000);
-      if (b.summary.spanCount >= this.#opts.maxSpansPerTrace || b.summary.bytes >= Math.min(this.#opts.maxBytesPerTrace, U32_MAX)) this.spill.decidedByCap(id);
+      if (this.#overCap(b.summary.spanCount, b.summary.bytes)) this.spill.decidedByCap(id);
     }
     // Recorded before they count: the next owner of a partition must know what was decided.
     await this.#scope.recordDecisions(fresh);
