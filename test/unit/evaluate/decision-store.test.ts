@@ -36,6 +36,17 @@ test('decisions survive reopening and the first decision wins', () => {
   store.close();
 });
 
+test('within one batch, given in any order, the first decision of a trace wins', () => {
+  const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
+  const ids = ['f', '0', 'a', '5'].map((c) => c.repeat(32));
+  store.record([...ids.map((id) => decision(id, true)), ...ids.toReversed().map((id) => decision(id, false))]);
+  const found = store.lookup(ids);
+  assert.deepEqual(ids.map((id) => found.get(id)?.keep), [true, true, true, true]);
+  store.restore([decision(ids[2]!, false), decision(ids[2]!, true)]);
+  assert.equal(store.lookup([ids[2]!]).get(ids[2]!)!.keep, true, 'restore takes the last of one batch, as rows replace rows');
+  store.close();
+});
+
 test('lookups larger than one statement chunk and expiry', () => {
   const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
   const ids = Array.from({ length: 1234 }, (_, i) => i.toString(16).padStart(32, '0'));
