@@ -21,6 +21,7 @@ import { Metrics } from '../telemetry/metrics.ts';
 import { createTelemetryServer } from '../telemetry/server.ts';
 import type { TracesConsumer } from './consumer.ts';
 import { createDecideEmit } from './decide-emit.ts';
+import { createPagePoolFlush } from './page-pool-flush.ts';
 
 const MIB = 1024 * 1024;
 /** Decisions in one audit table commit at most (a few MiB of Parquet). */
@@ -88,6 +89,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   try {
     await startStep(telemetry);
+    await startStep(createPagePoolFlush(deps));
     const { table, close } = await createSpanTable(config.storage, { logger, metrics });
     closeTable = close;
     const external = config.storage.materializer === 'external';

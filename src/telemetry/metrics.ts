@@ -24,6 +24,7 @@ export class Metrics {
   readonly liveTraces: Gauge;
   readonly summaryBytes: Gauge;
   readonly spilledTraces: Gauge;
+  readonly pagePoolFlushDuration: Histogram;
   readonly tracesDecided: Counter<'policy' | 'outcome'>;
   readonly policyEvaluationErrors: Counter<'policy'>;
   readonly policyAttributeParseErrors: Counter<'column'>;
@@ -134,6 +135,12 @@ export class Metrics {
     this.spilledTraces = new Gauge({
       name: 'tailsampler_evaluator_spilled_traces',
       help: 'Live traces whose summaries wait on disk until they are due (query.spill_idle_secs); counted in live_traces too',
+      registers: r,
+    });
+    this.pagePoolFlushDuration = new Histogram({
+      name: 'tailsampler_memory_reducing_gc_duration_seconds',
+      help: "Memory-reducing collections the service asked V8 for (RSS grew since the last), releasing the heap pages V8 keeps pooled",
+      buckets: SECONDS,
       registers: r,
     });
     this.tracesDecided = new Counter({
