@@ -25,32 +25,35 @@ test("V8's collector is reachable without --expose-gc and runs a memory-reducing
   assert.ok(before - process.memoryUsage().heapUsed > 4 * MiB, 'the collection freed the unreferenced array');
 });
 
-test('the timer collects when RSS grew, not while it stays, records each collection, and stops on shutdown', async () => {
+test('the timer collects when RSS grew, not while it stays, records each collection, and stops on shutdown', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const metrics = new Metrics();
   let rss = 100 * MiB;
   let calls = 0;
   const flush = createPagePoolFlush(
     { metrics, logger: silentLogger() },
-    { intervalMs: 5, growthBytes: 16 * MiB, rss: () => rss, collect: () => { calls++; rss -= 10 * MiB; } },
+    { intervalMs: 1000, growthBytes: 16 * MiB, rss: () => rss, collect: () => { calls++; rss -= 10 * MiB; } },
   );
   await flush.start();
-  await new Promise((r) => setTimeout(r, 40));
+  t.mock.timers.tick(5000);
   assert.equal(calls, 0, 'no growth, no collection');
   rss += 20 * MiB;
-  await new Promise((r) => setTimeout(r, 40));
+  t.mock.timers.tick(999);
+  assert.equal(calls, 0, 'not before the interval');
+  t.mock.timers.tick(5000);
   assert.equal(calls, 1, 'one collection for one growth: RSS after it is the new base');
   const histogram = await metrics.registry.getSingleMetricAsString('tailsampler_memory_reducing_gc_duration_seconds');
   assert.match(histogram, /tailsampler_memory_reducing_gc_duration_seconds_count 1/);
   await flush.shutdown();
   rss += 40 * MiB;
-  await new Promise((r) => setTimeout(r, 40));
+  t.mock.timers.tick(5000);
   assert.equal(calls, 1, 'nothing after shutdown');
 });
 
 test('without a collector it starts, warns and does nothing', async () => {
   const warnings: string[] = [];
   const logger = { ...silentLogger(), warn: (m: string) => warnings.push(m) } as unknown as ReturnType<typeof silentLogger>;
-  const flush = createPagePoolFlush({ metrics: new Metrics(), logger }, { collect: null, intervalMs: 5, rss: () => 1e12 });
+  const flush = createPagePoolFlush({ metrics: new Metrics(), logger }, { collect: null });
   await flush.start();
   await flush.shutdown();
   assert.equal(warnings.length, 1);
