@@ -215,7 +215,10 @@ export async function writeParquetFile(stats: ColumnStats, options: ParquetFileO
       rowGroupSize: options.rowGroupSize,
       compress: zstdCompress,
       statisticsTruncateLength: STATS_TRUNCATE_LENGTH,
-      ...(options.sortingColumns !== undefined ? { sortingColumns: options.sortingColumns } : {}),
+      // Every file's options have this one shape (sortingColumns undefined when unsorted). Built
+      // with a conditional spread, their hidden classes died with them between commits and came
+      // back new, and the encoder's optimized code deoptimized on each ("wrong map", --trace-deopt).
+      sortingColumns: options.sortingColumns,
       createdBy: 'tailsampler',
     });
     const columnSizes = new Map<number, number>();
