@@ -172,7 +172,7 @@ export async function writeDataFile(
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
   const stats = new ColumnStats(rows);
-  const hot: Record<string, unknown> = { length: rows.length };
+  const hot = new Map<ColumnName, LeafValues>();
   for (const c of SPAN_COLUMNS) {
     const def = c as ColumnDef;
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
@@ -180,7 +180,7 @@ export async function writeDataFile(
     const statistics = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
     stats.gather(def, source, { statistics, dictionary: !PLAIN_COLUMNS.has(def.name) });
     // A hot column is a primitive: its one leaf, just gathered.
-    if (HOT.has(def.name)) hot[def.name] = stats.leaves.at(-1)!.values;
+    if (HOT.has(def.name)) hot.set(def.name, stats.leaves.at(-1)!.values);
   }
 
   const file = await writeParquetFile(stats, {
@@ -190,7 +190,25 @@ export async function writeDataFile(
     sortingColumns: [{ column_idx: 0, descending: false, nulls_first: true }],
     sortOrderId: TRACE_ID_SORT_ORDER_ID,
   });
-  return { ...file, hot: hot as PartialSpanColumns };
+  return { ...file, hot: hotColumns(rows.length, hot) };
+}
+
+/**
+ * The hot columns as one object literal: a single hidden class, kept alive by the literal. Built
+ * property by property, each file's object went through hidden classes that die with the last
+ * object that has them, and the evaluator's optimized code that saw them was thrown away with them.
+ */
+function hotColumns(length: number, hot: ReadonlyMap<ColumnName, LeafValues>): PartialSpanColumns {
+  return {
+    length,
+    trace_id: hot.get('trace_id') as PartialSpanColumns['trace_id'],
+    parent_span_id: hot.get('parent_span_id') as PartialSpanColumns['parent_span_id'],
+    status_code: hot.get('status_code') as PartialSpanColumns['status_code'],
+    start_time_unix_nano: hot.get('start_time_unix_nano') as PartialSpanColumns['start_time_unix_nano'],
+    end_time_unix_nano: hot.get('end_time_unix_nano') as PartialSpanColumns['end_time_unix_nano'],
+    span_size: hot.get('span_size') as PartialSpanColumns['span_size'],
+    receivedMs: undefined,
+  };
 }
 
 export interface ParquetFileOptions {
