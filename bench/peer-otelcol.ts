@@ -8,7 +8,8 @@
  *    children; 5% with status ERROR, 5% lasting twice the latency threshold, in their own processes)
  *    at `--peer-rate` spans/s until `--peer-load-spans`; the sampling process's utime+stime
  *    (/proc/<pid>/stat) from just before the load until every trace is decided and every kept trace is
- *    at the sink, per million spans its receiver accepted.
+ *    at the sink, per million spans its receiver accepted; and the same in steady state, from
+ *    STEADY_FROM_SECS into the load to its end (tailsampler's compiler warm-up left out).
  *  - ingest: bench/replay.ts (pre-encoded requests, near-zero CPU per span) offering a rate for
  *    `--peer-step-secs` after an uncounted warm-up: ×1.5 per step from `--peer-ingest-start` until a
  *    step fails (÷2 while none has passed), then halfway between the best pass and the lowest failure
@@ -34,7 +35,7 @@ import { randomBytes } from 'node:crypto';
 import { type KafkaGarage, missingKafkaGarage, startKafkaGarage } from './infra.ts';
 import type { ReplayResult } from './replay.ts';
 import { cpuSeconds, killAll, removeDir, rssMiB, sleep, tempDir, until } from './peer/processes.ts';
-import { ERROR_SHARE, IDLE_SECS, INGEST_CONCURRENCY, MANIFEST, MAX_INGEST_STEPS, REPO, SLOW_SHARE, SPANS_PER_TRACE, run, type Measurement, type PeerOptions } from './peer/options.ts';
+import { ERROR_SHARE, IDLE_SECS, STEADY_FROM_SECS, INGEST_CONCURRENCY, MANIFEST, MAX_INGEST_STEPS, REPO, SLOW_SHARE, SPANS_PER_TRACE, run, type Measurement, type PeerOptions } from './peer/options.ts';
 import { describe, otelcolKind, tailsamplerKind, type Sampler, type SamplerKind, type Tuning } from './peer/samplers.ts';
 import { Sink } from './peer/sink.ts';
 import { replay, shareReplayTemplates, telemetrygen, telemetrygenPlan } from './peer/load.ts';
@@ -42,6 +43,7 @@ import { replay, shareReplayTemplates, telemetrygen, telemetrygenPlan } from './
 type Row = Map<string, string>;
 interface Figures {
   cpu: Row;
+  steady: Row;
   idle: Row;
   ingest: Row;
   pending: Map<number, Row>;
@@ -76,8 +78,23 @@ async function measureCpu(kind: SamplerKind, genBin: string, sink: Sink, o: Peer
     f.idle.set(kind.label, `${(idle * 100).toFixed(1)}%`);
     const cpu0 = cpuSeconds(s.pid);
     const t0 = performance.now();
+    let steadyFrom: { cpu: number; accepted: number } | undefined;
+    const steadyTimer = setTimeout(() => {
+      const cpu = cpuSeconds(s.pid);
+      s.accepted().then(
+        (accepted) => (steadyFrom = { cpu, accepted }),
+        (e: unknown) => f.notes.push(`${kind.label}, cpu run: reading accepted spans ${STEADY_FROM_SECS} s into the load failed: ${String(e)}`),
+      );
+    }, STEADY_FROM_SECS * 1000);
     await telemetrygen(genBin, plan, ((plan.spans / o.rate) * 3 + 120) * 1000);
+    clearTimeout(steadyTimer);
     const loadSecs = (performance.now() - t0) / 1000;
+    const loadEnd = { cpu: cpuSeconds(s.pid), accepted: await s.accepted() };
+    if (steadyFrom !== undefined && loadEnd.accepted > steadyFrom.accepted) {
+      const steady = ((loadEnd.cpu - steadyFrom.cpu) * 1e6) / (loadEnd.accepted - steadyFrom.accepted);
+      f.steady.set(kind.label, `${steady.toFixed(1)} s`);
+      log(`[${kind.label}] cpu, steady state: ${(loadEnd.cpu - steadyFrom.cpu).toFixed(1)} CPU s for ${loadEnd.accepted - steadyFrom.accepted} spans accepted from ${STEADY_FROM_SECS} s into the load to its end; ${steady.toFixed(1)} CPU s per million spans`);
+    }
     const decided = await until(async () => (await s.decided()) >= plan.traces, (o.wait + 120) * 1000);
     // Then until every kept trace is at the sink, or nothing more arrived for 5 s.
     let last = -1;
@@ -251,6 +268,7 @@ function table(f: Figures, peer: string, ours: string[], o: PeerOptions): string
   const m = (n: number): string => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}K`);
   const rows: [string, Row][] = [];
   if (f.cpu.size) rows.push([`CPU seconds per million spans (telemetrygen, ${o.rate.toLocaleString('en-US')} spans/s offered; lower is better)`, f.cpu]);
+  if (f.steady.size) rows.push([`CPU seconds per million spans in steady state (the same load, from ${STEADY_FROM_SECS} s into it to its end)`, f.steady]);
   if (f.idle.size) rows.push(['CPU while idle, before the load (% of one core)', f.idle]);
   if (f.ingest.size) rows.push(['highest sustained ingest, nothing refused or dropped, caught up (replay; higher is better)', f.ingest]);
   for (const [n, row] of f.pending) rows.push([`RSS with ${m(n)} spans pending`, row]);
@@ -316,7 +334,7 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
       `setup: policies status_code ERROR + latency > ${o.latencyMs} ms, decision_wait = inactivity_threshold_secs = ${o.wait} s; tailsampler commit ${o.commitSecs} s, scan ${o.scanSecs} s; ` +
         `OTLP/HTTP in and out (no compression), one sink in the bench process; ${SPANS_PER_TRACE}-span traces, ${ERROR_SHARE * 100}% ERROR, ${SLOW_SHARE * 100}% slow`,
     );
-    const f: Figures = { cpu: new Map(), idle: new Map(), ingest: new Map(), pending: new Map(), peak: new Map(), lag50: new Map(), lag99: new Map(), notes: [] };
+    const f: Figures = { cpu: new Map(), steady: new Map(), idle: new Map(), ingest: new Map(), pending: new Map(), peak: new Map(), lag50: new Map(), lag99: new Map(), notes: [] };
     const want = (m: Measurement): boolean => o.only === undefined || o.only === m;
     // Measurement by measurement, each sampler in turn: noise that changes over time hits both alike.
     for (const kind of kinds) if (want('cpu')) await measureCpu(kind, tools.telemetrygen, sink, o, f);

@@ -13,6 +13,12 @@ export const SLOW_SHARE = 0.05;
 export const SPANS_PER_WORKER = 1000;
 export const MAX_INGEST_STEPS = 12;
 export const IDLE_SECS = 5;
+/**
+ * The steady-state CPU figure counts from this far into the load to its end: past tailsampler's
+ * compiler warm-up (V8 optimizes the hot functions within the first ~20 s), which a long-running
+ * process pays once; the Collector (Go, compiled ahead of time) has none.
+ */
+export const STEADY_FROM_SECS = 30;
 /** Requests in flight in the ingest steps: as many clients, so a sampler's pause (GC, a commit) is absorbed as latency. */
 export const INGEST_CONCURRENCY = 32;
 export const run = promisify(execFile);
