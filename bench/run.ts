@@ -191,8 +191,12 @@ async function memoryParts(svc: ServiceProcess): Promise<string> {
   const external = await svc.metric('tailsampler_nodejs_external_memory_bytes');
   const summaries = await svc.metric('tailsampler_evaluator_summary_bytes');
   const spilled = await svc.metric('tailsampler_evaluator_spilled_traces');
-  const anon = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${svc.pid}/smaps_rollup`, 'utf8'))![1]) * 1024;
-  return `V8 heap ${mib(heap)}, external ${mib(external)} (trace summaries ${mib(summaries)}; ${spilled} traces' summaries on disk), anonymous ${mib(anon)} MiB`;
+  return `V8 heap ${mib(heap)}, external ${mib(external)} (trace summaries ${mib(summaries)}; ${spilled} traces' summaries on disk), anonymous ${anonymousMiB(svc.pid).toFixed(0)} MiB`;
+}
+
+/** Anonymous memory of a process (heap, malloc, array buffers; not mapped files), MiB. */
+function anonymousMiB(pid: number): number {
+  return Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024;
 }
 
 async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
@@ -200,10 +204,24 @@ async function pendingMemory(path: BenchPath, spans: number): Promise<void> {
     const lines: string[] = [];
     const step = spans / 5;
     for (let sent = step; sent <= spans; sent += step) {
-      await loadgen(svc.http, step / 10, 10, ['--error-ratio', '0.01', '--slow-ratio', '0']);
-      await waitFor('committed', async () => (await committed(svc)) >= sent, 600_000, 500);
+      // The step's own peak, while the generator sends as fast as the service takes spans, and the
+      // anonymous memory then: what the ingest path holds at full speed, beside what pending spans cost.
+      let peak = { rss: 0, anon: 0 };
+      const sampler = setInterval(() => {
+        const rss = rssMiB(svc.pid);
+        if (rss > peak.rss) peak = { rss, anon: anonymousMiB(svc.pid) };
+      }, 200);
+      try {
+        await loadgen(svc.http, step / 10, 10, ['--error-ratio', '0.01', '--slow-ratio', '0']);
+        await waitFor('committed', async () => (await committed(svc)) >= sent, 600_000, 500);
+      } finally {
+        clearInterval(sampler);
+      }
       await waitFor('evaluated', async () => (await svc.metric('tailsampler_evaluator_live_traces')) >= sent / 10, 120_000, 500);
-      lines.push(`${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB (${await memoryParts(svc)})`);
+      lines.push(
+        `${(sent / 1e6).toFixed(1)}M pending: RSS ${rssMiB(svc.pid).toFixed(0)} MiB (${await memoryParts(svc)}); ` +
+          `while loading this step: peak ${peak.rss.toFixed(0)} MiB, anonymous ${peak.anon.toFixed(0)} MiB`,
+      );
     }
     const live = await svc.metric('tailsampler_evaluator_live_traces');
     console.log(`[${path.name}] pending spans vs memory (${live} live traces of 10 spans, none decided):\n  ${lines.join('\n  ')}`);
