@@ -5,8 +5,8 @@
  */
 import type { RowGroup, SchemaElement } from 'hyparquet';
 import { TailsamplerError } from '../../errors.ts';
-import { HOT_COLUMNS, KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
-import type { ColumnDef, ColumnName, FieldDef, IcebergPrimitive, KafkaMetadata, PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
+import { KAFKA_METADATA_FIELDS, SPAN_COLUMNS } from '../span-schema.ts';
+import type { ColumnDef, FieldDef, HOT_COLUMNS, IcebergPrimitive, KafkaMetadata, PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
 import type { DataFile } from '../table.ts';
 import { serializeBound } from '../transforms.ts';
 import { zstdCompress } from './zstd.ts';
@@ -157,8 +157,6 @@ const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'st
  */
 const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id']);
 
-const HOT: ReadonlySet<ColumnName> = new Set(HOT_COLUMNS);
-
 /**
  * Writes `rows` of `batch` (in that order, already sorted by trace_id) as one Parquet file with
  * row groups of `rowGroupSize` rows.
@@ -172,15 +170,12 @@ export async function writeDataFile(
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
   const stats = new ColumnStats(rows);
-  const hot = new Map<ColumnName, LeafValues>();
   for (const c of SPAN_COLUMNS) {
     const def = c as ColumnDef;
     const source = batch[def.name] as ArrayLike<unknown> | undefined;
     if (!source) throw new ParquetWriteError(`batch lacks column ${def.name}`);
     const statistics = def.type === 'string' ? BOUNDED_STRINGS.has(def.name) : def.type !== 'kafka_metadata';
     stats.gather(def, source, { statistics, dictionary: !PLAIN_COLUMNS.has(def.name) });
-    // A hot column is a primitive: its one leaf, just gathered.
-    if (HOT.has(def.name)) hot.set(def.name, stats.leaves.at(-1)!.values);
   }
 
   const file = await writeParquetFile(stats, {
@@ -190,25 +185,28 @@ export async function writeDataFile(
     sortingColumns: [{ column_idx: 0, descending: false, nulls_first: true }],
     sortOrderId: TRACE_ID_SORT_ORDER_ID,
   });
-  return { ...file, hot: hotColumns(rows.length, hot) };
+  return { ...file, hot: hotColumns(stats) };
 }
 
 /**
- * The hot columns as one object literal: a single hidden class, kept alive by the literal. Built
- * property by property, each file's object went through hidden classes that die with the last
- * object that has them, and the evaluator's optimized code that saw them was thrown away with them.
+ * The file's hot columns, as gathered for it (a hot column is a primitive: its one leaf), in one
+ * object literal: a single hidden class, kept alive by the literal. Built property by property, each
+ * file's object went through hidden classes that die with the last object that has them, and the
+ * evaluator's optimized code that saw them was thrown away with them.
  */
-function hotColumns(length: number, hot: ReadonlyMap<ColumnName, LeafValues>): PartialSpanColumns {
+function hotColumns(stats: ColumnStats): PartialSpanColumns {
+  const leaf = <K extends (typeof HOT_COLUMNS)[number]>(name: K): PartialSpanColumns[K] =>
+    stats.leaves.find((l) => l.path[0] === name)!.values as unknown as PartialSpanColumns[K];
   return {
-    length,
-    trace_id: hot.get('trace_id') as PartialSpanColumns['trace_id'],
-    parent_span_id: hot.get('parent_span_id') as PartialSpanColumns['parent_span_id'],
-    status_code: hot.get('status_code') as PartialSpanColumns['status_code'],
-    start_time_unix_nano: hot.get('start_time_unix_nano') as PartialSpanColumns['start_time_unix_nano'],
-    end_time_unix_nano: hot.get('end_time_unix_nano') as PartialSpanColumns['end_time_unix_nano'],
-    span_size: hot.get('span_size') as PartialSpanColumns['span_size'],
+    length: stats.rows.length,
+    trace_id: leaf('trace_id'),
+    parent_span_id: leaf('parent_span_id'),
+    status_code: leaf('status_code'),
+    start_time_unix_nano: leaf('start_time_unix_nano'),
+    end_time_unix_nano: leaf('end_time_unix_nano'),
+    span_size: leaf('span_size'),
     receivedMs: undefined,
-  };
+  } satisfies Record<(typeof HOT_COLUMNS)[number], unknown> & PartialSpanColumns;
 }
 
 export interface ParquetFileOptions {
