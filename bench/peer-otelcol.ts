@@ -35,7 +35,7 @@ import { randomBytes } from 'node:crypto';
 import { type KafkaGarage, missingKafkaGarage, startKafkaGarage } from './infra.ts';
 import type { ReplayResult } from './replay.ts';
 import { cpuSeconds, killAll, removeDir, rssMiB, sleep, tempDir, until } from './peer/processes.ts';
-import { ERROR_SHARE, IDLE_SECS, STEADY_FROM_SECS, INGEST_CONCURRENCY, MANIFEST, MAX_INGEST_STEPS, REPO, SLOW_SHARE, SPANS_PER_TRACE, run, type Measurement, type PeerOptions } from './peer/options.ts';
+import { ERROR_SHARE, IDLE_SECS, INGEST_CONCURRENCY, MANIFEST, MAX_INGEST_STEPS, REPO, SLOW_SHARE, SPANS_PER_TRACE, STEADY_FROM_SECS, run, type Measurement, type PeerOptions } from './peer/options.ts';
 import { describe, otelcolKind, tailsamplerKind, type Sampler, type SamplerKind, type Tuning } from './peer/samplers.ts';
 import { Sink } from './peer/sink.ts';
 import { replay, shareReplayTemplates, telemetrygen, telemetrygenPlan } from './peer/load.ts';

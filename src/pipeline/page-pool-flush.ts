@@ -13,8 +13,8 @@ import type { Metrics } from '../telemetry/metrics.ts';
  * `intervalMs`, and only when RSS grew by `growthBytes` since the last one, so an idle service does not
  * pay for it.
  */
-export const FLUSH_INTERVAL_MS = 30_000;
-export const FLUSH_GROWTH_BYTES = 16 * 2 ** 20;
+const FLUSH_INTERVAL_MS = 30_000;
+const FLUSH_GROWTH_BYTES = 16 * 2 ** 20;
 
 type CollectGarbage = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
