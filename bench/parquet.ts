@@ -84,7 +84,7 @@ async function measure(payloads: Uint8Array[], fileRows: number, totalSpans: num
     const i = k % payloads.length;
     const batch = decode ? requestsToColumns([payloads[i]!]) : batches[i]!;
     const rows = decode ? fileOrder(batch) : orders[i]!;
-    return (await writeDataFile(batch, rows, { rowGroupSize: ROW_GROUP_SIZE })).bytes.length;
+    return writeDataFile(batch, rows, { rowGroupSize: ROW_GROUP_SIZE }).bytes.length;
   };
   for (let k = 0; k < Math.min(files, 20); k++) await once(k); // warm up
   let bytes = 0;

@@ -47,7 +47,7 @@ class IcebergAuditTable implements AuditTable {
     const columns = batch as unknown as Record<string, ArrayLike<unknown>>;
     const files: DataFile[] = [];
     for (const [day, rows] of [...byDay].sort((a, b) => a[0] - b[0])) {
-      const written = await writeFlatFile(AUDIT_COLUMNS, columns, Int32Array.from(rows), { rowGroupSize: this.#rowGroupSize, boundedStrings: AUDIT_BOUNDED_STRINGS });
+      const written = writeFlatFile(AUDIT_COLUMNS, columns, Int32Array.from(rows), { rowGroupSize: this.#rowGroupSize, boundedStrings: AUDIT_BOUNDED_STRINGS });
       const path = `${this.#core.location}/data/${AUDIT_DAY_FIELD}=${dayPath(day)}/${randomUUID()}.parquet`;
       await io.write(path, written.bytes);
       // DataFile's partition is typed for the span table; manifests write it by the spec's field names.

@@ -13,12 +13,12 @@ export interface FlatFileOptions {
 }
 
 /** Writes `rows` of `columns` (one array per field, by name) as one unsorted Parquet file. */
-export async function writeFlatFile(
+export function writeFlatFile(
   fields: readonly FieldDef[],
   columns: Readonly<Record<string, ArrayLike<unknown>>>,
   rows: Int32Array,
   options: FlatFileOptions,
-): Promise<WrittenFile> {
+): WrittenFile {
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
   const stats = new ColumnStats(rows);
   for (const def of fields) {

@@ -161,11 +161,11 @@ const BOUNDED_STRINGS: ReadonlySet<string> = new Set(['trace_id']);
  * Writes `rows` of `batch` (in that order, already sorted by trace_id) as one Parquet file with
  * row groups of `rowGroupSize` rows.
  */
-export async function writeDataFile(
+export function writeDataFile(
   batch: WriteSpanColumns,
   rows: Int32Array,
   options: { rowGroupSize: number },
-): Promise<WrittenDataFile> {
+): WrittenDataFile {
   if (!(options.rowGroupSize > 0)) throw new ParquetWriteError(`rowGroupSize must be positive, got ${options.rowGroupSize}`);
   if (rows.length === 0) throw new ParquetWriteError('cannot write an empty data file');
 
@@ -178,7 +178,7 @@ export async function writeDataFile(
     stats.gather(def, source, { statistics, dictionary: !PLAIN_COLUMNS.has(def.name) });
   }
 
-  const file = await writeParquetFile(stats, {
+  const file = writeParquetFile(stats, {
     schema: SPAN_PARQUET_SCHEMA,
     rowGroupSize: options.rowGroupSize,
     // Readers (and Iceberg's sort-order checks) learn from this that rows are ordered by trace_id.
@@ -224,7 +224,7 @@ export interface ParquetFileOptions {
  * `rowGroupSize` rows, and returns it with its manifest metrics (column sizes and split offsets
  * from its row groups, bounds from their statistics). Failures come out as {@link ParquetWriteError}.
  */
-export async function writeParquetFile(stats: ColumnStats, options: ParquetFileOptions): Promise<WrittenFile> {
+export function writeParquetFile(stats: ColumnStats, options: ParquetFileOptions): WrittenFile {
   try {
     const file = encodeParquet(stats.leaves, stats.rows.length, {
       schema: options.schema,

@@ -28,7 +28,7 @@ test('DuckDB, pyarrow and pyiceberg read our data files as Iceberg expects', { t
   const paths: string[] = [];
   const expectedPartitions: string[] = [];
   for (const [i, s] of slices.entries()) {
-    const { bytes } = await writeDataFile(batch, s.rows, { rowGroupSize: 64 });
+    const { bytes } = writeDataFile(batch, s.rows, { rowGroupSize: 64 });
     const p = join(dir, `part-${i}.parquet`);
     writeFileSync(p, bytes);
     paths.push(p);

@@ -36,7 +36,7 @@ test('a flat audit file carries Iceberg field ids, reads back row for row, and h
     last_seen: BigInt64Array.from([3n, 4n]),
     replica: ['r1', 'r1'],
   };
-  const { bytes, metrics } = await writeFlatFile(AUDIT_COLUMNS, batch as unknown as Record<string, ArrayLike<unknown>>, Int32Array.from([0, 1]), { rowGroupSize: 10, boundedStrings: AUDIT_BOUNDED_STRINGS });
+  const { bytes, metrics } = writeFlatFile(AUDIT_COLUMNS, batch as unknown as Record<string, ArrayLike<unknown>>, Int32Array.from([0, 1]), { rowGroupSize: 10, boundedStrings: AUDIT_BOUNDED_STRINGS });
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const meta = parquetMetadata(file);
   assert.deepEqual(meta.schema.slice(1).map((e) => [e.name, e.field_id]), AUDIT_COLUMNS.map((c) => [c.name, c.id]));

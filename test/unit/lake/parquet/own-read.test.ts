@@ -62,7 +62,7 @@ function mixedBatch(n: number): SpanColumns {
 
 test('our files are read by our own reader, others by hyparquet', async () => {
   // Larger than the footer fetch, so that the chunks are read after it.
-  const { bytes } = await writeDataFile(mixedBatch(1000), allRows(1000), { rowGroupSize: 64 });
+  const { bytes } = writeDataFile(mixedBatch(1000), allRows(1000), { rowGroupSize: 64 });
   const meta = metadataOf(bytes);
   const physical = SPAN_COLUMNS.map((c) => ({ def: c, name: c.name, text: c.type === 'string' }));
   assert.ok(ownLayout(meta, physical));
@@ -78,7 +78,7 @@ test('our files are read by our own reader, others by hyparquet', async () => {
 });
 
 test('a file within the footer fetch is read with that one range read, by either reader', async () => {
-  const { bytes } = await writeDataFile(mixedBatch(200), allRows(200), { rowGroupSize: 64 });
+  const { bytes } = writeDataFile(mixedBatch(200), allRows(200), { rowGroupSize: 64 });
   assert.ok(bytes.length < 64 * 1024);
   const expected = await compare(bytes, ALL);
   for (const reader of ['auto', 'hyparquet'] as const) {
@@ -92,7 +92,7 @@ test('a file within the footer fetch is read with that one range read, by either
 
 test('every column of every row reads as hyparquet reads it: nulls, non-ASCII, BOMs, the struct, several pages', async () => {
   const n = 5000;
-  const { bytes } = await writeDataFile(mixedBatch(n), allRows(n), { rowGroupSize: 1800 });
+  const { bytes } = writeDataFile(mixedBatch(n), allRows(n), { rowGroupSize: 1800 });
   const meta = metadataOf(bytes);
   const attributes = meta.row_groups[0]!.columns.findIndex((c) => c.meta_data!.path_in_schema[0] === 'attributes');
   assert.ok(Number(meta.row_groups[0]!.columns[attributes]!.meta_data!.total_uncompressed_size) > 1 << 20, 'attributes chunks span pages (1 MiB each)');
@@ -105,7 +105,7 @@ test('every column of every row reads as hyparquet reads it: nulls, non-ASCII, B
 test('rows of chosen traces, traces matching nothing, a projection in another order', async () => {
   const n = 3000;
   const batch = mixedBatch(n);
-  const { bytes } = await writeDataFile(batch, allRows(n), { rowGroupSize: 250 });
+  const { bytes } = writeDataFile(batch, allRows(n), { rowGroupSize: 250 });
   const ids = [...new Set(batch.trace_id as string[])];
   const tenth = new Set(ids.filter((_, i) => i % 10 === 3));
   const got = await compare(bytes, ALL, tenth);
@@ -118,7 +118,7 @@ test('a struct column null in every row, all-null text columns', async () => {
   const batch = mixedBatch(400);
   (batch._kafka_metadata as (KafkaMetadata | null)[]).fill(null);
   (batch.scope_schema_url as (string | null)[]).fill(null);
-  const { bytes } = await writeDataFile(batch, allRows(400), { rowGroupSize: 150 });
+  const { bytes } = writeDataFile(batch, allRows(400), { rowGroupSize: 150 });
   const got = await compare(bytes, ALL);
   assert.ok((got._kafka_metadata as unknown[]).every((m) => m === null));
   await compare(bytes, ['_kafka_metadata', 'scope_schema_url', 'parent_span_id'], new Set([batch.trace_id[0]!]));
@@ -130,7 +130,7 @@ test('another column mapping: by field id, a missing column, binary (non-UTF8) l
   const schema = SPAN_PARQUET_SCHEMA.map((e) => (e.name === 'span_id' || e.name === 'events' ? { ...e, converted_type: undefined, logical_type: undefined } : e));
   const stats = new ColumnStats(allRows(300));
   for (const c of SPAN_COLUMNS) stats.gather(c, batch[c.name], { statistics: c.name === 'trace_id' || c.type === 'int', dictionary: c.name !== 'span_id' });
-  const { bytes } = await writeParquetFile(stats, { schema, rowGroupSize: 128, sortOrderId: 0 });
+  const { bytes } = writeParquetFile(stats, { schema, rowGroupSize: 128, sortOrderId: 0 });
   const got = await compare(bytes, ALL);
   assert.equal(got.span_id![0], Buffer.from(batch.span_id[0]!).toString('hex'));
   const id = (name: ColumnName) => COLUMN_BY_NAME.get(name)!.id;
@@ -159,7 +159,7 @@ test('invalid UTF-8 cells decode as TextDecoder decodes them', async () => {
   attrs[0] = Uint8Array.of(0xef, 0xbb, 0xbf, 0xff, 0x41);
   attrs[1] = Uint8Array.of(0xef, 0xbb);
   (batch as { attributes: ArrayLike<Uint8Array> }).attributes = attrs;
-  const { bytes } = await writeDataFile(batch, allRows(500), { rowGroupSize: 200 });
+  const { bytes } = writeDataFile(batch, allRows(500), { rowGroupSize: 200 });
   const got = await compare(bytes, ['attributes']);
   assert.ok((got.attributes as string[]).some((s) => s.includes('\uFFFD')));
 });
@@ -169,7 +169,7 @@ test('dictionary and plain integer chunks of several pages', async () => {
   // batch repeated: the writer takes any row order.
   const batch = syntheticBatch({ spans: 3000, spansPerTrace: 6 });
   const rows = Int32Array.from({ length: 270_000 }, (_, i) => Math.floor(i / 90));
-  const { bytes } = await writeDataFile(batch, rows, { rowGroupSize: 265_000 });
+  const { bytes } = writeDataFile(batch, rows, { rowGroupSize: 265_000 });
   const meta = metadataOf(bytes);
   const kind = meta.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'span_kind')!.meta_data!;
   assert.deepEqual(kind.encodings, ['PLAIN', 'RLE_DICTIONARY']);
@@ -179,7 +179,7 @@ test('dictionary and plain integer chunks of several pages', async () => {
 });
 
 test('corrupt or truncated chunks reject with ParquetReadError', async () => {
-  const { bytes } = await writeDataFile(mixedBatch(600), allRows(600), { rowGroupSize: 200 });
+  const { bytes } = writeDataFile(mixedBatch(600), allRows(600), { rowGroupSize: 200 });
   const meta = metadataOf(bytes);
   const dataEnd = Number(meta.row_groups.at(-1)!.file_offset) + Number(meta.row_groups.at(-1)!.total_compressed_size);
   const rejects = async (file: Uint8Array, io = new MemoryIO()): Promise<void> => {

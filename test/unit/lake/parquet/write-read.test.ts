@@ -48,7 +48,7 @@ function edgeBatch(): SpanColumns {
 test('write → read round-trips every column type, nulls, empty strings and int64 extremes', async () => {
   const batch = edgeBatch();
   const rows = Int32Array.of(5, 4, 3, 2, 1, 0); // written in the given order
-  const { bytes } = await writeDataFile(batch, rows, { rowGroupSize: 4 });
+  const { bytes } = writeDataFile(batch, rows, { rowGroupSize: 4 });
   const io = new MemoryIO();
   await io.write('mem://a.parquet', bytes);
   const got = await readDataFile(io, 'mem://a.parquet', bytes.byteLength, ALL);
@@ -69,7 +69,7 @@ test('write → read round-trips every column type, nulls, empty strings and int
 
 test('metrics carry counts, sizes, split offsets and Appendix D bounds', async () => {
   const batch = edgeBatch();
-  const { bytes, metrics } = await writeDataFile(batch, allRows(6), { rowGroupSize: 4 });
+  const { bytes, metrics } = writeDataFile(batch, allRows(6), { rowGroupSize: 4 });
   assert.equal(metrics.recordCount, 6);
   assert.equal(metrics.sortOrderId, 1);
   assert.equal(metrics.splitOffsets.length, 2);
@@ -108,7 +108,7 @@ test('metrics carry counts, sizes, split offsets and Appendix D bounds', async (
 
 test('file metadata: field ids, ZSTD, timestamp logical type, row groups of rowGroupSize', async () => {
   const batch = syntheticBatch({ spans: 250, spansPerTrace: 5 });
-  const { bytes } = await writeDataFile(batch, allRows(250), { rowGroupSize: 100 });
+  const { bytes } = writeDataFile(batch, allRows(250), { rowGroupSize: 100 });
   const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [100, 100, 50]);
   // Depth first: each column, the struct followed by its fields.
@@ -133,7 +133,7 @@ test('traceIds prune row groups by trace_id stats and return exactly the rows of
   const [slice] = partitionBatch(batch).filter((s) => s.rows.length > 500);
   assert.ok(slice);
   const rowGroupSize = 40;
-  const { bytes } = await writeDataFile(batch, slice.rows, { rowGroupSize });
+  const { bytes } = writeDataFile(batch, slice.rows, { rowGroupSize });
   const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   assert.ok(meta.row_groups.length >= 4);
   const sortedIds = Array.from(slice.rows, (r) => batch.trace_id[r]!);
@@ -176,7 +176,7 @@ test('traceIds prune row groups by trace_id stats and return exactly the rows of
 
 test('traceIds matching nothing read no data and return an empty projection', async () => {
   const batch = syntheticBatch({ spans: 300, spansPerTrace: 3 });
-  const { bytes } = await writeDataFile(batch, allRows(300), { rowGroupSize: 50 });
+  const { bytes } = writeDataFile(batch, allRows(300), { rowGroupSize: 50 });
   const io = new MemoryIO();
   await io.write('mem://c.parquet', bytes);
   const got = await readDataFile(io, 'mem://c.parquet', bytes.byteLength, ['duration', 'service_name'], new Set(['not-a-trace']));
@@ -189,7 +189,7 @@ test('the codec batch (JSON cells as UTF-8 bytes) is written as the same UTF8 st
   const batch = requestsToColumns([encodeRequest(richRequest()), realisticRequest(30)]);
   assert.ok(batch.attributes[0] instanceof Uint8Array, 'attributes come from the codec as bytes');
   const rows = allRows(batch.length);
-  const { bytes } = await writeDataFile(batch, rows, { rowGroupSize: 16 });
+  const { bytes } = writeDataFile(batch, rows, { rowGroupSize: 16 });
   const io = new MemoryIO();
   await io.write('mem://b.parquet', bytes);
   const got = await readDataFile(io, 'mem://b.parquet', bytes.byteLength, ALL);
@@ -201,17 +201,17 @@ test('the codec batch (JSON cells as UTF-8 bytes) is written as the same UTF8 st
   for (const name of ['resource', 'scope', 'trace_id', 'operation_name'] as const) assert.deepEqual(got[name], Array.from(batch[name]), name);
 });
 
-test('writeDataFile rejects a null in a required column with a stable code', async () => {
+test('writeDataFile refuses a null in a required column with a stable code', () => {
   const batch = syntheticBatch({ spans: 3, spansPerTrace: 3 });
   (batch.operation_name as (string | null)[])[1] = null;
-  await assert.rejects(writeDataFile(batch, allRows(3), { rowGroupSize: 10 }), { code: 'TS_LAKE_PARQUET_WRITE' });
+  assert.throws(() => writeDataFile(batch, allRows(3), { rowGroupSize: 10 }), { code: 'TS_LAKE_PARQUET_WRITE' });
 });
 
 test('rows of requested traces come back with every text cell (dictionary or plain) as written', async () => {
   const batch = requestsToColumns([encodeRequest(richRequest()), realisticRequest(200, 5)]);
   const [slice] = partitionBatch(batch).sort((a, b) => b.rows.length - a.rows.length);
   assert.ok(slice);
-  const { bytes } = await writeDataFile(batch, slice.rows, { rowGroupSize: 16 });
+  const { bytes } = writeDataFile(batch, slice.rows, { rowGroupSize: 16 });
   const ids = [...new Set(Array.from(slice.rows, (r) => batch.trace_id[r]!))];
   // Every third trace: the others' rows share row groups and pages with them and are left out.
   const wanted = new Set(ids.filter((_, i) => i % 3 === 0));

@@ -116,7 +116,7 @@ test('a frame lying about its size, a truncated or corrupt frame and an empty in
 
 test('a data file with a corrupt zstd page reads as a ParquetReadError naming the file', async () => {
   const batch = syntheticBatch({ spans: 500, spansPerTrace: 5 });
-  const { bytes } = await writeDataFile(batch, Int32Array.from({ length: 500 }, (_, i) => i), { rowGroupSize: 1000 });
+  const { bytes } = writeDataFile(batch, Int32Array.from({ length: 500 }, (_, i) => i), { rowGroupSize: 1000 });
   const io = new MemoryIO();
   await io.write('good.parquet', bytes);
   const good = await readDataFile(io, 'good.parquet', bytes.length, ['span_id']);
