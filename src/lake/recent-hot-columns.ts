@@ -21,20 +21,12 @@ export class RecentHotColumns {
 
   /**
    * Notes the hot columns of the data file committed at `path`: `hot`, as the writer gathered them
-   * (the file's rows in file order; held, not copied), and when each row was received, picked from
-   * the batch's `receivedMs` by `rows`, the batch rows the file holds.
+   * (the file's rows in file order; held, not copied), and when each of those rows was received.
    */
-  put(path: string, hot: PartialSpanColumns, receivedMs: ArrayLike<number> | undefined, rows: Int32Array): void {
-    if (rows.length > this.#maxRows) return;
-    const cols: PartialSpanColumns = { ...hot };
-    if (receivedMs !== undefined) {
-      // A plain loop: Float64Array.from(rows, map) goes through the iterator protocol, ~10x slower.
-      const received = new Float64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) received[i] = receivedMs[rows[i]!]!;
-      cols.receivedMs = received;
-    }
-    this.#entries.set(path, cols);
-    this.#rows += rows.length;
+  put(path: string, hot: PartialSpanColumns, receivedMs: Float64Array | undefined): void {
+    if (hot.length > this.#maxRows) return;
+    this.#entries.set(path, { ...hot, receivedMs });
+    this.#rows += hot.length;
     for (const [oldest, cols] of this.#entries) {
       if (this.#rows <= this.#maxRows) break;
       this.#entries.delete(oldest);

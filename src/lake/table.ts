@@ -77,6 +77,23 @@ export interface TableChanges {
  */
 export type CommitSummary = Record<string, string> | ((parent: SnapshotRef | null) => Record<string, string>);
 
+/**
+ * Spans to append given a part at a time, each part decoded only when asked for: the table writes a
+ * part's files before it asks for the next, so a large commit never lives in memory whole (decoded,
+ * a commit's spans outlived a few young-generation collections and were promoted, then collected by
+ * a mark-compact: ~one a commit). Each partition's spans should be in one part (a partition split
+ * across parts gets a file per part).
+ */
+export interface SpanParts {
+  /** Spans over all parts. */
+  readonly length: number;
+  readonly parts: number;
+  /** Part `i`'s spans, decoded now (may throw, e.g. CorruptPayloadError). */
+  part(i: number): WriteSpanColumns;
+  /** Every part is written: what they were decoded from can go (no part is asked for after this). */
+  release(): void;
+}
+
 /** An open span table and what closes it (its catalog and FileIO); `close` may be called detached. */
 export interface OpenedSpanTable {
   table: SpanTable;
@@ -89,10 +106,10 @@ export interface OpenedSpanTable {
  */
 export interface SpanTable {
   /**
-   * Writes the batch as Parquet data files (split by partition, each sorted by trace_id) and commits
+   * Writes the spans as Parquet data files (split by partition, each sorted by trace_id) and commits
    * them as one append snapshot carrying `summary` in its summary properties. Resolves once committed.
    */
-  append(batch: WriteSpanColumns, summary: CommitSummary): Promise<SnapshotRef>;
+  append(spans: WriteSpanColumns | SpanParts, summary: CommitSummary): Promise<SnapshotRef>;
   /** The current snapshot, or null for a table with none. Reloads from the catalog. */
   currentSnapshot(): Promise<SnapshotRef | null>;
   /**

@@ -1,8 +1,9 @@
 import type { Component } from '../component.ts';
 import type { WriteSpanColumns } from '../lake/span-schema.ts';
 import type { SpanTable } from '../lake/table.ts';
-import { requestsToColumns } from '../otlp/to-columns.ts';
+import { CorruptPayloadError } from '../otlp/errors.ts';
 import { SpoolPositionConflictError, type Spool, type SpoolPosition } from '../spool/spool.ts';
+import { PayloadParts } from './payload-parts.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -19,10 +20,11 @@ export interface MaterializerOptions {
 }
 
 /**
- * Told of every batch once the table commit holding it has succeeded, so it sees each span exactly
- * once across replicas and restarts (a batch whose commit lost to another replica's, or failed, is
- * not shown; it is shown when re-read and committed). Called synchronously on the commit path: keep
- * it cheap, and it must not throw (a throw is logged and ignored — the commit stands).
+ * Told of the spans of every commit once it has succeeded, a part (a partition's spans) at a time, so
+ * it sees each span exactly once across replicas and restarts (spans whose commit lost to another
+ * replica's, or failed, are not shown; they are shown when re-read and committed). Called
+ * synchronously on the commit path: keep it cheap, and it must not throw (a throw is logged and
+ * ignored — the commit stands).
  */
 export interface CommittedBatchObserver {
   readonly id: string;
@@ -50,14 +52,20 @@ export class Materializer implements Component {
   private retentionCheckedMs = -Infinity;
 
   private readonly observers: readonly CommittedBatchObserver[];
+  private readonly landed: () => void;
 
+  /**
+   * `observers` are shown the spans of each commit; `landed` is told that a commit landed, and needs
+   * no spans (the parts of a commit are kept decoded until it lands only when some observer is there).
+   */
   constructor(
     spool: Spool,
     table: SpanTable,
     opts: MaterializerOptions,
-    deps: { metrics: Metrics; logger: Logger; observers?: readonly CommittedBatchObserver[] },
+    deps: { metrics: Metrics; logger: Logger; observers?: readonly CommittedBatchObserver[]; landed?: () => void },
   ) {
     this.observers = deps.observers ?? [];
+    this.landed = deps.landed ?? ((): void => undefined);
     this.spool = spool;
     this.table = table;
     this.opts = opts;
@@ -104,17 +112,25 @@ export class Materializer implements Component {
     const from = this.position;
     const read = await this.readBatch(from);
     if (read === null) return false;
-    const { batch, recordCount, end } = read;
-    let next = read.next;
-    if (batch.length > 0) {
+    const { spans, ends, end } = read;
+    let next = ends[ends.length - 1]!;
+    while (spans.length > 0) {
       try {
         // Computed on the snapshot the commit lands on: other replicas may have committed meanwhile.
-        const committed = await this.table.append(batch, (parent) => ({
+        const committed = await this.table.append(spans, (parent) => ({
           [SPOOL_POSITION_KEY]: this.spool.commitPosition(parent?.summary[SPOOL_POSITION_KEY] ?? null, from, next),
-          'tailsampler.spool-records': String(recordCount),
+          'tailsampler.spool-records': String(ends.length),
         }));
         next = committed.summary[SPOOL_POSITION_KEY]!;
+        break;
       } catch (e) {
+        // A record whose spans do not decode is found only as its partition is written: the append
+        // fails whole (its files are deleted), and goes again without that record.
+        if (e instanceof CorruptPayloadError && e.payload !== undefined) {
+          this.rejected(ends, e.payload, e);
+          spans.exclude(e.payload);
+          continue;
+        }
         this.resync = true;
         if (e instanceof SpoolPositionConflictError) {
           this.metrics.materializerConflicts.inc();
@@ -123,53 +139,60 @@ export class Materializer implements Component {
         }
         throw e;
       }
-      this.notify(batch);
     }
+    this.notify(spans);
+    if (spans.length > 0) this.landed();
     this.position = next;
     await this.spool.release(next);
     end();
-    this.metrics.committedSpans.inc(batch.length);
+    this.metrics.committedSpans.inc(spans.length);
     return true;
   }
 
   /**
-   * The next records from `from` decoded into columns, with how many records, the position past
-   * the last and the commit timer (started before decoding); null when the spool has nothing. The
-   * records' payloads (slices of the spool's 1 MiB read chunks, up to max_commit_mib of them) are
-   * dropped here, before the batch is written and committed: a local of commitOnce, they stayed
-   * reachable for the whole commit, ~10 MiB (a heap snapshot under load) whenever load was running.
+   * The next records from `from`: their spans, indexed by partition to be decoded as the table writes
+   * them, the position past each record, and the commit timer (started before indexing); null when
+   * the spool has nothing. The records themselves are not kept: once the table has written the
+   * spans, the payloads (slices of the spool's 1 MiB read chunks, up to max_commit_mib of them) can
+   * go while the commit goes on.
    */
-  private async readBatch(
-    from: SpoolPosition | null,
-  ): Promise<{ batch: WriteSpanColumns; recordCount: number; next: SpoolPosition; end: () => number } | null> {
+  private async readBatch(from: SpoolPosition | null): Promise<{ spans: PayloadParts; ends: SpoolPosition[]; end: () => number } | null> {
     const records = await this.spool.read(from, this.opts.maxCommitBytes);
     if (records.length === 0) return null;
     const readMs = Date.now();
     const end = this.metrics.commitDuration.startTimer();
-    // Someone else's bytes in a Kafka topic (another encoding, say) must not stop the table for good.
-    const batch = requestsToColumns(
+    const ends = records.map((r) => r.next);
+    const spans = new PayloadParts(
       records.map((r) => r.payload),
-      (i, err) => {
-        this.metrics.rejectedRecords.inc();
-        this.logger.error(
-          { err, endsAt: records[i]!.next },
-          'spool record is not a valid OTLP ExportTraceServiceRequest (malformed protobuf, or a string that is not UTF-8); left out of the table, never rewritten (it stays in the spool until its retention)',
-        );
-      },
       records.map((r) => r.kafka),
       // When each record reached the service (decision lag is measured from it); the Kafka record
       // timestamp stands in for records the spool has no time for, the time of this read last.
       records.map((r) => r.receivedMs ?? (r.kafka !== undefined ? Number(r.kafka.timestamp) : readMs)),
+      (i, err) => this.rejected(ends, i, err),
+      // Observers are shown each part after the commit: keep them decoded rather than decode twice.
+      this.observers.length > 0,
     );
-    return { batch, recordCount: records.length, next: records[records.length - 1]!.next, end };
+    return { spans, ends, end };
   }
 
-  private notify(batch: WriteSpanColumns): void {
+  /** Someone else's bytes in a Kafka topic (another encoding, say) must not stop the table for good. */
+  private rejected(ends: readonly SpoolPosition[], i: number, err: CorruptPayloadError): void {
+    this.metrics.rejectedRecords.inc();
+    this.logger.error(
+      { err, endsAt: ends[i] },
+      'spool record is not a valid OTLP ExportTraceServiceRequest (malformed protobuf, or a string that is not UTF-8); left out of the table, never rewritten (it stays in the spool until its retention)',
+    );
+  }
+
+  private notify(spans: PayloadParts): void {
     for (const o of this.observers) {
-      try {
-        o.committed(batch);
-      } catch (err) {
-        this.logger.error({ err, observer: o.id, spans: batch.length }, 'committed-batch observer failed; the commit stands');
+      for (let i = 0; i < spans.parts; i++) {
+        const part = spans.part(i);
+        try {
+          o.committed(part);
+        } catch (err) {
+          this.logger.error({ err, observer: o.id, spans: part.length }, 'committed-batch observer failed; the commit stands');
+        }
       }
     }
   }

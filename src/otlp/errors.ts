@@ -13,8 +13,12 @@ export class InvalidRequestError extends TailsamplerError {
  * corruption or a bug, not a client mistake, so it has its own code.
  */
 export class CorruptPayloadError extends TailsamplerError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('TS_OTLP_CORRUPT_PAYLOAD', message, options);
+  /** Which of the payloads decoded together it is, where the decoder was given several. */
+  readonly payload: number | undefined;
+
+  constructor(message: string, options: { cause?: unknown; payload?: number } = {}) {
+    super('TS_OTLP_CORRUPT_PAYLOAD', message, { cause: options.cause });
     this.name = 'CorruptPayloadError';
+    this.payload = options.payload;
   }
 }

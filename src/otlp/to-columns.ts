@@ -1,8 +1,9 @@
 /**
  * Spool payloads (ExportTraceServiceRequest protobuf) → span columns: the materializer's hot path.
- * Walks the wire format once (after a pass over the tags that counts the spans, to size the columns);
- * the per-span JSON cells stay UTF-8 bytes; 64-bit times are copied as two uint32 halves into BigInt64Array
- * storage so no BigInt is allocated per span in the common case.
+ * One walk over the framing indexes the spans (where each is, its resource and scope); the spans are
+ * then decoded, all or a chosen few, from that index. The per-span JSON cells stay UTF-8 bytes; 64-bit
+ * times are copied as two uint32 halves into BigInt64Array storage so no BigInt is allocated per span
+ * in the common case.
  */
 import type { KafkaMetadata, SpanBatch } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
@@ -75,12 +76,188 @@ function listJson(r: WireReader, start: number, end: number, tag: number): Uint8
 const EMPTY_LIST = new Uint8Array([0x5b, 0x5d]);
 
 /**
+ * What a span is grouped by while its payloads are indexed (the table partition it goes to), from its
+ * first trace id (the bytes at buf[idStart, idStop), idStart -1 when it has none) and its first start
+ * time (uint32 halves, 0 when absent). A hint: a span sent by a later duplicate field decodes to its
+ * last value, so the writer still checks each row.
+ */
+export type SpanKeyOf = (buf: Buffer, idStart: number, idStop: number, startHi: number, startLo: number) => number;
+
+/**
+ * Where every span of a batch of payloads is (its payload, the bounds of its Span message there, its
+ * ResourceSpans/ScopeSpans context), found by one walk over the framing, so that any subset of the
+ * spans can then be decoded into columns on its own ({@link decodeSpans}): a commit is decoded and
+ * written a partition at a time, and never lives in memory whole. Spans are numbered in payload and
+ * wire order. Per-span data is in typed arrays, none of it a JS object.
+ */
+export class SpanIndex {
+  readonly payloads: readonly Uint8Array[];
+  count = 0;
+  payload: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  context: Int32Array;
+  /** The key {@link SpanKeyOf} gave each span (0 without one). */
+  key: Int32Array;
+  /** Span number of each payload's first span; `firstSpan[payloads.length]` is `count`. */
+  readonly firstSpan: Int32Array;
+  // Per context (a ScopeSpans): its resource and scope as JSON, service name and schema URLs.
+  readonly resource: string[] = [];
+  readonly serviceName: (string | null)[] = [];
+  readonly resourceSchemaUrl: (string | null)[] = [];
+  readonly scope: string[] = [];
+  readonly scopeSchemaUrl: (string | null)[] = [];
+  readonly readers: WireReader[];
+
+  constructor(payloads: readonly Uint8Array[]) {
+    this.payloads = payloads;
+    this.readers = payloads.map((p) => new WireReader(p));
+    this.firstSpan = new Int32Array(payloads.length + 1);
+    let bytes = 0;
+    for (const p of payloads) bytes += p.length;
+    // ~100+ bytes a span on the wire: rarely regrown.
+    const cap = Math.max(16, bytes >>> 7);
+    this.payload = new Int32Array(cap);
+    this.start = new Int32Array(cap);
+    this.end = new Int32Array(cap);
+    this.context = new Int32Array(cap);
+    this.key = new Int32Array(cap);
+  }
+
+  addContext(resource: string, serviceName: string | null, resourceSchemaUrl: string | null, scope: string, scopeSchemaUrl: string | null): number {
+    this.resource.push(resource);
+    this.serviceName.push(serviceName);
+    this.resourceSchemaUrl.push(resourceSchemaUrl);
+    this.scope.push(scope);
+    this.scopeSchemaUrl.push(scopeSchemaUrl);
+    return this.resource.length - 1;
+  }
+
+  add(payload: number, start: number, end: number, context: number, key: number): void {
+    if (this.count === this.payload.length) this.grow();
+    const i = this.count++;
+    this.payload[i] = payload;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.context[i] = context;
+    this.key[i] = key;
+  }
+
+  private grow(): void {
+    const twice = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.payload = twice(this.payload);
+    this.start = twice(this.start);
+    this.end = twice(this.end);
+    this.context = twice(this.context);
+    this.key = twice(this.key);
+  }
+
+  /** Every span number, in order. */
+  all(): Int32Array {
+    const spans = new Int32Array(this.count);
+    for (let i = 0; i < spans.length; i++) spans[i] = i;
+    return spans;
+  }
+}
+
+/**
+ * Indexes the payloads' spans (see {@link SpanIndex}), keying each with `keyOf` when given. A payload
+ * whose framing (or resource, or scope) is not a valid ExportTraceServiceRequest throws
+ * CorruptPayloadError, unless `onCorrupt` is given: then it is reported there and has no spans.
+ */
+export function indexSpans(
+  payloads: readonly Uint8Array[],
+  keyOf?: SpanKeyOf,
+  onCorrupt?: (index: number, error: CorruptPayloadError) => void,
+): SpanIndex {
+  const ix = new SpanIndex(payloads);
+  // A callback per payload rather than a loop: called once per commit with hundreds of payloads, a
+  // loop here was compiled on stack replacement on every call (V8 did not reuse that code from one
+  // call to the next), ~20 ms of TurboFan each time (`--trace-opt`); the callback is optimized once,
+  // as any function called that often.
+  payloads.forEach((_, p) => {
+    const spans = ix.count;
+    try {
+      indexRequest(ix, p, keyOf);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      const error = new CorruptPayloadError(`payload ${p}: ${e.message}`, { cause: e, payload: p });
+      if (onCorrupt === undefined) throw error;
+      ix.count = spans;
+      onCorrupt(p, error);
+    }
+    ix.firstSpan[p + 1] = ix.count;
+  });
+  return ix;
+}
+
+/**
+ * Decodes the spans numbered `spans` (in that order) into one batch of columns. `kafka[p]` is the
+ * Kafka record payload p came in (null or absent: none), set on each of its rows; `receivedMs[p]` when
+ * it reached this service, set as each of its rows' `receivedMs`. A span that is not valid throws
+ * CorruptPayloadError naming its payload, unless `onCorrupt` is given: then the payload is reported
+ * there and left out whole, which needs each payload's spans together in `spans`.
+ * `attributes`, `events` and `links` come as UTF-8 bytes (see SpanBatch), the other text as strings.
+ */
+export function decodeSpans(
+  ix: SpanIndex,
+  spans: Int32Array,
+  kafka?: readonly (KafkaMetadata | null | undefined)[],
+  receivedMs?: readonly number[],
+  onCorrupt?: (index: number, error: CorruptPayloadError) => void,
+): SpanBatch {
+  const b = new Builder(Math.max(16, spans.length));
+  const received = receivedMs === undefined ? null : new Float64Array(spans.length);
+  let payloadRow = 0;
+  let lastPayload = -1;
+  let skipped = -1;
+  // A callback per span, not a loop, for the reason given in indexSpans.
+  spans.forEach((s) => {
+    const p = ix.payload[s]!;
+    if (p === skipped) return;
+    if (p !== lastPayload) {
+      lastPayload = p;
+      payloadRow = b.n;
+    }
+    if (b.n === b.cap) b.grow();
+    const i = b.n++;
+    const c = ix.context[s]!;
+    b.resource[i] = ix.resource[c]!;
+    b.service_name[i] = ix.serviceName[c]!;
+    b.resource_schema_url[i] = ix.resourceSchemaUrl[c]!;
+    b.scope[i] = ix.scope[c]!;
+    b.scope_schema_url[i] = ix.scopeSchemaUrl[c]!;
+    b._kafka_metadata[i] = kafka?.[p] ?? null;
+    if (received !== null) received[i] = receivedMs![p]!;
+    const r = ix.readers[p]!;
+    const start = ix.start[s]!;
+    const end = ix.end[s]!;
+    b.span_size[i] = end - start;
+    r.pos = start;
+    try {
+      readSpan(r, end, b, i);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      const error = new CorruptPayloadError(`payload ${p}: ${e.message}`, { cause: e, payload: p });
+      if (onCorrupt === undefined) throw error;
+      b.truncate(payloadRow);
+      skipped = p;
+      onCorrupt(p, error);
+    }
+  });
+  const out = b.finish();
+  if (received !== null) out.receivedMs = received.subarray(0, out.length);
+  return out;
+}
+
+/**
  * Decodes the payloads' spans into one batch of columns, in payload and wire order. A payload that is
  * not a valid ExportTraceServiceRequest throws CorruptPayloadError, unless `onCorrupt` is given: then
- * it is reported there and left out whole (rows it had yielded before the damage are dropped).
- * `kafka[i]` is the Kafka record payload i came in, set on each of its rows (null or absent: none);
- * `receivedMs[i]` when it reached this service, set as each of its rows' `receivedMs`.
- * `attributes`, `events` and `links` come as UTF-8 bytes (see SpanBatch), the other text as strings.
+ * it is reported there and left out whole. `kafka` and `receivedMs` as for {@link decodeSpans}.
  */
 export function requestsToColumns(
   payloads: readonly Uint8Array[],
@@ -88,98 +265,24 @@ export function requestsToColumns(
   kafka?: readonly (KafkaMetadata | null | undefined)[],
   receivedMs?: readonly number[],
 ): SpanBatch {
-  const ends = receivedMs === undefined ? null : new Int32Array(payloads.length);
-  const b = new Builder(Math.max(16, countSpans(payloads)));
-  readPayloads(payloads, b, ends, onCorrupt, kafka);
-  const out = b.finish();
-  if (ends !== null && receivedMs !== undefined) {
-    const received = new Float64Array(out.length);
-    let row = 0;
-    ends.forEach((end, i) => {
-      received.fill(receivedMs[i]!, row, end);
-      row = end;
-    });
-    out.receivedMs = received;
-  }
-  return out;
+  const ix = indexSpans(payloads, undefined, onCorrupt);
+  return decodeSpans(ix, ix.all(), kafka, receivedMs, onCorrupt);
 }
 
-/**
- * Decodes every payload into `b`, noting in `ends[i]` the rows through payload i. A callback per
- * payload rather than a loop: called once per commit with hundreds of payloads, a loop here was
- * compiled on stack replacement on every call (V8 did not reuse that code from one call to the
- * next), ~20 ms of TurboFan each time with the whole decoder inlined (`--trace-opt`); the callback
- * is optimized once, as any function called that often.
- */
-function readPayloads(
-  payloads: readonly Uint8Array[],
-  b: Builder,
-  ends: Int32Array | null,
-  onCorrupt: ((index: number, error: CorruptPayloadError) => void) | undefined,
-  kafka: readonly (KafkaMetadata | null | undefined)[] | undefined,
-): void {
-  payloads.forEach((payload, i) => {
-    const r = new WireReader(payload);
-    const rows = b.n;
-    try {
-      readRequest(r, b);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      const error = new CorruptPayloadError(`payload ${i}: ${e.message}`, { cause: e });
-      if (onCorrupt === undefined) throw error;
-      b.truncate(rows);
-      onCorrupt(i, error);
-    }
-    const meta = kafka?.[i] ?? null;
-    for (let row = rows; row < b.n; row++) b._kafka_metadata[row] = meta;
-    if (ends !== null) ends[i] = b.n;
-  });
-}
-
-/** The spans the payloads hold, from their tags alone (a damaged payload counts what came before the damage). */
-function countSpans(payloads: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of payloads) {
-    const r = new WireReader(p);
-    try {
-      n += countIn(r, p.length, 0);
-    } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-    }
-  }
-  return n;
-}
-
-/** Spans in the message at r.pos..end; `depth` 0 is the request, 1 a ResourceSpans, 2 a ScopeSpans. */
-function countIn(r: WireReader, end: number, depth: number): number {
-  let n = 0;
-  const nested = depth === 0 ? REQ_RESOURCE_SPANS : RS_SCOPE_SPANS;
-  while (r.pos < end) {
-    const tag = r.uint32(end);
-    if (depth === 2) {
-      if (tag === SS_SPANS) n++;
-      r.skip(tag, end);
-    } else if (tag === nested) {
-      const stop = r.delimited(end);
-      n += countIn(r, stop, depth + 1);
-      r.pos = stop;
-    } else r.skip(tag, end);
-  }
-  return n;
-}
-
-function readRequest(r: WireReader, b: Builder): void {
+function indexRequest(ix: SpanIndex, p: number, keyOf: SpanKeyOf | undefined): void {
+  const r = ix.readers[p]!;
+  r.pos = 0;
   const end = r.buf.length;
   while (r.pos < end) {
     const tag = r.uint32(end);
     if (tag === REQ_RESOURCE_SPANS) {
       const stop = r.delimited(end);
-      readResourceSpans(r, stop, b);
+      indexResourceSpans(ix, p, r, stop, keyOf);
     } else r.unknown(tag, end, 0b10);
   }
 }
 
-function readResourceSpans(r: WireReader, end: number, b: Builder): void {
+function indexResourceSpans(ix: SpanIndex, p: number, r: WireReader, end: number, keyOf: SpanKeyOf | undefined): void {
   // schema_url usually follows the scope spans on the wire: find resource and schema url first.
   const start = r.pos;
   let resource = '{}';
@@ -202,15 +305,17 @@ function readResourceSpans(r: WireReader, end: number, b: Builder): void {
     const tag = r.uint32(end);
     if (tag === RS_SCOPE_SPANS) {
       const stop = r.delimited(end);
-      readScopeSpans(r, stop, b, resource, serviceName, schemaUrl);
+      indexScopeSpans(ix, p, r, stop, keyOf, resource, serviceName, schemaUrl);
     } else r.skip(tag, end);
   }
 }
 
-function readScopeSpans(
+function indexScopeSpans(
+  ix: SpanIndex,
+  p: number,
   r: WireReader,
   end: number,
-  b: Builder,
+  keyOf: SpanKeyOf | undefined,
   resource: string,
   serviceName: string | null,
   resourceSchemaUrl: string | null,
@@ -227,22 +332,40 @@ function readScopeSpans(
     else if (tag === SS_SPANS) r.skip(tag, end);
     else r.unknown(tag, end, 0b1110);
   }
+  const context = ix.addContext(resource, serviceName, resourceSchemaUrl, scope, schemaUrl);
   r.pos = start;
   while (r.pos < end) {
     const tag = r.uint32(end);
     if (tag === SS_SPANS) {
       const stop = r.delimited(end);
-      if (b.n === b.cap) b.grow();
-      const i = b.n++;
-      b.resource[i] = resource;
-      b.service_name[i] = serviceName;
-      b.resource_schema_url[i] = resourceSchemaUrl;
-      b.scope[i] = scope;
-      b.scope_schema_url[i] = schemaUrl;
-      b.span_size[i] = stop - r.pos;
-      readSpan(r, stop, b, i);
+      ix.add(p, r.pos, stop, context, keyOf === undefined ? 0 : spanKey(r, stop, keyOf));
+      r.pos = stop;
     } else r.skip(tag, end);
   }
+}
+
+/** The key of the span at r.pos..end, from its first trace id and start time (fields 1 and 7, written first). */
+function spanKey(r: WireReader, end: number, keyOf: SpanKeyOf): number {
+  let idStart = -1;
+  let idStop = -1;
+  let hi = 0;
+  let lo = 0;
+  let seen = 0;
+  while (seen !== 3 && r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag === SPAN_TRACE_ID) {
+      idStop = r.delimited(end);
+      idStart = r.pos;
+      r.pos = idStop;
+      seen |= 1;
+    } else if (tag === SPAN_START) {
+      r.fixed64(end);
+      hi = r.hi;
+      lo = r.lo;
+      seen |= 2;
+    } else r.skip(tag, end);
+  }
+  return keyOf(r.buf, idStart, idStop, hi, lo);
 }
 
 function readSpan(r: WireReader, end: number, b: Builder, i: number): void {

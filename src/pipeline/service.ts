@@ -155,7 +155,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
           table,
           { commitIntervalMs, maxCommitBytes: config.storage.max_commit_mib * MIB },
           // The evaluator folds each commit as it lands instead of at its next scan.
-          { ...deps, observers: [...stats, { id: 'evaluator', committed: () => evaluator.nudge() }] },
+          { ...deps, observers: stats, landed: () => evaluator.nudge() },
         );
     if (materializer !== null) await startStep(materializer);
     const consumer: TracesConsumer = { consume: (request) => spool.append([request]) };

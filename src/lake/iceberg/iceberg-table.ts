@@ -1,10 +1,10 @@
 import type { FileIO } from '../file-io.ts';
 import { readDataFile } from '../parquet/read.ts';
 import type { ColumnName, PartialSpanColumns, WriteSpanColumns } from '../span-schema.ts';
-import type { CommitSummary, DataFileEntry, DataFileRef, OpenedSpanTable, SnapshotRef, SpanTable, TableChanges } from '../table.ts';
+import type { CommitSummary, DataFileEntry, DataFileRef, OpenedSpanTable, SnapshotRef, SpanParts, SpanTable, TableChanges } from '../table.ts';
 import type { StorageConfig } from '../../config/schema.ts';
 import { RecentHotColumns } from '../recent-hot-columns.ts';
-import { writeBatchFiles } from './append-files.ts';
+import { wholeBatch, writeBatchFiles } from './append-files.ts';
 import type { LoadedTable } from './catalog.ts';
 import { InvalidMetadataError, NoSuchTableError, TableReadOnlyError } from './errors.ts';
 import { fillAbsent, resolveExternalLayout, type ColumnMapping, type ExternalLayout } from './external-layout.ts';
@@ -55,12 +55,15 @@ class IcebergSpanTable implements SpanTable {
     }
   }
 
-  async append(batch: WriteSpanColumns, summary: CommitSummary): Promise<SnapshotRef> {
+  async append(spans: WriteSpanColumns | SpanParts, summary: CommitSummary): Promise<SnapshotRef> {
     this.refuseWrite('append');
-    const written = new Map<string, { rows: Int32Array; hot: PartialSpanColumns }>();
-    const files = await writeBatchFiles(this.core.options.io, this.core.location, batch, this.rowGroupSize, (path, rows, hot) => written.set(path, { rows, hot }));
+    const written: { path: string; hot: PartialSpanColumns; receivedMs: Float64Array | undefined }[] = [];
+    const parts = 'part' in spans ? spans : wholeBatch(spans);
+    const files = await writeBatchFiles(this.core.options.io, this.core.location, parts, this.rowGroupSize, (path, hot, receivedMs) =>
+      written.push({ path, hot, receivedMs }),
+    );
     const ref = await this.core.appendFiles(files, summary);
-    for (const [path, { rows, hot }] of written) this.recent?.put(path, hot, batch.receivedMs, rows);
+    for (const w of written) this.recent?.put(w.path, w.hot, w.receivedMs);
     return ref;
   }
 

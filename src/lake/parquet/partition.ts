@@ -6,7 +6,7 @@
 import { TRACE_ID_BUCKETS } from '../span-schema.ts';
 import type { WriteSpanColumns } from '../span-schema.ts';
 import type { PartitionValues } from '../table.ts';
-import { bucketString, dayFromMicros, MICROS_PER_DAY } from '../transforms.ts';
+import { bucketHexOfBytes, bucketString, dayFromMicros, MICROS_PER_DAY } from '../transforms.ts';
 import { compareLongs, longWords } from '../long-words.ts';
 
 export interface PartitionSlice {
@@ -20,6 +20,21 @@ function dayOfWords(w: Int32Array, i: number, column: ArrayLike<bigint>): number
   const hi = w[2 * i + 1]!;
   if (hi >= 0x200000 || hi < -0x200000) return dayFromMicros(column[i]!);
   return Math.floor((hi * 0x1_0000_0000 + (w[2 * i]! >>> 0)) / MICROS_PER_DAY);
+}
+
+/**
+ * The partition a span goes to, day * TRACE_ID_BUCKETS + bucket, from its trace id's bytes on the
+ * wire (buf[idStart, idStop), idStart -1 when it has none: an empty id) and its start time in
+ * nanoseconds as uint32 halves: what {@link partitionBatch} computes from the decoded row (trace_id as
+ * lowercase hex, timestamp in microseconds), so spans can be grouped by partition before they are
+ * decoded.
+ */
+export function spanPartitionKey(buf: Uint8Array, idStart: number, idStop: number, startHi: number, startLo: number): number {
+  const bucket = idStart < 0 ? bucketString('', TRACE_ID_BUCKETS) : bucketHexOfBytes(buf, idStart, idStop, TRACE_ID_BUCKETS);
+  // floor(ns / 1000) with 2^32 = 4294967 * 1000 + 296, exact in doubles for times before ~2200 (the
+  // decoder's timestamp); later or negative times only group less well (the writer checks each row).
+  const micros = startHi * 4294967 + Math.floor((startHi * 296 + startLo) / 1000);
+  return Math.floor(micros / MICROS_PER_DAY) * TRACE_ID_BUCKETS + bucket;
 }
 
 /** A trace's rows up to this many are ordered by insertion (a trace's spans mostly arrive in order). */

@@ -33,7 +33,7 @@ function hotOf(batch: PartialSpanColumns, rows: Int32Array): PartialSpanColumns 
 
 const put = (recent: RecentHotColumns, path: string, batch: PartialSpanColumns, rows: number[]): void => {
   const r = Int32Array.from(rows);
-  recent.put(path, hotOf(batch, r), batch.receivedMs, r);
+  recent.put(path, hotOf(batch, r), batch.receivedMs === undefined ? undefined : Float64Array.from(rows, (i) => batch.receivedMs![i]!));
 };
 
 const plain = (cols: PartialSpanColumns): Record<string, unknown[]> =>

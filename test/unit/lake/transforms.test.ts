@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  bucketHexOfBytes,
   bucketString,
   dayFromMicros,
   deserializeBound,
@@ -79,4 +81,15 @@ test('serializeBound uses Appendix D encodings and round-trips', () => {
   assert.equal(deserializeBound('string', serializeBound('string', 'ab12')), 'ab12');
   assert.throws(() => serializeBound('int', 2 ** 31), { code: 'TS_LAKE_TRANSFORM' });
   assert.throws(() => deserializeBound('long', new Uint8Array(4)), { code: 'TS_LAKE_TRANSFORM' });
+});
+
+test('bucketHexOfBytes is bucketString of the bytes as lowercase hex, for every length', () => {
+  for (let n = 0; n <= 33; n++) {
+    for (let k = 0; k < 20; k++) {
+      const bytes = randomBytes(n + 3);
+      for (const buckets of [16, 7, 2147483647]) {
+        assert.equal(bucketHexOfBytes(bytes, 3, 3 + n, buckets), bucketString(bytes.subarray(3, 3 + n).toString('hex'), buckets), `${n} bytes`);
+      }
+    }
+  }
 });

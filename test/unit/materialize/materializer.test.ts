@@ -1,13 +1,14 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../../../src/config/load.ts';
 import { createSpanTable } from '../../../src/lake/factory.ts';
-import type { SpanTable } from '../../../src/lake/table.ts';
+import type { WriteSpanColumns } from '../../../src/lake/span-schema.ts';
+import type { CommitSummary, SpanParts, SpanTable } from '../../../src/lake/table.ts';
 import { Materializer } from '../../../src/materialize/materializer.ts';
 import { createSpool } from '../../../src/spool/factory.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
@@ -24,7 +25,7 @@ async function localTableAndSpool(deps: { metrics: Metrics; logger: ReturnType<t
   const { table, close } = await createSpanTable(config.storage, deps);
   const spool = await createSpool(config.spool, deps);
   await spool.start();
-  return { table, spool, close };
+  return { table, spool, close, dir };
 }
 
 test('a commit that landed but reported failure (outcome unknown) is not committed again', async () => {
@@ -62,7 +63,7 @@ test('a commit that landed but reported failure (outcome unknown) is not committ
 test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) is counted and left out, never rewritten', async () => {
   const metrics = new Metrics();
   const deps = { metrics, logger: silentLogger() };
-  const { table, spool, close } = await localTableAndSpool(deps);
+  const { table, spool, close, dir } = await localTableAndSpool(deps);
   const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
   try {
     await m.start();
@@ -76,6 +77,9 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
     assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 5, 'the two good records, none of the bad one');
     assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
     assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad record');
+    // Its spans were found bad as their partition was written: the files of that attempt are gone.
+    const onDisk = readdirSync(join(dir, 'warehouse'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
+    assert.equal(onDisk.length, files.length, 'no data file outside the table');
   } finally {
     await m.shutdown();
     await spool.shutdown();
@@ -83,29 +87,35 @@ test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) i
   }
 });
 
-test('the spool records read for a commit can be collected while its files are written and committed', async () => {
+test('the spool records read for a commit can be collected once its files are written, while it is committed', async () => {
   const deps = { metrics: new Metrics(), logger: silentLogger() };
   const { table, spool, close } = await localTableAndSpool(deps);
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  // Weak references only: the read chunks the payloads are slices of (a spool read holds ~max_commit_mib of them).
-  const chunks: WeakRef<ArrayBufferLike>[] = [];
+  // The read chunks the payloads are slices of (a spool read holds ~max_commit_mib of them), watched
+  // by a FinalizationRegistry: a WeakRef would keep its target alive until Node next clears the
+  // objects V8 keeps for the current job, which is not after every task.
+  let read = 0;
+  let collected = 0;
+  const watch = new FinalizationRegistry(() => collected++);
   // An own property over the method (the local spool's private fields rule out a wrapper object).
-  const read = spool.read.bind(spool);
+  const spoolRead = spool.read.bind(spool);
   spool.read = async (...args) => {
-    const records = await read(...args);
-    for (const r of records) chunks.push(new WeakRef(r.payload.buffer));
+    const records = await spoolRead(...args);
+    for (const r of records) watch.register(r.payload.buffer, null);
+    read += records.length;
     return records;
   };
-  let heldDuringAppend = -1;
+  let readAtCommit = -1;
   const observed: SpanTable = Object.assign(Object.create(table) as SpanTable, {
-    append: async (...args: Parameters<SpanTable['append']>) => {
-      // Let the caller's frames settle into their suspended state, then collect.
-      await new Promise((resolve) => setImmediate(resolve));
-      gc();
-      heldDuringAppend = chunks.filter((c) => c.deref() !== undefined).length;
-      return table.append(...args);
-    },
+    // The summary is asked for as the snapshot is committed, after the data files and the manifest
+    // are written: collect there.
+    append: (spans: SpanParts, summary: CommitSummary) =>
+      table.append(spans, (parent) => {
+        gc();
+        readAtCommit = read;
+        return typeof summary === 'function' ? summary(parent) : summary;
+      }),
   });
   const m = new Materializer(spool, observed, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
   try {
@@ -113,8 +123,10 @@ test('the spool records read for a commit can be collected while its files are w
     // Records past Buffer's pool (reads under 32 KiB are slices of a pool slab that stays reachable).
     await spool.append([request(300), request(300)]);
     assert.equal(await m.commitOnce(), true);
-    assert.equal(chunks.length, 2, 'the commit read both records');
-    assert.equal(heldDuringAppend, 0, 'no read chunk is still reachable while the batch is appended');
+    assert.equal(read, 2, 'the commit read both records');
+    // The registry's callbacks run in a task of their own, some time after the collection.
+    for (let i = 0; i < 200 && collected < readAtCommit; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(readAtCommit - collected, 0, 'no read chunk is still reachable once the files are written');
     const { files } = await table.changesSince(0);
     assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 600);
   } finally {
@@ -141,7 +153,9 @@ test('when no full batch waits, the next commit comes a commit interval after th
   });
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   // Only the materializer sets timers here: each call is its next commit being scheduled.
-  const scheduled = t.mock.method(globalThis, 'setTimeout');
+  // On the global tracker, restored by hand before the fake timers: the test's own tracker would
+  // restore it after them, putting the fake setTimeout back for every later test.
+  const scheduled = mock.method(globalThis, 'setTimeout');
   const nextDelay = async (): Promise<unknown> => {
     const n = scheduled.mock.callCount();
     t.mock.timers.tick(0);
@@ -160,7 +174,47 @@ test('when no full batch waits, the next commit comes a commit interval after th
   } finally {
     // Its drain commits the third record, which ticks the mocked clock.
     await m.shutdown();
+    scheduled.mock.restore();
     t.mock.timers.reset();
+    await spool.shutdown();
+    await close();
+  }
+});
+
+test('observers see every span of a commit once, a partition at a time, after it landed; `landed` hears of each commit', async () => {
+  const deps = { metrics: new Metrics(), logger: silentLogger() };
+  const { table, spool, close } = await localTableAndSpool(deps);
+  const seen: string[] = [];
+  let landed = 0;
+  let committedBefore = -1;
+  const observer = {
+    id: 'test',
+    committed: (part: WriteSpanColumns) => {
+      for (let i = 0; i < part.length; i++) seen.push(part.span_id[i]!);
+    },
+  };
+  const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, {
+    ...deps,
+    observers: [observer],
+    landed: () => {
+      landed++;
+      committedBefore = seen.length;
+    },
+  });
+  try {
+    await m.start();
+    const traces = Array.from({ length: 40 }, () => makeTrace({ n: 3, startMs: Date.now(), durationMs: 10 }));
+    await spool.append([toProtobuf([{ service: 'svc', scope: { name: 's' }, spans: traces.flat() }])]);
+    assert.equal(await m.commitOnce(), true);
+    const { files } = await table.changesSince(0);
+    assert.ok(files.length > 1, 'several partitions');
+    assert.deepEqual(seen.sort(), traces.flat().map((s) => s.spanId).sort(), 'each span once');
+    assert.equal(landed, 1);
+    assert.equal(committedBefore, 120, 'the observers were shown the whole commit first');
+    assert.equal(await m.commitOnce(), false, 'nothing more to commit');
+    assert.equal(landed, 1, 'no commit, no word');
+  } finally {
+    await m.shutdown();
     await spool.shutdown();
     await close();
   }
