@@ -91,7 +91,6 @@ export type SpanKeyOf = (buf: Buffer, idStart: number, idStop: number, startHi: 
  * wire order. Per-span data is in typed arrays, none of it a JS object.
  */
 export class SpanIndex {
-  readonly payloads: readonly Uint8Array[];
   count = 0;
   payload: Int32Array;
   start: Int32Array;
@@ -99,8 +98,6 @@ export class SpanIndex {
   context: Int32Array;
   /** The key {@link SpanKeyOf} gave each span (0 without one). */
   key: Int32Array;
-  /** Span number of each payload's first span; `firstSpan[payloads.length]` is `count`. */
-  readonly firstSpan: Int32Array;
   // Per context (a ScopeSpans): its resource and scope as JSON, service name and schema URLs.
   readonly resource: string[] = [];
   readonly serviceName: (string | null)[] = [];
@@ -110,12 +107,10 @@ export class SpanIndex {
   readonly readers: WireReader[];
 
   constructor(payloads: readonly Uint8Array[]) {
-    this.payloads = payloads;
     this.readers = payloads.map((p) => new WireReader(p));
-    this.firstSpan = new Int32Array(payloads.length + 1);
     let bytes = 0;
     for (const p of payloads) bytes += p.length;
-    // ~100+ bytes a span on the wire: rarely regrown.
+    // One span per 128 bytes on the wire: doubled for payloads of smaller spans.
     const cap = Math.max(16, bytes >>> 7);
     this.payload = new Int32Array(cap);
     this.start = new Int32Array(cap);
@@ -190,7 +185,6 @@ export function indexSpans(
       ix.count = spans;
       onCorrupt(p, error);
     }
-    ix.firstSpan[p + 1] = ix.count;
   });
   return ix;
 }
