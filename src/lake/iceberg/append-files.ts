@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { FileIO } from '../file-io.ts';
 import { partitionBatch } from '../parquet/partition.ts';
 import { writeDataFile } from '../parquet/write.ts';
@@ -44,8 +43,10 @@ export async function writeBatchFiles(
   const errors: unknown[] = [];
   try {
     for (let p = 0; p < spans.parts; p++) {
-      // Between parts: the event loop runs (receivers), and a write slot frees.
-      if (p > 0) await (writing.size >= WRITE_CONCURRENCY ? Promise.race(writing) : setImmediatePromise());
+      // With every write slot taken, the next part waits for one (the event loop runs meanwhile).
+      // Yielding between all parts instead gave the receivers a turn per part under full load, and
+      // the table fell behind them.
+      if (writing.size >= WRITE_CONCURRENCY) await Promise.race(writing);
       if (errors.length > 0) throw errors[0];
       for (const file of encodePart(spans, p, location, rowGroupSize)) {
         const w: Promise<void> = io.write(file.path, file.bytes).then(
