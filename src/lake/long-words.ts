@@ -19,3 +19,11 @@ export function compareLongs(w: Int32Array, a: number, b: number): number {
   const lb = w[2 * b]! >>> 0;
   return la === lb ? 0 : la < lb ? -1 : 1;
 }
+
+/**
+ * floor((hi·2^32 + lo) / 1000) of nanoseconds given as uint32 halves: microseconds, exact in doubles
+ * with 2^32 = 4294967·1000 + 296 while hi is below 0x7c000000 (times before ~2200).
+ */
+export function microsOfNanoWords(hi: number, lo: number): number {
+  return hi * 4294967 + Math.floor((hi * 296 + lo) / 1000);
+}

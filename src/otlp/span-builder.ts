@@ -150,7 +150,7 @@ export class Builder {
       trace_state: this.trace_state,
       flags: this.flags.subarray(0, n),
       _kafka_metadata: this._kafka_metadata,
-      // Set by requestsToColumns when it knows the times. Present from the start, so setting it
+      // Set by decodeSpans when it knows the times. Present from the start, so setting it
       // does not give the batch a new hidden class: one reached by adding a property dies with the
       // last object that has it, and the optimized code that saw it is thrown away with it.
       receivedMs: undefined,

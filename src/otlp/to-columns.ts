@@ -11,6 +11,7 @@ import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from 
 import { JsonWriter } from './json-writer.ts';
 import { LastHex, Names } from './repeated-strings.ts';
 import { Builder } from './span-builder.ts';
+import { microsOfNanoWords } from '../lake/long-words.ts';
 import { findServiceName, writeResource, writeScope, writeSpanList } from './wire-json.ts';
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
@@ -488,8 +489,7 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   const hiDiff = eHi - sHi;
   if (sHi < 0x7c000000 && hiDiff > -0x100000 && hiDiff < 0x100000) {
     setInt64(b.duration32, i, hiDiff * TWO32 + (eLo - sLo));
-    // floor((sHi·2^32 + sLo) / 1000) with 2^32 = 4294967·1000 + 296, exact in doubles.
-    setInt64(b.timestamp32, i, sHi * 4294967 + Math.floor((sHi * 296 + sLo) / 1000));
+    setInt64(b.timestamp32, i, microsOfNanoWords(sHi, sLo));
   } else {
     const s = b.start_time_unix_nano[i]!;
     b.duration[i] = BigInt.asIntN(64, b.end_time_unix_nano[i]! - s);

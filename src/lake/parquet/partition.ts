@@ -7,7 +7,7 @@ import { TRACE_ID_BUCKETS } from '../span-schema.ts';
 import type { WriteSpanColumns } from '../span-schema.ts';
 import type { PartitionValues } from '../table.ts';
 import { bucketHexOfBytes, bucketString, dayFromMicros, MICROS_PER_DAY } from '../transforms.ts';
-import { compareLongs, longWords } from '../long-words.ts';
+import { compareLongs, longWords, microsOfNanoWords } from '../long-words.ts';
 
 export interface PartitionSlice {
   partition: PartitionValues;
@@ -31,10 +31,8 @@ function dayOfWords(w: Int32Array, i: number, column: ArrayLike<bigint>): number
  */
 export function spanPartitionKey(buf: Uint8Array, idStart: number, idStop: number, startHi: number, startLo: number): number {
   const bucket = idStart < 0 ? bucketString('', TRACE_ID_BUCKETS) : bucketHexOfBytes(buf, idStart, idStop, TRACE_ID_BUCKETS);
-  // floor(ns / 1000) with 2^32 = 4294967 * 1000 + 296, exact in doubles for times before ~2200 (the
-  // decoder's timestamp); later or negative times only group less well (the writer checks each row).
-  const micros = startHi * 4294967 + Math.floor((startHi * 296 + startLo) / 1000);
-  return Math.floor(micros / MICROS_PER_DAY) * TRACE_ID_BUCKETS + bucket;
+  // The decoder's timestamp; times after ~2200 or negative ones only group less well (the writer checks each row).
+  return Math.floor(microsOfNanoWords(startHi, startLo) / MICROS_PER_DAY) * TRACE_ID_BUCKETS + bucket;
 }
 
 /** A trace's rows up to this many are ordered by insertion (a trace's spans mostly arrive in order). */
