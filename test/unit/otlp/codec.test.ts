@@ -99,8 +99,11 @@ test('columnsToRequest selects rows and regroups them by resource and scope', ()
   const cols = requestsToColumns([encodeRequest(richRequest()), encodeRequest(richRequest())]);
   assert.equal(cols.length, 12);
   // Rows 5 (resource 3) then 0 and 7 (resource 1, same scope, from two payloads), then 3.
-  const req = ExportTraceServiceRequest.decode(columnsToRequest(cols, [5, 0, 7, 3]));
+  const bytes = columnsToRequest(cols, [5, 0, 7, 3]);
+  const req = ExportTraceServiceRequest.decode(bytes);
   assert.equal(req.resourceSpans.length, 3);
+  // The hand-written envelope around the encoded spans is what protobufjs writes for the same request.
+  assert.deepStrictEqual(Buffer.from(bytes), Buffer.from(ExportTraceServiceRequest.encode(req).finish()));
   const [r3, r1, r2] = req.resourceSpans;
   assert.equal(r3!.scopeSpans!.length, 1);
   assert.deepEqual(r1!.scopeSpans!.map((s) => s.spans!.map((sp) => Buffer.from(sp.spanId!).toString('hex'))), [['b7ad6b7169203331', '00000000000000a1']]);
