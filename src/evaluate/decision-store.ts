@@ -64,6 +64,8 @@ export class DecisionStore {
   private readonly replace: StatementSync;
   private readonly expire: StatementSync;
   private readonly find: StatementSync;
+  /** How many times decisions made elsewhere were restored into this store (the evaluator looks those traces up again). */
+  restores = 0;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
@@ -114,6 +116,7 @@ export class DecisionStore {
   /** Takes decisions as they are (restored from another replica's record), replacing what is here. */
   restore(decisions: readonly StoredDecision[]): void {
     this.write(this.replace, decisions);
+    this.restores++;
   }
 
   private write(statement: StatementSync, decisions: readonly StoredDecision[]): void {

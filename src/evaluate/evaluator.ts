@@ -87,6 +87,16 @@ export class Evaluator implements Component, EvaluatorState {
   #nudged = false;
   #stopped = false;
   #started = false;
+  /**
+   * Summaries whose trace's first file is at or below this sequence number may belong to traces
+   * decided where this evaluator did not see it: before a restart, after the checkpoint that holds
+   * them, or by another replica whose decisions were restored. Those are looked up again before
+   * deciding. Any later summary was made from rows of newer files, after a lookup found its trace
+   * undecided, and only this evaluator decides it from then on.
+   */
+  #recheckThroughSeq = 0;
+  /** {@link DecisionStore.restores} when `#recheckThroughSeq` was last set. */
+  #restoresSeen = 0;
 
   constructor(parts: EvaluatorParts, opts: EvaluatorOptions, deps: EvaluatorDeps) {
     this.table = parts.table;
@@ -109,6 +119,7 @@ export class Evaluator implements Component, EvaluatorState {
 
   async start(): Promise<void> {
     await this.#scope.start(this);
+    this.#recheckAll();
     this.#started = true;
     this.#schedule();
   }
@@ -128,6 +139,7 @@ export class Evaluator implements Component, EvaluatorState {
   async scan(): Promise<void> {
     const end = this.#metrics.scanDuration.startTimer();
     await this.#scope.sync(this);
+    if (this.store.restores !== this.#restoresSeen) this.#recheckAll();
     const changes = await this.table.changesSince(this.seq);
     this.reader.add(changes.files);
     await this.fold(changes.files, this.#filter);
@@ -166,6 +178,12 @@ export class Evaluator implements Component, EvaluatorState {
       return true;
     });
     if (late.length > 0) await this.sink.late(late);
+  }
+
+  /** Every summary held now is looked up again before it is decided (see `#recheckThroughSeq`). */
+  #recheckAll(): void {
+    this.#recheckThroughSeq = this.seq;
+    this.#restoresSeen = this.store.restores;
   }
 
   /** When trace entry `e` is ready by time (inactive or too old), ms since epoch. */
@@ -307,9 +325,10 @@ export class Evaluator implements Component, EvaluatorState {
   }
 
   async #decideBatch(batch: ReadyTrace[], now: number): Promise<void> {
-    // A decision already stored (a crash between deciding and checkpointing) stands; if its trace
-    // was kept, the emitter still owes it (or requeues it at start).
-    const earlier = this.store.lookup(batch.map((b) => b.summary.traceId));
+    // A decision already stored (a crash between deciding and checkpointing, or restored from another
+    // replica) stands; if its trace was kept, the emitter still owes it (or requeues it at start).
+    const recheck = batch.filter((b) => b.firstSeq <= this.#recheckThroughSeq);
+    const earlier = recheck.length > 0 ? this.store.lookup(recheck.map((b) => b.summary.traceId)) : NONE_DECIDED;
     // A trace whose partition moved to another replica during this scan is that replica's to decide.
     const undecided = batch.filter((b) => !earlier.has(b.summary.traceId) && this.#scope.owns(b.summary.traceId));
     const rows = await this.#rowsForPolicies(undecided);

@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EvaluatorOptions } from '../../../src/evaluate/evaluator.ts';
@@ -83,6 +83,43 @@ test('decides when inactive, exports complete kept traces once, follows decision
   assert.ok(p.exporter.spans.get(error[0]!.traceId)!.has(lateKept.spanId));
   assert.ok(!p.exporter.spans.has(plain[0]!.traceId));
   assert.equal(p.evaluator.liveTraces, 0, 'late spans do not start new traces');
+  await p.stop();
+});
+
+test('a decision stored after the last checkpoint stands after a restart: its trace is not decided or exported again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  let p = await pipeline(t, dir, clock);
+  const error = makeTrace({ n: 3, startMs: clock.now, durationMs: 5, error: true });
+  const plain = makeTrace({ n: 2, startMs: clock.now, durationMs: 5 });
+  await p.send([...error, ...plain]);
+  await p.scan();
+  assert.equal(p.evaluator.liveTraces, 2);
+  // The checkpoint of this scan is the last one a crash would leave behind.
+  const checkpoint = join(dir, 'state', 'live-traces.ckpt');
+  copyFileSync(checkpoint, join(dir, 'old.ckpt'));
+  clock.now += 11_000;
+  await p.scan();
+  assert.deepEqual([...p.exporter.spans.keys()], [error[0]!.traceId]);
+  await p.stop();
+  copyFileSync(join(dir, 'old.ckpt'), checkpoint);
+
+  p = await pipeline(t, dir, clock);
+  assert.equal(p.evaluator.liveTraces, 2, 'both summaries are back from the older checkpoint');
+  // Both are due at once; a trace first seen after the restart is not.
+  const fresh = makeTrace({ n: 2, startMs: clock.now, durationMs: 5, error: true });
+  await p.send(fresh);
+  await p.scan();
+  assert.equal(p.evaluator.liveTraces, 1);
+  assert.equal(p.exporter.spans.size, 0, 'the kept trace decided before the restart is not exported again');
+  const decidedTotal = async () => (await p.metrics.registry.getSingleMetric('tailsampler_traces_decided_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+  assert.equal(await decidedTotal(), 0, 'nor decided again');
+  clock.now += 11_000;
+  await p.scan();
+  assert.equal(p.evaluator.liveTraces, 0);
+  assert.deepEqual([...p.exporter.spans.keys()], [fresh[0]!.traceId]);
+  const decided = await decidedTotal();
+  assert.equal(decided, 1, 'only the new trace was decided');
   await p.stop();
 });
 
