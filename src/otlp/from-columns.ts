@@ -29,33 +29,29 @@ const REQUIRED = [
   'trace_state', 'flags',
 ] as const;
 
-/** A length-delimited field's bytes (`message` or UTF-8 `string`), and its size with tag and length. */
-interface Field {
-  bytes: Uint8Array;
-  size: number;
+/** Bytes of a length-delimited field (field number below 16) whose value is `length` bytes: tag, length, value. */
+function fieldSize(length: number): number {
+  return 1 + varint32Len(length) + length;
 }
 
-function field(bytes: Uint8Array): Field {
-  return { bytes, size: 1 + varint32Len(bytes.length) + bytes.length };
+/** A schema url's UTF-8 bytes, or null when empty (protobufjs leaves an empty string out). */
+function urlBytes(url: string): Uint8Array | null {
+  return url === '' ? null : Buffer.from(url, 'utf8');
 }
 
-/** A schema url field, or null when empty (protobufjs leaves an empty string out). */
-function urlField(url: string): Field | null {
-  return url === '' ? null : field(Buffer.from(url, 'utf8'));
-}
-
+/** Each message and string as its encoded bytes. */
 interface ScopeGroup {
-  scope: Field;
-  spans: Field[];
-  schemaUrl: Field | null;
+  scope: Uint8Array;
+  spans: Uint8Array[];
+  schemaUrl: Uint8Array | null;
   /** Bytes of the ScopeSpans message. */
   size: number;
 }
 
 interface ResourceGroup {
-  resource: Field;
+  resource: Uint8Array;
   scopes: Map<string, ScopeGroup>;
-  schemaUrl: Field | null;
+  schemaUrl: Uint8Array | null;
 }
 
 /** Field numbers 1-3 with wire type 2 (length-delimited): the tag byte of each. */
@@ -63,22 +59,21 @@ const TAG_1 = (1 << 3) | 2;
 const TAG_2 = (2 << 3) | 2;
 const TAG_3 = (3 << 3) | 2;
 
-function writeField(buf: Buffer, pos: number, tag: number, f: Field): number {
-  buf[pos++] = tag;
-  pos = writeVarint32(buf, pos, f.bytes.length);
-  buf.set(f.bytes, pos);
-  return pos + f.bytes.length;
-}
-
 /** Starts a length-delimited field of `size` bytes whose body the caller writes next. */
 function writeHeader(buf: Buffer, pos: number, tag: number, size: number): number {
   buf[pos++] = tag;
   return writeVarint32(buf, pos, size);
 }
 
+function writeField(buf: Buffer, pos: number, tag: number, value: Uint8Array): number {
+  pos = writeHeader(buf, pos, tag, value.length);
+  buf.set(value, pos);
+  return pos + value.length;
+}
+
 function resourceSpansSize(g: ResourceGroup): number {
-  let size = g.resource.size + (g.schemaUrl?.size ?? 0);
-  for (const ss of g.scopes.values()) size += 1 + varint32Len(ss.size) + ss.size;
+  let size = fieldSize(g.resource.length) + (g.schemaUrl === null ? 0 : fieldSize(g.schemaUrl.length));
+  for (const ss of g.scopes.values()) size += fieldSize(ss.size);
   return size;
 }
 
@@ -89,7 +84,7 @@ function writeRequest(groups: Map<string, ResourceGroup>): Uint8Array {
   for (const g of groups.values()) {
     const size = resourceSpansSize(g);
     sizes.push(size);
-    total += 1 + varint32Len(size) + size;
+    total += fieldSize(size);
   }
   const buf = Buffer.allocUnsafe(total);
   let pos = 0;
@@ -162,7 +157,7 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
       let group = groups.get(rKey);
       if (group === undefined) {
         const resource = Resource.encode(resourceFromJson(parse(resourceText, 'resource', row), 'resource')).finish();
-        group = { resource: field(resource), scopes: new Map(), schemaUrl: urlField(resourceSchemaUrl) };
+        group = { resource, scopes: new Map(), schemaUrl: urlBytes(resourceSchemaUrl) };
         groups.set(rKey, group);
       }
       const scopeText = c.scope[row]!;
@@ -170,14 +165,14 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
       const sKey = scopeSchemaUrl + '\n' + scopeText;
       let ss = group.scopes.get(sKey);
       if (ss === undefined) {
-        const scope = field(InstrumentationScope.encode(scopeFromJson(parse(scopeText, 'scope', row), 'scope')).finish());
-        const schemaUrl = urlField(scopeSchemaUrl);
-        ss = { scope, spans: [], schemaUrl, size: scope.size + (schemaUrl?.size ?? 0) };
+        const scope = InstrumentationScope.encode(scopeFromJson(parse(scopeText, 'scope', row), 'scope')).finish();
+        const schemaUrl = urlBytes(scopeSchemaUrl);
+        ss = { scope, spans: [], schemaUrl, size: fieldSize(scope.length) + (schemaUrl === null ? 0 : fieldSize(schemaUrl.length)) };
         group.scopes.set(sKey, ss);
       }
-      const span = field(Span.encode(spanOf(c, int64, row)).finish());
+      const span = Span.encode(spanOf(c, int64, row)).finish();
       ss.spans.push(span);
-      ss.size += span.size;
+      ss.size += fieldSize(span.length);
     } catch (e) {
       if (e instanceof CorruptPayloadError) throw e;
       throw new CorruptPayloadError(`row ${row}: ${(e as Error).message}`, { cause: e });
