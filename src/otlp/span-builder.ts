@@ -4,6 +4,13 @@ import type { KafkaMetadata, SpanBatch } from '../lake/span-schema.ts';
 /** Rows a batch's text columns are presized for at most. */
 const MAX_PRESIZED = 1 << 16;
 
+/** A copy of `a` with room for `cap` elements (the rest zero): how a column array grows. */
+export function withCapacity<T extends Int32Array | BigInt64Array>(a: T, cap: number): T {
+  const b = new (a.constructor as new (length: number) => T)(cap);
+  b.set(a as never);
+  return b;
+}
+
 /** Growable columns; int64 columns are written through Uint32Array views (lo, hi) of their BigInt64Array. */
 export class Builder {
   n = 0;
@@ -85,16 +92,8 @@ export class Builder {
 
   grow(): void {
     const cap = this.cap * 2;
-    const i32 = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    const i64 = (a: BigInt64Array): BigInt64Array => {
-      const b = new BigInt64Array(cap);
-      b.set(a);
-      return b;
-    };
+    const i32 = (a: Int32Array): Int32Array => withCapacity(a, cap);
+    const i64 = (a: BigInt64Array): BigInt64Array => withCapacity(a, cap);
     this.status_code = i32(this.status_code);
     this.span_kind = i32(this.span_kind);
     this.span_size = i32(this.span_size);

@@ -10,7 +10,7 @@ import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
 import { JsonWriter } from './json-writer.ts';
 import { LastHex, Names } from './repeated-strings.ts';
-import { Builder } from './span-builder.ts';
+import { Builder, withCapacity } from './span-builder.ts';
 import { microsOfNanoWords } from '../lake/long-words.ts';
 import { findServiceName, writeResource, writeScope, writeSpanList } from './wire-json.ts';
 
@@ -140,16 +140,12 @@ export class SpanIndex {
   }
 
   private grow(): void {
-    const twice = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.payload = twice(this.payload);
-    this.start = twice(this.start);
-    this.end = twice(this.end);
-    this.context = twice(this.context);
-    this.key = twice(this.key);
+    const cap = this.payload.length * 2;
+    this.payload = withCapacity(this.payload, cap);
+    this.start = withCapacity(this.start, cap);
+    this.end = withCapacity(this.end, cap);
+    this.context = withCapacity(this.context, cap);
+    this.key = withCapacity(this.key, cap);
   }
 
   /** Every span number, in order. */

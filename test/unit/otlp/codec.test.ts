@@ -272,3 +272,11 @@ test('int64 columns as any array-like of bigint encode as the typed ones do', ()
   wide.set(cols.start_time_unix_nano, 3);
   assert.deepStrictEqual(Buffer.from(columnsToRequest({ ...cols, start_time_unix_nano: wide.subarray(3) })), typed);
 });
+
+test('a payload of many tiny spans outgrows the index sized from its bytes, and every span is decoded in order', () => {
+  const spans = Array.from({ length: 1000 }, (_, i) => ({ traceId: Buffer.alloc(16, (i % 250) + 1), spanId: Buffer.alloc(8, 1), name: `s${i}` }));
+  const cols = requestsToColumns([encodeRequest({ resourceSpans: [{ scopeSpans: [{ spans }] }] })]);
+  assert.equal(cols.length, 1000);
+  assert.equal(cols.operation_name[999], 's999');
+  assert.equal(cols.trace_id[999], 'fa'.repeat(16));
+});
