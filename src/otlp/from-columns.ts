@@ -3,11 +3,11 @@
  * same resource (text + schema url) and scope (text + schema url) are grouped into one ResourceSpans /
  * ScopeSpans, in order of first appearance, keeping row order within a group.
  *
- * Each span, resource and scope is encoded as soon as it is built, and the request around them is
- * written by hand (the bytes protobufjs writes for the same messages: fields in number order, empty
- * schema urls left out). A request built as one protobufjs object graph kept every span's objects
- * alive until the last was built: with hundreds of spans a request that outlived the young
- * generation's collections, and was a fifth of what the service promoted to the old generation.
+ * Each span is written into one buffer as soon as it is read, its JSON cells transcoded straight to
+ * protobuf (`json-to-wire.ts`); a span whose cells are not in the canonical form goes through
+ * `JSON.parse`, `json-to-proto.ts` and protobufjs instead, as resources and scopes (a few per request)
+ * always do. The request around them is written by hand: the bytes protobufjs writes for the same
+ * messages (fields in number order, defaults and empty schema urls left out), checked by tests.
  */
 import type { PartialWriteSpanColumns } from '../lake/span-schema.ts';
 import { opentelemetry } from './gen/otlp.js';
@@ -15,6 +15,7 @@ import { CorruptPayloadError } from './errors.ts';
 import { eventsFromJson, keyValuesFromJson, linksFromJson, resourceFromJson, scopeFromJson } from './json-to-proto.ts';
 import { longWords } from '../lake/long-words.ts';
 import { varint32Len, writeVarint32 } from './wire-writer.ts';
+import { NotCanonical, ProtoWriter, writeSpanList } from './json-to-wire.ts';
 
 type SpanProps = opentelemetry.proto.trace.v1.Span.$Properties;
 
@@ -42,7 +43,8 @@ function urlBytes(url: string): Uint8Array | null {
 /** Each message and string as its encoded bytes. */
 interface ScopeGroup {
   scope: Uint8Array;
-  spans: Uint8Array[];
+  /** Where each span is in `spanBytes.buf`: start and end offsets. */
+  spans: number[];
   schemaUrl: Uint8Array | null;
   /** Bytes of the ScopeSpans message. */
   size: number;
@@ -77,8 +79,8 @@ function resourceSpansSize(g: ResourceGroup): number {
   return size;
 }
 
-/** The ExportTraceServiceRequest holding `groups`, in order. */
-function writeRequest(groups: Map<string, ResourceGroup>): Uint8Array {
+/** The ExportTraceServiceRequest holding `groups`, in order (the spans' bytes in `spans`). */
+function writeRequest(groups: Map<string, ResourceGroup>, spans: Buffer): Uint8Array {
   const sizes: number[] = [];
   let total = 0;
   for (const g of groups.values()) {
@@ -95,7 +97,12 @@ function writeRequest(groups: Map<string, ResourceGroup>): Uint8Array {
     for (const ss of g.scopes.values()) {
       pos = writeHeader(buf, pos, TAG_2, ss.size); // scope_spans = 2
       pos = writeField(buf, pos, TAG_1, ss.scope); // scope = 1
-      for (const span of ss.spans) pos = writeField(buf, pos, TAG_2, span); // spans = 2
+      for (let k = 0; k < ss.spans.length; k += 2) {
+        const start = ss.spans[k]!;
+        const end = ss.spans[k + 1]!;
+        pos = writeHeader(buf, pos, TAG_2, end - start); // spans = 2
+        pos += spans.copy(buf, pos, start, end);
+      }
       if (ss.schemaUrl !== null) pos = writeField(buf, pos, TAG_3, ss.schemaUrl); // schema_url = 3
     }
     if (g.schemaUrl !== null) pos = writeField(buf, pos, TAG_3, g.schemaUrl); // schema_url = 3
@@ -146,6 +153,9 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
   const c = columns as Required<PartialWriteSpanColumns>;
   const count = rows === undefined ? columns.length : rows.length;
   const groups = new Map<string, ResourceGroup>();
+  // Spans go to the shared buffer from its start: the last request was written out before this one
+  // began. One grown by a large request is not held on to.
+  out.reset(KEEP_SPAN_BYTES);
   const int64: Int64Columns = { start: longWords(c.start_time_unix_nano), end: longWords(c.end_time_unix_nano), flags: longWords(c.flags) };
   for (let k = 0; k < count; k++) {
     const row = rows === undefined ? k : rows[k]!;
@@ -170,15 +180,100 @@ export function columnsToRequest(columns: PartialWriteSpanColumns, rows?: ArrayL
         ss = { scope, spans: [], schemaUrl, size: fieldSize(scope.length) + (schemaUrl === null ? 0 : fieldSize(schemaUrl.length)) };
         group.scopes.set(sKey, ss);
       }
-      const span = Span.encode(spanOf(c, int64, row)).finish();
-      ss.spans.push(span);
-      ss.size += fieldSize(span.length);
+      const start = out.pos;
+      writeSpan(out, c, int64, row);
+      ss.spans.push(start, out.pos);
+      ss.size += fieldSize(out.pos - start);
     } catch (e) {
       if (e instanceof CorruptPayloadError) throw e;
       throw new CorruptPayloadError(`row ${row}: ${(e as Error).message}`, { cause: e });
     }
   }
-  return writeRequest(groups);
+  return writeRequest(groups, out.buf);
+}
+
+/** Every span of a request, one after another (columnsToRequest runs to completion synchronously). */
+const out = new ProtoWriter();
+const KEEP_SPAN_BYTES = 4 * 1024 * 1024;
+
+/** A JSON cell as UTF-8 bytes: the codec's as they are, a reader's string encoded into a scratch buffer. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+function cellBytes(text: string | Uint8Array): Uint8Array {
+  if (typeof text !== 'string') return text;
+  if (scratch.length < 3 * text.length) scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, 3 * text.length));
+  return scratch.subarray(0, scratch.write(text, 0, 'utf8'));
+}
+
+/** A span's cell as items of span field `tag`, or nothing when it is `[]`. */
+function spanList(w: ProtoWriter, text: string | Uint8Array, column: 'attributes' | 'events' | 'links', tag: number): void {
+  if (!isEmptyList(text)) writeSpanList(w, cellBytes(text), column, tag);
+}
+
+/**
+ * Writes row `row` as a Span message: the bytes `Span.encode(spanOf(...))` gives, written directly, or
+ * through it when a JSON cell is not in the canonical form.
+ */
+function writeSpan(w: ProtoWriter, c: Required<PartialWriteSpanColumns>, int64: Int64Columns, row: number): void {
+  const start = w.pos;
+  try {
+    w.hexId(0x0a, c.trace_id[row]!); // trace_id = 1
+    w.hexId(0x12, c.span_id[row]!); // span_id = 2
+    w.string(0x1a, c.trace_state[row] ?? ''); // trace_state = 3
+    w.hexId(0x22, c.parent_span_id[row] ?? ''); // parent_span_id = 4
+    w.string(0x2a, c.operation_name[row]!); // name = 5
+    const kind = c.span_kind[row]!;
+    if (kind !== 0) {
+      w.byte(0x30); // kind = 6
+      w.int32(kind);
+    }
+    fixed64Field(w, 0x39, int64.start, row); // start_time_unix_nano = 7
+    fixed64Field(w, 0x41, int64.end, row); // end_time_unix_nano = 8
+    spanList(w, c.attributes[row]!, 'attributes', 0x4a); // attributes = 9
+    countField(w, 0x50, c.dropped_attributes_count[row]!); // dropped_attributes_count = 10
+    spanList(w, c.events[row]!, 'events', 0x5a); // events = 11
+    countField(w, 0x60, c.dropped_events_count[row]!); // dropped_events_count = 12
+    spanList(w, c.links[row]!, 'links', 0x6a); // links = 13
+    countField(w, 0x70, c.dropped_links_count[row]!); // dropped_links_count = 14
+    const code = c.status_code[row]!;
+    const message = c.status_message[row] ?? '';
+    if (code !== 0 || message !== '') {
+      w.byte(0x7a); // status = 15
+      const mark = w.begin();
+      w.string(0x12, message); // message = 2
+      if (code !== 0) {
+        w.byte(0x18); // code = 3
+        w.int32(code);
+      }
+      w.end(mark);
+    }
+    const flags = int64.flags[2 * row]!;
+    if (flags !== 0) {
+      w.byte(0x85); // flags = 16 (fixed32): two tag bytes
+      w.byte(0x01);
+      w.fixed32(flags);
+    }
+  } catch (e) {
+    if (!(e instanceof NotCanonical)) throw e;
+    w.pos = start;
+    const bytes = Span.encode(spanOf(c, int64, row)).finish();
+    w.ensure(bytes.length);
+    w.buf.set(bytes, w.pos);
+    w.pos += bytes.length;
+  }
+}
+
+function fixed64Field(w: ProtoWriter, tag: number, words: Int32Array, row: number): void {
+  const lo = words[2 * row]!;
+  const hi = words[2 * row + 1]!;
+  if (lo === 0 && hi === 0) return;
+  w.byte(tag);
+  w.fixed64(lo, hi);
+}
+
+function countField(w: ProtoWriter, tag: number, n: number): void {
+  if (n === 0) return;
+  w.byte(tag);
+  w.varint32(n);
 }
 
 function spanOf(c: Required<PartialWriteSpanColumns>, int64: Int64Columns, row: number): SpanProps {
