@@ -77,3 +77,41 @@ export class Names {
     return s;
   }
 }
+
+/** Cells remembered, and the most wire bytes a remembered cell is written from. */
+const CELL_SLOTS = 4;
+const CELL_WIRE_BYTES = 1024;
+
+/**
+ * The JSON cells of the last few spans by the wire bytes they came from: spans of one operation
+ * mostly carry the same attributes, and a cell found here is handed out again (cells are never
+ * written into) instead of being written anew. `find` first; on a miss, `remember` the cell made.
+ */
+export class RepeatedCells {
+  private readonly bytes = Buffer.alloc(CELL_SLOTS * CELL_WIRE_BYTES);
+  private readonly lens = new Int32Array(CELL_SLOTS).fill(-1);
+  private readonly cells = new Array<Uint8Array | null>(CELL_SLOTS).fill(null);
+  /** The slot `remember` fills next (round robin). */
+  private next = 0;
+
+  /** The cell written from buf[start, stop) before, or null. */
+  find(buf: Buffer, start: number, stop: number): Uint8Array | null {
+    const n = stop - start;
+    for (let slot = 0; slot < CELL_SLOTS; slot++) {
+      if (this.lens[slot] !== n) continue;
+      const base = slot * CELL_WIRE_BYTES;
+      if (buf.compare(this.bytes, base, base + n, start, stop) === 0) return this.cells[slot]!;
+    }
+    return null;
+  }
+
+  /** Remembers `cell` as written from buf[start, stop). */
+  remember(buf: Buffer, start: number, stop: number, cell: Uint8Array): void {
+    if (stop - start > CELL_WIRE_BYTES) return;
+    const slot = this.next;
+    this.next = (slot + 1) % CELL_SLOTS;
+    buf.copy(this.bytes, slot * CELL_WIRE_BYTES, start, stop);
+    this.lens[slot] = stop - start;
+    this.cells[slot] = cell;
+  }
+}

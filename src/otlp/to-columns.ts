@@ -9,7 +9,7 @@ import type { KafkaMetadata, SpanBatch } from '../lake/span-schema.ts';
 import { CorruptPayloadError } from './errors.ts';
 import { WireError, WireReader, WT_I32, WT_I64, WT_LEN, WT_VARINT, tagOf } from './wire-reader.ts';
 import { JsonWriter } from './json-writer.ts';
-import { LastHex, Names } from './repeated-strings.ts';
+import { LastHex, Names, RepeatedCells } from './repeated-strings.ts';
 import { Builder, withCapacity } from './span-builder.ts';
 import { microsOfNanoWords } from '../lake/long-words.ts';
 import { findServiceName, writeResource, writeScope, writeSpanList } from './wire-json.ts';
@@ -58,6 +58,7 @@ const names = new Names();
 const lastTrace = new LastHex();
 const lastParent = new LastHex();
 const json = new JsonWriter();
+const attributeCells = new RepeatedCells();
 
 /** The JSON a writer produced for the message at r.pos..end, as a string. */
 function jsonOf(r: WireReader, end: number, write: (r: WireReader, end: number, w: JsonWriter) => void): string {
@@ -71,6 +72,18 @@ function listJson(r: WireReader, start: number, end: number, tag: number): Uint8
   json.reset();
   writeSpanList(r, start, end, tag, json);
   return json.takeBytes(0);
+}
+
+/**
+ * The attributes cell of the span fields at buf[from, to) (other fields between attributes are
+ * skipped): the cell written before from the same bytes, or a new one.
+ */
+function attributesCell(r: WireReader, from: number, to: number): Uint8Array {
+  const seen = attributeCells.find(r.buf, from, to);
+  if (seen !== null) return seen;
+  const cell = listJson(r, from, to, SPAN_ATTR);
+  attributeCells.remember(r.buf, from, to, cell);
+  return cell;
 }
 
 /** `[]`, shared by every span without attributes, events or links (the writer never writes into cells). */
@@ -372,7 +385,9 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   let sHi = 0;
   let eLo = 0;
   let eHi = 0;
-  let attrs = false;
+  // Where the attributes are: from the first one's tag to the end of the last.
+  let attrFrom = -1;
+  let attrTo = -1;
   let events = false;
   let links = false;
   let droppedAttrs = 0;
@@ -382,6 +397,7 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   let statusMessage: string | null = null;
   let flags = 0;
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.uint32(end);
     switch (tag) {
       case SPAN_TRACE_ID: {
@@ -422,8 +438,8 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
         eHi = r.hi;
         break;
       case SPAN_ATTR:
-        attrs = true;
-        r.pos = r.delimited(end);
+        if (attrFrom < 0) attrFrom = at;
+        r.pos = attrTo = r.delimited(end);
         break;
       case SPAN_DROPPED_ATTRS:
         droppedAttrs = r.uint32(end) | 0;
@@ -470,7 +486,7 @@ function readSpan(r: WireReader, end: number, b: Builder, i: number): void {
   b.dropped_attributes_count[i] = droppedAttrs;
   b.dropped_events_count[i] = droppedEvents;
   b.dropped_links_count[i] = droppedLinks;
-  b.attributes[i] = attrs ? listJson(r, start, end, SPAN_ATTR) : EMPTY_LIST;
+  b.attributes[i] = attrFrom < 0 ? EMPTY_LIST : attributesCell(r, attrFrom, attrTo);
   b.events[i] = events ? listJson(r, start, end, SPAN_EVENT) : EMPTY_LIST;
   b.links[i] = links ? listJson(r, start, end, SPAN_LINK) : EMPTY_LIST;
   r.pos = end;

@@ -239,6 +239,44 @@ test('JSON text escapes like JSON.stringify and does not depend on wire field or
   assert.equal(cellText(c2.attributes[0]!), '[{"key":"k","value":{"intValue":"7"}}]');
 });
 
+test('spans with the same attributes share one cell; attributes split by other fields are all in theirs', () => {
+  const field = (tag: number, body: Buffer): Buffer => {
+    const len: number[] = [];
+    for (let n = body.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        len.push(n);
+        break;
+      }
+      len.push((n & 0x7f) | 0x80);
+    }
+    return Buffer.concat([Buffer.from([tag, ...len]), body]);
+  };
+  const attr = (k: string, v: Buffer | string): Buffer => field(0x4a, Buffer.concat([field(0x0a, Buffer.from(k)), field(0x12, field(0x0a, Buffer.from(v)))]));
+  const ids = (n: number): Buffer => Buffer.concat([field(0x0a, Buffer.alloc(16, 1)), field(0x12, Buffer.alloc(8, n))]);
+  const name = field(0x2a, Buffer.from('n'));
+  const request = (spans: Buffer[]): Buffer => field(0x0a, field(0x12, Buffer.concat(spans.map((sp) => field(0x12, sp)))));
+  const req = request([
+    Buffer.concat([ids(1), attr('a', 'x'), attr('b', 'y')]),
+    Buffer.concat([ids(2), attr('a', 'x'), attr('b', 'y'), name]),
+    Buffer.concat([ids(3), attr('a', 'x'), name, attr('b', 'z')]), // split: both attributes, not a's cell alone
+    Buffer.concat([ids(4), attr('a', 'x')]),
+    Buffer.concat([ids(5), attr('a', 'x'), attr('b', 'Y')]),
+  ]);
+  const cols = requestsToColumns([validateProtobufRequest(req).payload]);
+  const ab = '[{"key":"a","value":{"stringValue":"x"}},{"key":"b","value":{"stringValue":"y"}}]';
+  assert.deepEqual(Array.from(cols.attributes, cellText), [
+    ab,
+    ab,
+    '[{"key":"a","value":{"stringValue":"x"}},{"key":"b","value":{"stringValue":"z"}}]',
+    '[{"key":"a","value":{"stringValue":"x"}}]',
+    '[{"key":"a","value":{"stringValue":"x"}},{"key":"b","value":{"stringValue":"Y"}}]',
+  ]);
+  assert.equal(cols.attributes[1], cols.attributes[0], 'the same bytes give the same cell');
+  // Invalid UTF-8 is refused on every span that holds it, not only the first.
+  const bad = request([Buffer.concat([ids(9), attr('a', Buffer.from([0xff]))])]);
+  for (let k = 0; k < 2; k++) assert.throws(() => requestsToColumns([bad]), /UTF-8/);
+});
+
 test('a corrupt payload throws, or with onCorrupt is left out whole while the others decode', () => {
   const good = encodeRequest(richRequest());
   const one = requestsToColumns([good]);

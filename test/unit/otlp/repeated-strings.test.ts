@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LastHex, Names } from '../../../src/otlp/repeated-strings.ts';
+import { LastHex, Names, RepeatedCells } from '../../../src/otlp/repeated-strings.ts';
 import { WireError, WireReader } from '../../../src/otlp/wire-reader.ts';
 
 /** Length-delimited fields, back to back, as a reader sees a message's strings. */
@@ -41,4 +41,23 @@ test('ids: the hex of the bytes asked for, whether or not they repeat the last o
   assert.equal(h.hexOf(buf, 24, 40), '01020304050607080a0b0c0d0e0f1011');
   assert.equal(h.hexOf(buf, 24, 32), '0102030405060708', 'a prefix of the last id is not that id');
   assert.equal(h.hexOf(buf, 0, 0), '');
+});
+
+test('cells: found only for the same bytes, among the last few remembered; longer ones are not kept', () => {
+  const cells = new RepeatedCells();
+  const buf = Buffer.from('aaaa' + 'aaab' + 'baaa' + 'aaaa');
+  const a = Uint8Array.of(1);
+  assert.equal(cells.find(buf, 0, 4), null);
+  cells.remember(buf, 0, 4, a);
+  assert.equal(cells.find(buf, 12, 16), a, 'same bytes elsewhere');
+  assert.equal(cells.find(buf, 4, 8), null, 'last byte differs');
+  assert.equal(cells.find(buf, 8, 12), null, 'first byte differs');
+  assert.equal(cells.find(buf, 0, 3), null, 'a prefix');
+  // Four more remembered push the first out.
+  for (let k = 0; k < 4; k++) cells.remember(Buffer.from(`c${k}`), 0, 2, Uint8Array.of(k));
+  assert.equal(cells.find(buf, 0, 4), null);
+  assert.deepEqual(cells.find(Buffer.from('c3'), 0, 2), Uint8Array.of(3));
+  const long = Buffer.alloc(2000, 7);
+  cells.remember(long, 0, 2000, a);
+  assert.equal(cells.find(long, 0, 2000), null);
 });
