@@ -144,10 +144,10 @@ export class ColumnStats {
 
 /**
  * Columns written PLAIN without a dictionary trial: unique (or nearly) per span, where the trial
- * never pays. parent_span_id, events and links are left to the trial (shared within a trace, or
- * mostly `[]`).
+ * never pays. parent_span_id, attributes, events and links are left to the trial (shared within a
+ * trace, a cell shared by spans with the same attributes, or mostly `[]`).
  */
-const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'attributes', 'start_time_unix_nano', 'end_time_unix_nano', 'timestamp', 'duration']);
+const PLAIN_COLUMNS: ReadonlySet<string> = new Set(['span_id', 'start_time_unix_nano', 'end_time_unix_nano', 'timestamp', 'duration']);
 
 /**
  * The string column with statistics and manifest bounds: trace_id, what readers prune row groups
