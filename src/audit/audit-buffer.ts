@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
+import type { DecisionStore } from '../evaluate/decision-store.ts';
 import type { AuditColumns } from '../lake/audit-schema.ts';
 import type { DecidedTrace } from '../pipeline/decision-sink.ts';
 
@@ -55,8 +56,12 @@ export class AuditBuffer {
   readonly #take: StatementSync;
   readonly #deleteThrough: StatementSync;
   readonly #count: StatementSync;
+  readonly #store: Pick<DecisionStore, 'db' | 'sync'>;
 
-  constructor(db: DatabaseSync) {
+  /** The buffer lives in the decision store's database. */
+  constructor(store: Pick<DecisionStore, 'db' | 'sync'>) {
+    this.#store = store;
+    const db = store.db;
     db.exec(`
       CREATE TABLE IF NOT EXISTS audit_pending (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,8 +114,13 @@ export class AuditBuffer {
     }
   }
 
-  /** The oldest `limit` buffered decisions as audit table columns, or null when none is buffered. */
+  /**
+   * The oldest `limit` buffered decisions as audit table columns, or null when none is buffered. They
+   * are made durable first: a commit to the table must not hold rows a power loss could take back
+   * from the buffer (their ids would be given out again, and taken as committed).
+   */
   take(limit: number): AuditBatch | null {
+    this.#store.sync();
     const rows = this.#take.all(limit) as unknown as PendingRow[];
     if (rows.length === 0) return null;
     const n = rows.length;

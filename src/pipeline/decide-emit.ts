@@ -69,7 +69,7 @@ export function createDecideEmit(parts: DecideEmitParts, deps: { metrics: Metric
   const audit =
     a === null
       ? null
-      : new AuditSink(a.table, new AuditBuffer(store.db), { commitIntervalMs: a.commitIntervalMs, maxRowsPerCommit: a.maxRowsPerCommit, replica: a.replica }, deps);
+      : new AuditSink(a.table, new AuditBuffer(store), { commitIntervalMs: a.commitIntervalMs, maxRowsPerCommit: a.maxRowsPerCommit, replica: a.replica }, deps);
   const sink = audit === null ? emitter : new FanOutSink([emitter, audit]);
   const spill = new SummarySpill(join(parts.stateDir, 'spill'), parts.evaluator.spillIdleMs);
   const evaluator = new Evaluator({ table, reader, store, sampler: parts.sampler, sink, scope, spill }, parts.evaluator, deps);

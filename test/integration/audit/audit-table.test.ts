@@ -140,7 +140,7 @@ async function restartBetweenCommitAndDelete(t: TestContext, storage: StorageCon
   {
     const store = new DecisionStore(stateDir);
     const opened = await createAuditTable(storage, storage.audit_table!, deps);
-    const sink = new AuditSink(opened.table, new DiesBeforeDelete(store.db), { commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000, replica: 'r1' }, deps);
+    const sink = new AuditSink(opened.table, new DiesBeforeDelete(store), { commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000, replica: 'r1' }, deps);
     store.transaction(() => sink.recording(first));
     await assert.rejects(sink.commitOnce(), /killed between commit and buffer delete/);
     // No shutdown: the process is gone. Its state database and the table stay.
@@ -151,7 +151,7 @@ async function restartBetweenCommitAndDelete(t: TestContext, storage: StorageCon
   t.after(() => store.close());
   const opened = await createAuditTable(storage, storage.audit_table!, deps);
   t.after(opened.close);
-  const buffer = new AuditBuffer(store.db);
+  const buffer = new AuditBuffer(store);
   assert.equal(buffer.size, 3, 'the rows were still buffered');
   const sink = new AuditSink(opened.table, buffer, { commitIntervalMs: 3_600_000, maxRowsPerCommit: 1000, replica: 'r1' }, deps);
   await sink.start();

@@ -123,6 +123,21 @@ test('a decision stored after the last checkpoint stands after a restart: its tr
   await p.stop();
 });
 
+test('the decisions a scan made are on disk before its checkpoint leaves their traces out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
+  const clock = { now: Date.now() };
+  const p = await pipeline(t, dir, clock);
+  await p.send([...makeTrace({ n: 2, startMs: clock.now, durationMs: 5 }), ...makeTrace({ n: 3, startMs: clock.now, durationMs: 5 })]);
+  await p.scan();
+  assert.equal(p.evaluator.liveTraces, 2);
+  clock.now += 11_000;
+  // Dropped traces only: nothing but the evaluator writes to the state database in this scan.
+  await p.evaluator.scan();
+  assert.equal(p.evaluator.liveTraces, 0);
+  assert.equal(p.store.unsynced, false, 'synced before the checkpoint was written');
+  await p.stop();
+});
+
 test('a trace over the span cap is decided at once instead of waiting', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ts-evaluator-'));
   const clock = { now: Date.now() };

@@ -80,10 +80,12 @@ function sink(table: AuditTable, buffer: AuditBuffer, metrics = new Metrics(), m
 
 test('the buffer turns decisions into audit columns: µs timestamps, outcome labels, duration in ns', (t) => {
   const s = store(t);
-  const buffer = new AuditBuffer(s.db);
+  const buffer = new AuditBuffer(s);
   const now = 1_700_000_000_123;
   s.transaction(() => buffer.add([decided('a'.repeat(32), true, 'errors', now), decided('b'.repeat(32), false, '', now + 1)], 'host-1'));
+  assert.equal(s.unsynced, true);
   const batch = buffer.take(10)!;
+  assert.equal(s.unsynced, false, 'rows taken for a commit are on disk first');
   assert.deepEqual([batch.firstId, batch.lastId], [1, 2]);
   const c = batch.columns;
   assert.equal(c.length, 2);
@@ -101,13 +103,13 @@ test('the buffer turns decisions into audit columns: µs timestamps, outcome lab
 
 test('buffer ids never go back, even once every row is gone; the writer id stays with the database', (t) => {
   const s = store(t);
-  const buffer = new AuditBuffer(s.db);
+  const buffer = new AuditBuffer(s);
   buffer.add(ids(3).map((id) => decided(id, true, 'p', 1)), 'r');
   assert.equal(buffer.deleteThrough(3), 3);
   assert.equal(buffer.size, 0);
   buffer.add(ids(1, 3).map((id) => decided(id, true, 'p', 1)), 'r');
   assert.equal(buffer.take(10)!.firstId, 4, 'a reused id would be taken for committed');
-  assert.equal(new AuditBuffer(s.db).writerId, buffer.writerId);
+  assert.equal(new AuditBuffer(s).writerId, buffer.writerId);
   assert.match(buffer.writerId, /^[0-9a-f-]{36}$/);
 });
 
@@ -136,7 +138,7 @@ test('a failed commit keeps the decisions buffered and counted; the next one com
   const s = store(t);
   const table = new MemoryAuditTable();
   const metrics = new Metrics();
-  const buffer = new AuditBuffer(s.db);
+  const buffer = new AuditBuffer(s);
   const a = sink(table, buffer, metrics);
   await a.start();
   t.after(() => a.shutdown());
@@ -168,7 +170,7 @@ test('rows the table already holds (commit landed, delete lost) are not committe
       return super.deleteThrough(id);
     }
   }
-  const buffer = new Flaky(s.db);
+  const buffer = new Flaky(s);
   const a = sink(table, buffer);
   await a.start();
   t.after(() => a.shutdown());
@@ -188,7 +190,7 @@ test('rows the table already holds (commit landed, delete lost) are not committe
 test('a large buffer is committed in batches of maxRowsPerCommit, each snapshot marking its last id; shutdown commits the rest', async (t) => {
   const s = store(t);
   const table = new MemoryAuditTable();
-  const buffer = new AuditBuffer(s.db);
+  const buffer = new AuditBuffer(s);
   const a = sink(table, buffer, new Metrics(), 4);
   await a.start();
   t.after(() => a.shutdown());
@@ -201,7 +203,7 @@ test('a large buffer is committed in batches of maxRowsPerCommit, each snapshot 
 
 test('the buffer carries int64 extremes to the audit columns bit for bit', (t) => {
   const s = store(t);
-  const buffer = new AuditBuffer(s.db);
+  const buffer = new AuditBuffer(s);
   const d = decided('c'.repeat(32), true, 'errors', -5);
   d.summary.minStartNs = -(2n ** 63n);
   d.summary.maxEndNs = -1n;

@@ -114,3 +114,21 @@ test('a checkpoint larger than one write chunk restores every trace', async () =
     assert.equal(back.lastSeq[s], i);
   }
 });
+
+test('commits wait for no fsync; sync makes every one durable at once, and only when something changed', () => {
+  const store = new DecisionStore(mkdtempSync(join(tmpdir(), 'ts-decisions-')));
+  const level = (): number => Number((store.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous);
+  assert.equal(level(), 1, 'NORMAL');
+  assert.equal(store.unsynced, false);
+  store.record([decision('a'.repeat(32), true)]);
+  store.record([decision('b'.repeat(32), false)]);
+  assert.equal(store.unsynced, true);
+  store.sync();
+  assert.equal(store.unsynced, false);
+  assert.equal(level(), 1, 'back to NORMAL after the one FULL commit');
+  const at = store.db.prepare('SELECT at FROM synced').get();
+  store.sync();
+  assert.deepEqual(store.db.prepare('SELECT at FROM synced').get(), at, 'nothing changed: no commit');
+  assert.throws(() => store.transaction(() => store.sync()), /inside a transaction/);
+  store.close();
+});
