@@ -98,7 +98,7 @@ test('embedded catalog: a real pipeline audits a kept and a dropped trace, a for
   // A force rule's decision, as the evaluator would record it (the rules engine is another component).
   const forced = hex(16);
   p.store.transaction(() => p.audit!.recording([decision(forced, true, 'force_rule:abc', clock.now, 7)]));
-  const pending = () => (p.store.db.prepare('SELECT count(*) AS n FROM audit_pending').get() as { n: number }).n;
+  const pending = () => new AuditBuffer(p.store).size;
   assert.equal(pending(), 3, 'buffered in the state database until committed');
   await p.audit!.drain();
   assert.equal(pending(), 0);

@@ -113,6 +113,33 @@ test('buffer ids never go back, even once every row is gone; the writer id stays
   assert.match(buffer.writerId, /^[0-9a-f-]{36}$/);
 });
 
+test('decisions an older version buffered a row each are moved into batches, keeping their ids', (t) => {
+  const s = store(t);
+  s.db.exec(`CREATE TABLE audit_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, decided_at INTEGER NOT NULL,
+    keep INTEGER NOT NULL, policy TEXT NOT NULL, threshold TEXT, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+    duration_ns INTEGER NOT NULL, trace_bytes INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, replica TEXT NOT NULL)`);
+  const insert = s.db.prepare('INSERT INTO audit_pending VALUES (?, ?, 1000, ?, ?, ?, 3, 1, ?, 99, 900, 950, ?)');
+  insert.run(4, 'a'.repeat(32), 1, 'errors', '0', 2n ** 62n, 'old');
+  insert.run(7, 'b'.repeat(32), 0, '', null, 5, 'old');
+  insert.run(8, 'c'.repeat(32), 1, 'slow', '1', 6, 'old');
+  s.db.exec("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'audit_pending'");
+  const buffer = new AuditBuffer(s);
+  assert.equal(s.db.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_pending'").get(), undefined);
+  assert.equal(buffer.size, 3);
+  const all = buffer.take(10)!;
+  assert.deepEqual([all.firstId, all.lastId], [4, 8]);
+  assert.deepEqual(Array.from(all.columns.trace_id), ['a', 'b', 'c'].map((c) => c.repeat(32)));
+  assert.deepEqual(Array.from(all.columns.outcome), ['sampled', 'not_sampled', 'sampled']);
+  assert.deepEqual(Array.from(all.columns.threshold), ['0', null, '1']);
+  assert.deepEqual(Array.from(all.columns.duration), [2n ** 62n, 5n, 6n]);
+  assert.deepEqual(Array.from(all.columns.decided_at), [1_000_000n, 1_000_000n, 1_000_000n]);
+  assert.deepEqual(Array.from(all.columns.last_seen), [950_000n, 950_000n, 950_000n]);
+  assert.equal(buffer.deleteThrough(7), 2, 'a commit through 7 takes 4 and 7');
+  assert.deepEqual(Array.from(buffer.take(10)!.columns.trace_id), ['c'.repeat(32)]);
+  buffer.add(ids(1).map((id) => decided(id, true, 'p', 1)), 'r');
+  assert.equal(buffer.take(10)!.lastId, 10, 'ids go on after the highest the old table gave out');
+});
+
 test('audit summaries carry every writer\u2019s mark on, forget writers silent for 30 days, and set this one\u2019s', () => {
   const now = 100 * DAY;
   const parent: SnapshotRef = {
