@@ -57,6 +57,21 @@ test('invalid UTF-8 in a span string → that span alone is rejected and named; 
   }
 });
 
+test('spans with the same attributes: each with invalid UTF-8 is rejected, named as before (the first bad string on the wire)', () => {
+  const attrs = (value: string) => [{ key: 'http.route', value: { stringValue: value } }, { key: 'n', value: { intValue: 1 } }];
+  const spans = [
+    span('ok-1', { attributes: attrs('/a') }),
+    span('ok-2', { attributes: attrs('/a') }), // the same bytes as ok-1
+    span('bad-1', { attributes: attrs(`/${PLACEHOLDER}`) }),
+    span('bad-2', { attributes: attrs(`/${PLACEHOLDER}`) }), // the same invalid bytes as bad-1
+    span('bad-3', { attributes: attrs(`/${PLACEHOLDER}`), events: [{ name: PLACEHOLDER }] }), // events (11) after attributes (9)
+    span('bad-4', { attributes: attrs(`/${PLACEHOLDER}`), traceState: PLACEHOLDER }), // trace_state (3) before them
+  ];
+  const v = validateProtobufRequest(withInvalidUtf8(encodeRequest({ resourceSpans: [{ scopeSpans: [{ spans }] }] }), BAD_UTF8.lone));
+  assert.deepEqual(names(v.payload), ['ok-1', 'ok-2']);
+  assert.equal(v.rejectionMessage, '4 invalid span(s) dropped: 3 × invalid UTF-8 in span attributes; 1 × invalid UTF-8 in span trace_state');
+});
+
 test('invalid UTF-8 in a resource or scope → every span under it is rejected, with its container', () => {
   const resourceAttr = { resource: { attributes: [{ key: 'service.name', value: { stringValue: PLACEHOLDER } }] } };
   const resourceEntity = { resource: { entityRefs: [{ type: 'service', idKeys: [PLACEHOLDER] }] } };
