@@ -43,7 +43,7 @@ function urlBytes(url: string): Uint8Array | null {
 /** Each message and string as its encoded bytes. */
 interface ScopeGroup {
   scope: Uint8Array;
-  /** Where each span is in `spanBytes.buf`: start and end offsets. */
+  /** Where each span is in the shared span buffer (`out`): start and end offsets, in pairs. */
   spans: number[];
   schemaUrl: Uint8Array | null;
   /** Bytes of the ScopeSpans message. */

@@ -171,6 +171,9 @@ class Transcoder {
   at = 0;
   end = 0;
   w: ProtoWriter;
+  /** The last number `decimal64` read, as its low and high 32 bits. */
+  lo = 0;
+  hi = 0;
 
   constructor(w: ProtoWriter) {
     this.w = w;
@@ -332,8 +335,6 @@ class Transcoder {
    * Decimal digits (with a leading '-' when `signed`) at the cursor, as the 64 bits of the value
    * (two's complement when negative) in `lo`/`hi`; not canonical when out of range.
    */
-  lo = 0;
-  hi = 0;
   decimal64(signed: boolean): void {
     const { src } = this;
     let i = this.at;

@@ -1,7 +1,7 @@
 /**
- * Strings the codec decodes again and again from the same bytes (a trace's id on each of its spans,
- * the same few span names), handed out as the string decoded the first time: one allocation instead
- * of one per span, in a batch that lives until its commit.
+ * What the codec makes again and again from the same bytes: strings (a trace's id on each of its
+ * spans, the same few span names), handed out as the string decoded the first time (one allocation
+ * instead of one per span, in a batch that lives until its commit), and attribute cells.
  */
 import type { WireReader } from './wire-reader.ts';
 

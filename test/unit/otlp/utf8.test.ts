@@ -58,7 +58,7 @@ test('invalid UTF-8 in a span string → that span alone is rejected and named; 
 });
 
 test('spans with the same attributes: each with invalid UTF-8 is rejected, named as before (the first bad string on the wire)', () => {
-  const attrs = (value: string) => [{ key: 'http.route', value: { stringValue: value } }, { key: 'n', value: { intValue: 1 } }];
+  const attrs = (value: string) => [{ key: 'http.route', value: { stringValue: value } }, { key: 'n', value: { boolValue: true } }];
   const spans = [
     span('ok-1', { attributes: attrs('/a') }),
     span('ok-2', { attributes: attrs('/a') }), // the same bytes as ok-1
