@@ -2,7 +2,8 @@ import { spanPartitionKey } from '../lake/parquet/partition.ts';
 import type { KafkaMetadata, WriteSpanColumns } from '../lake/span-schema.ts';
 import type { SpanParts } from '../lake/table.ts';
 import type { CorruptPayloadError } from '../otlp/errors.ts';
-import { decodeSpans, indexSpans, type SpanIndex } from '../otlp/to-columns.ts';
+import { decodeSpans } from '../otlp/to-columns.ts';
+import { indexSpans, type SpanIndex } from '../otlp/span-index.ts';
 
 /**
  * A commit's spool payloads as {@link SpanParts}: their spans indexed once, grouped by the table

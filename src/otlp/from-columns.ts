@@ -14,8 +14,8 @@ import { opentelemetry } from './gen/otlp.js';
 import { CorruptPayloadError } from './errors.ts';
 import { eventsFromJson, keyValuesFromJson, linksFromJson, resourceFromJson, scopeFromJson } from './json-to-proto.ts';
 import { longWords } from '../lake/long-words.ts';
-import { varint32Len, writeVarint32 } from './wire-writer.ts';
-import { NotCanonical, ProtoWriter, writeSpanList } from './json-to-wire.ts';
+import { ProtoWriter, varint32Len, writeVarint32 } from './wire-writer.ts';
+import { NotCanonical, writeSpanList } from './json-to-wire.ts';
 
 type SpanProps = opentelemetry.proto.trace.v1.Span.$Properties;
 
