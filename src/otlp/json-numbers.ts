@@ -28,6 +28,9 @@ const SAFE_DIGITS = 15;
  */
 const CANDIDATE = /(?<!"double(?:Value|_value)"\s*)[:,[]\s*-?\d(?:\d{15}|\d*[.eE+-])/;
 
+/** A JSON number's own syntax (no '+', hex, blanks, or bare '.5' / '1.'). */
+export const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
 /** The source text of a number token that `parseJsonLossless` turned into a marked string, else null. */
 export function markedNumber(v: unknown): string | null {
   return typeof v === 'string' && v.charCodeAt(0) === MARK && v.charCodeAt(1) === MARK ? v.slice(2) : null;

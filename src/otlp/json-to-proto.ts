@@ -15,7 +15,7 @@
  */
 import type { opentelemetry } from './gen/otlp.js';
 import { InvalidRequestError } from './errors.ts';
-import { exactInteger, markedNumber } from './json-numbers.ts';
+import { JSON_NUMBER, exactInteger, markedNumber } from './json-numbers.ts';
 
 type KeyValueProps = opentelemetry.proto.common.v1.KeyValue.$Properties;
 type AnyValueProps = opentelemetry.proto.common.v1.AnyValue.$Properties;
@@ -160,7 +160,6 @@ function double(v: unknown, path: string): number {
   return fail(path, 'expected a number');
 }
 
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** Skips default values so the encoding matches what a protobuf sender would have produced. */
 function setIf<T extends object>(target: T, key: keyof T, value: unknown): void {

@@ -8,6 +8,7 @@
  * `JSON.parse` and `json-to-proto.ts`, which accept every OTLP/JSON form and name what is wrong.
  */
 import type { ProtoWriter } from './wire-writer.ts';
+import { JSON_NUMBER } from './json-numbers.ts';
 
 /** The text is not in the canonical form this transcoder reads; the general path takes it. */
 export class NotCanonical extends Error {
@@ -56,7 +57,6 @@ const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i;
 for (let i = 0; i < 6; i++) HEX_VALUE[0x41 + i] = HEX_VALUE[0x61 + i] = 10 + i;
 const ESCAPED: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Reads one cell's text and writes what it holds. */
