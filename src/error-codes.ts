@@ -21,6 +21,7 @@ export const errorCodes = {
   TS_CONFIG_INTERPOLATION: { retryable: false, meaning: 'A `${VAR}` in the configuration names an unset or empty variable and has no `:-default`.' },
 
   TS_PIPELINE_BUSY: { retryable: true, meaning: 'The spool or the materializer is behind; receivers answer 503/UNAVAILABLE with a retry hint.' },
+  TS_MATERIALIZE_ENCODE_THREAD: { retryable: true, meaning: 'The materializer\'s encode thread died or was stopped while encoding a commit; the spool keeps the spans and the next commit starts a new thread.' },
   TS_RECEIVER_INVALID_REQUEST: { retryable: false, meaning: 'An OTLP export request is malformed; receivers answer 400/INVALID_ARGUMENT.' },
   TS_OTLP_CORRUPT_PAYLOAD: { retryable: false, meaning: 'Bytes this service stored itself (spool payload, table cell) do not decode: corruption or a bug, not a client error.' },
 

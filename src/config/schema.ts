@@ -163,6 +163,11 @@ const storageSchema = z
      * materializer's working set is several times this, so it bounds the service's memory peak.
      */
     max_commit_mib: positive.default(8),
+    /**
+     * Decode spool records and encode Parquet (zstd included) on a worker thread, so the event loop
+     * only receives, reads the spool, writes files and commits; false keeps it all on the event loop.
+     */
+    encode_thread: z.boolean().default(false),
     /** Parquet row group size, rows. */
     row_group_size: positiveInt.default(100_000),
     /**

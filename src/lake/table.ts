@@ -92,6 +92,22 @@ export interface SpanParts {
   part(i: number): WriteSpanColumns;
   /** Every part is written: what they were decoded from can go (no part is asked for after this). */
   release(): void;
+  /**
+   * When present, the parts are decoded and encoded elsewhere (a worker thread) instead of through
+   * {@link part} on the writer's thread: each part's files, in part order (may throw as `part` does).
+   */
+  encoded?(rowGroupSize: number): AsyncIterable<EncodedFile[]>;
+}
+
+/** A data file as the Parquet writer made it, before it has a path. */
+export interface EncodedFile {
+  partition: PartitionValues;
+  bytes: Uint8Array;
+  metrics: Omit<DataFile, 'path' | 'partition' | 'fileSizeInBytes'>;
+  /** The file's hot columns as gathered for it, in file order. */
+  hot: PartialSpanColumns;
+  /** When each of the file's rows was received, in file order. */
+  receivedMs: Float64Array | undefined;
 }
 
 /** An open span table and what closes it (its catalog and FileIO); `close` may be called detached. */

@@ -4,6 +4,7 @@ import type { SpanTable } from '../lake/table.ts';
 import { CorruptPayloadError } from '../otlp/errors.ts';
 import { SpoolPositionConflictError, type Spool, type SpoolPosition } from '../spool/spool.ts';
 import { PayloadParts } from './payload-parts.ts';
+import { EncodeThread } from './encode-thread.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -17,6 +18,8 @@ export interface MaterializerOptions {
   commitIntervalMs: number;
   /** Payload bytes read from the spool into one commit at most; more waiting → commit again at once. */
   maxCommitBytes: number;
+  /** Decode and encode commits on a worker thread (encode-thread.ts) rather than the event loop (default false). */
+  encodeThread?: boolean;
 }
 
 /**
@@ -51,6 +54,7 @@ export class Materializer implements Component {
   private resync = false;
   private retentionCheckedMs = -Infinity;
 
+  private readonly thread: EncodeThread | null;
   private readonly observers: readonly CommittedBatchObserver[];
   private readonly landed: () => void;
 
@@ -69,6 +73,7 @@ export class Materializer implements Component {
     this.spool = spool;
     this.table = table;
     this.opts = opts;
+    this.thread = opts.encodeThread === true ? new EncodeThread() : null;
     this.metrics = deps.metrics;
     this.logger = deps.logger;
   }
@@ -91,6 +96,7 @@ export class Materializer implements Component {
     await this.running;
     // Commit what the receivers acknowledged before they stopped, so a clean stop leaves the spool empty.
     if (this.started) await this.drain();
+    await this.thread?.close();
   }
 
   /** Commits everything in the spool now (tests and shutdown). */
@@ -171,6 +177,7 @@ export class Materializer implements Component {
       (i, err) => this.rejected(ends, i, err),
       // Observers are shown each part after the commit: keep them decoded rather than decode twice.
       this.observers.length > 0,
+      this.thread,
     );
     return { spans, ends, end };
   }

@@ -1,9 +1,10 @@
 import { spanPartitionKey } from '../lake/parquet/partition.ts';
 import type { KafkaMetadata, WriteSpanColumns } from '../lake/span-schema.ts';
-import type { SpanParts } from '../lake/table.ts';
+import type { EncodedFile, SpanParts } from '../lake/table.ts';
 import type { CorruptPayloadError } from '../otlp/errors.ts';
 import { decodeSpans } from '../otlp/to-columns.ts';
 import { indexSpans, type SpanIndex } from '../otlp/span-index.ts';
+import type { EncodeThread } from './encode-thread.ts';
 
 /**
  * A commit's spool payloads as {@link SpanParts}: their spans indexed once, grouped by the table
@@ -12,6 +13,7 @@ import { indexSpans, type SpanIndex } from '../otlp/span-index.ts';
  */
 export class PayloadParts implements SpanParts {
   #ix: SpanIndex | null;
+  #payloads: readonly Uint8Array[] | null;
   readonly #kafka: readonly (KafkaMetadata | null | undefined)[];
   readonly #receivedMs: readonly number[];
   readonly #excluded = new Set<number>();
@@ -19,12 +21,16 @@ export class PayloadParts implements SpanParts {
   #kept: (WriteSpanColumns | undefined)[] | null;
   #groups: Int32Array[] = [];
   length = 0;
+  /** Set with an encode thread: the parts are decoded and encoded there. */
+  readonly encoded?: (rowGroupSize: number) => AsyncIterable<EncodedFile[]>;
 
   /**
    * `kafka[p]` and `receivedMs[p]` are payload p's Kafka record and arrival time, as for
    * decodeSpans. A payload whose framing is damaged is reported to `onCorrupt` and has no spans; one
    * whose spans are damaged is found only when its part is decoded (see {@link exclude}). `keep`:
-   * decoded parts are kept, for {@link part} to hand out again.
+   * decoded parts are kept, for {@link part} to hand out again. With `thread`, the table's writer
+   * has the parts encoded there (from the same payloads, grouped the same way) rather than asking
+   * for them here.
    */
   constructor(
     payloads: readonly Uint8Array[],
@@ -32,12 +38,15 @@ export class PayloadParts implements SpanParts {
     receivedMs: readonly number[],
     onCorrupt: (payload: number, error: CorruptPayloadError) => void,
     keep: boolean,
+    thread: EncodeThread | null = null,
   ) {
     this.#ix = indexSpans(payloads, spanPartitionKey, onCorrupt);
+    this.#payloads = payloads;
     this.#kafka = kafka;
     this.#receivedMs = receivedMs;
     this.#kept = keep ? [] : null;
     this.#group();
+    if (thread !== null) this.encoded = (rowGroupSize): AsyncIterable<EncodedFile[]> => this.#encodeOn(thread, rowGroupSize);
   }
 
   get parts(): number {
@@ -56,6 +65,7 @@ export class PayloadParts implements SpanParts {
   /** Drops the payloads (and the index into them): parts kept decoded are still handed out. */
   release(): void {
     this.#ix = null;
+    this.#payloads = null;
   }
 
   /** Leaves payload `p` out (its spans did not decode): the parts are grouped again without it. */
@@ -63,6 +73,12 @@ export class PayloadParts implements SpanParts {
     this.#excluded.add(p);
     if (this.#kept !== null) this.#kept = [];
     this.#group();
+  }
+
+  #encodeOn(thread: EncodeThread, rowGroupSize: number): AsyncIterable<EncodedFile[]> {
+    if (this.#payloads === null) throw new Error('parts encoded after their payloads were released');
+    const batch = { payloads: this.#payloads, kafka: this.#kafka, receivedMs: this.#receivedMs, excluded: [...this.#excluded] };
+    return thread.encode(batch, rowGroupSize);
   }
 
   /** Spans into one group per key, groups in key order, each in span order (a counting sort). */

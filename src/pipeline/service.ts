@@ -153,7 +153,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       : new Materializer(
           spool,
           table,
-          { commitIntervalMs, maxCommitBytes: config.storage.max_commit_mib * MIB },
+          { commitIntervalMs, maxCommitBytes: config.storage.max_commit_mib * MIB, encodeThread: config.storage.encode_thread },
           // The evaluator folds each commit as it lands instead of at its next scan.
           { ...deps, observers: stats, landed: () => evaluator.nudge() },
         );

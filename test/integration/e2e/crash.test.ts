@@ -49,11 +49,12 @@ test('kill -9 under load: every acknowledged span is in the table exactly once a
   t.after(() => svc.kill());
   const load = sender(() => svc.http);
 
-  // Crash twice: mid-load, once soon after commits begin and once after decisions have started.
+  // Crash twice: mid-load, once soon after commits begin and once after decisions have started. The
+  // restarts encode commits on the encode thread (storage.encode_thread), killed with the process.
   for (const afterMs of [2500, 5000]) {
     await new Promise((r) => setTimeout(r, afterMs));
     await svc.kill();
-    svc = await startService({ dir, config, ports });
+    svc = await startService({ dir, config: { ...config, storage: { encode_thread: true } }, ports });
   }
   await new Promise((r) => setTimeout(r, 2000));
   await load.stop();

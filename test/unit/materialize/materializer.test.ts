@@ -60,72 +60,76 @@ test('a commit that landed but reported failure (outcome unknown) is not committ
   }
 });
 
-test('a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) is counted and left out, never rewritten', async () => {
-  const metrics = new Metrics();
-  const deps = { metrics, logger: silentLogger() };
-  const { table, spool, close, dir } = await localTableAndSpool(deps);
-  const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
-  try {
-    await m.start();
-    const spans = makeTrace({ n: 2, startMs: Date.now(), durationMs: 10 });
-    spans[1]!.attributes.push(['note', { s: PLACEHOLDER }]);
-    const bad = withInvalidUtf8(toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }]), BAD_UTF8.lone);
-    // The spool takes bytes as they are: only the receivers validate.
-    await spool.append([request(3), bad, request(2)]);
-    await m.drain();
-    const { files } = await table.changesSince(0);
-    assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 5, 'the two good records, none of the bad one');
-    assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
-    assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad record');
-    // Its spans were found bad as their partition was written: the files of that attempt are gone.
-    const onDisk = readdirSync(join(dir, 'warehouse'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
-    assert.equal(onDisk.length, files.length, 'no data file outside the table');
-  } finally {
-    await m.shutdown();
-    await spool.shutdown();
-    await close();
-  }
-});
+for (const encodeThread of [false, true]) {
+  const on = encodeThread ? ' (encoded on the encode thread)' : '';
 
-test('the spool records a commit read are not kept once it is done', async () => {
-  const deps = { metrics: new Metrics(), logger: silentLogger() };
-  const { table, spool, close } = await localTableAndSpool(deps);
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  // The read chunks the payloads are slices of (a spool read holds ~max_commit_mib of them), watched
-  // by a FinalizationRegistry: a WeakRef would keep its target alive until Node next clears the
-  // objects V8 keeps for the current job, which is not after every task.
-  let read = 0;
-  let collected = 0;
-  const watch = new FinalizationRegistry(() => collected++);
-  // An own property over the method (the local spool's private fields rule out a wrapper object).
-  const spoolRead = spool.read.bind(spool);
-  spool.read = async (...args) => {
-    const records = await spoolRead(...args);
-    for (const r of records) watch.register(r.payload.buffer, null);
-    read += records.length;
-    return records;
-  };
-  const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20 }, deps);
-  try {
-    await m.start();
-    // Records past Buffer's pool (reads under 32 KiB are slices of a pool slab that stays reachable).
-    await spool.append([request(300), request(300)]);
-    assert.equal(await m.commitOnce(), true);
-    assert.equal(read, 2, 'the commit read both records');
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-    // The registry's callbacks run in a task of their own, some time after the collection.
-    for (let i = 0; i < 200 && collected < read; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(read - collected, 0, 'no read chunk is reachable from the materializer once the commit is done');
-    const { files } = await table.changesSince(0);
-    assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 600);
-  } finally {
-    await m.shutdown();
-    await spool.shutdown();
-    await close();
-  }
-});
+  test(`a spool record with invalid UTF-8 (e.g. written to Kafka by a Collector) is counted and left out, never rewritten${on}`, async () => {
+    const metrics = new Metrics();
+    const deps = { metrics, logger: silentLogger() };
+    const { table, spool, close, dir } = await localTableAndSpool(deps);
+    const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20, encodeThread }, deps);
+    try {
+      await m.start();
+      const spans = makeTrace({ n: 2, startMs: Date.now(), durationMs: 10 });
+      spans[1]!.attributes.push(['note', { s: PLACEHOLDER }]);
+      const bad = withInvalidUtf8(toProtobuf([{ service: 'svc', scope: { name: 's' }, spans }]), BAD_UTF8.lone);
+      // The spool takes bytes as they are: only the receivers validate.
+      await spool.append([request(3), bad, request(2)]);
+      await m.drain();
+      const { files } = await table.changesSince(0);
+      assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 5, 'the two good records, none of the bad one');
+      assert.equal((await metrics.rejectedRecords.get()).values[0]!.value, 1);
+      assert.equal(spool.pendingBytes(), 0, 'the position moved past the bad record');
+      // Its spans were found bad as their partition was written: the files of that attempt are gone.
+      const onDisk = readdirSync(join(dir, 'warehouse'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'));
+      assert.equal(onDisk.length, files.length, 'no data file outside the table');
+    } finally {
+      await m.shutdown();
+      await spool.shutdown();
+      await close();
+    }
+  });
+
+  test(`the spool records a commit read are not kept once it is done${on}`, async () => {
+    const deps = { metrics: new Metrics(), logger: silentLogger() };
+    const { table, spool, close } = await localTableAndSpool(deps);
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // The read chunks the payloads are slices of (a spool read holds ~max_commit_mib of them), watched
+    // by a FinalizationRegistry: a WeakRef would keep its target alive until Node next clears the
+    // objects V8 keeps for the current job, which is not after every task.
+    let read = 0;
+    let collected = 0;
+    const watch = new FinalizationRegistry(() => collected++);
+    // An own property over the method (the local spool's private fields rule out a wrapper object).
+    const spoolRead = spool.read.bind(spool);
+    spool.read = async (...args) => {
+      const records = await spoolRead(...args);
+      for (const r of records) watch.register(r.payload.buffer, null);
+      read += records.length;
+      return records;
+    };
+    const m = new Materializer(spool, table, { commitIntervalMs: 3_600_000, maxCommitBytes: 8 << 20, encodeThread }, deps);
+    try {
+      await m.start();
+      // Records past Buffer's pool (reads under 32 KiB are slices of a pool slab that stays reachable).
+      await spool.append([request(300), request(300)]);
+      assert.equal(await m.commitOnce(), true);
+      assert.equal(read, 2, 'the commit read both records');
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      // The registry's callbacks run in a task of their own, some time after the collection.
+      for (let i = 0; i < 200 && collected < read; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(read - collected, 0, 'no read chunk is reachable from the materializer once the commit is done');
+      const { files } = await table.changesSince(0);
+      assert.equal(files.reduce((n, f) => n + f.recordCount, 0), 600);
+    } finally {
+      await m.shutdown();
+      await spool.shutdown();
+      await close();
+    }
+  });
+}
 
 test('when no full batch waits, the next commit comes a commit interval after the last one started, not after it ended', async (t) => {
   const deps = { metrics: new Metrics(), logger: silentLogger() };
