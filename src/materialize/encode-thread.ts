@@ -64,6 +64,8 @@ export class EncodeThread {
     const inbox = new Inbox();
     this.#inboxes.set(id, inbox);
     let finished = false;
+    // Kept alive while a batch is on it (idle, it holds nothing and the process may exit around it).
+    worker.ref();
     try {
       // The payloads are copied over (slices of the spool's read chunks: each chunk once).
       worker.postMessage({ ...batch, id, rowGroupSize } satisfies EncodeRequest);
@@ -81,6 +83,7 @@ export class EncodeThread {
       }
     } finally {
       this.#inboxes.delete(id);
+      if (this.#inboxes.size === 0) worker.unref();
       // The reader stopped early (a file write failed): the worker need not encode the rest.
       if (!finished && this.#worker === worker) worker.postMessage({ cancel: id });
     }
@@ -97,8 +100,6 @@ export class EncodeThread {
   #start(): Worker {
     if (this.#worker !== null) return this.#worker;
     const worker = new Worker(new URL('./encode-worker.ts', import.meta.url));
-    // Idle, it keeps nothing going: the process may exit around it.
-    worker.unref();
     worker.on('message', (r: EncodeReply) => this.#inboxes.get(r.id)?.push(r));
     worker.on('error', (err: Error) => this.#failed(worker, `the encode thread failed: ${err.message}`));
     worker.on('exit', (code) => this.#failed(worker, `the encode thread exited (code ${code})`));
