@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import type { DecisionStore } from '../evaluate/decision-store.ts';
 import type { AuditColumns } from '../lake/audit-schema.ts';
 import type { DecidedTrace } from '../pipeline/decision-sink.ts';
@@ -65,10 +65,10 @@ export class AuditBuffer {
   readonly #count: StatementSync;
   readonly #nextId: StatementSync;
   readonly #setNextId: StatementSync;
-  readonly #store: Pick<DecisionStore, 'db' | 'sync'>;
+  readonly #store: Pick<DecisionStore, 'db' | 'sync' | 'transaction'>;
 
   /** The buffer lives in the decision store's database. */
-  constructor(store: Pick<DecisionStore, 'db' | 'sync'>) {
+  constructor(store: Pick<DecisionStore, 'db' | 'sync' | 'transaction'>) {
     this.#store = store;
     const db = store.db;
     db.exec(`
@@ -93,7 +93,7 @@ export class AuditBuffer {
     this.#deleteThrough = db.prepare('DELETE FROM audit_batches WHERE last_id <= ?');
     this.#trimThrough = db.prepare('UPDATE audit_batches SET first_live = ? + 1 WHERE first_live <= ? AND last_id > ?');
     this.#count = db.prepare('SELECT coalesce(sum(last_id - first_live + 1), 0) AS n FROM audit_batches');
-    migrateRowPerDecision(db, this);
+    this.#migrateRowPerDecision();
   }
 
   /** The id the next decision gets. */
@@ -130,9 +130,11 @@ export class AuditBuffer {
     this.write(replica, { t: traceIds, p: policies, h: thresholds }, keep, ints, longs);
   }
 
-  /** Stores one batch under the next ids: `ints` span counts then error counts, `longs` the LONGS columns one after another. */
-  write(replica: string, strings: BatchStrings, keep: Uint8Array, ints: Int32Array, longs: BigInt64Array): void {
-    const first = this.nextId();
+  /**
+   * Stores one batch under ids from `first` (the next ids by default): `ints` span counts then error
+   * counts, `longs` the LONGS columns one after another.
+   */
+  private write(replica: string, strings: BatchStrings, keep: Uint8Array, ints: Int32Array, longs: BigInt64Array, first = this.nextId()): void {
     const n = keep.length;
     this.#setNextId.run(String(first + n));
     this.#insert.run(first, first + n - 1, first, replica, JSON.stringify(strings), keep, new Uint8Array(ints.buffer), new Uint8Array(longs.buffer));
@@ -214,36 +216,30 @@ export class AuditBuffer {
   get size(): number {
     return Number((this.#count.get() as { n: number }).n);
   }
-}
 
-/**
- * Moves what an older version buffered (a row per decision, `audit_pending`) into batches, each
- * decision keeping its id; ids go on from the highest that table gave out.
- */
-function migrateRowPerDecision(db: DatabaseSync, buffer: AuditBuffer): void {
-  const legacy = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_pending'").get();
-  if (legacy === undefined) return;
-  const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_pending'").get() as { seq: number } | undefined;
-  db.exec('BEGIN');
-  try {
-    const select = db.prepare('SELECT * FROM audit_pending ORDER BY id');
-    select.setReadBigInts(true); // durations beyond 2^53 ns
-    const rows = select.all() as {
-      id: bigint; trace_id: string; decided_at: bigint; keep: bigint; policy: string; threshold: string | null; span_count: bigint;
-      error_count: bigint; duration_ns: bigint; trace_bytes: bigint; first_seen: bigint; last_seen: bigint; replica: string;
-    }[];
-    const setNext = db.prepare("INSERT OR REPLACE INTO audit_meta (key, value) VALUES ('next_id', ?)");
-    for (const r of rows) {
+  /**
+   * Moves what an older version buffered (a row per decision, `audit_pending`) into batches, each
+   * decision keeping its id; ids go on from the highest that table gave out.
+   */
+  #migrateRowPerDecision(): void {
+    const db = this.#store.db;
+    const legacy = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_pending'").get();
+    if (legacy === undefined) return;
+    const seq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_pending'").get() as { seq: number } | undefined;
+    this.#store.transaction(() => {
+      const select = db.prepare('SELECT * FROM audit_pending ORDER BY id');
+      select.setReadBigInts(true); // durations beyond 2^53 ns
+      const rows = select.all() as {
+        id: bigint; trace_id: string; decided_at: bigint; keep: bigint; policy: string; threshold: string | null; span_count: bigint;
+        error_count: bigint; duration_ns: bigint; trace_bytes: bigint; first_seen: bigint; last_seen: bigint; replica: string;
+      }[];
       // One batch per decision: ids need not be contiguous.
-      setNext.run(String(r.id));
-      buffer.write(r.replica, { t: [r.trace_id], p: [r.policy], h: [r.threshold] }, Uint8Array.of(Number(r.keep)), Int32Array.of(Number(r.span_count), Number(r.error_count)),
-        BigInt64Array.of(r.decided_at * 1000n, r.duration_ns, r.trace_bytes, r.first_seen * 1000n, r.last_seen * 1000n));
-    }
-    setNext.run(String(Math.max(seq?.seq ?? 0, Number(rows.at(-1)?.id ?? 0)) + 1));
-    db.exec('DROP TABLE audit_pending');
-    db.exec('COMMIT');
-  } catch (e) {
-    db.exec('ROLLBACK');
-    throw e;
+      for (const r of rows) {
+        this.write(r.replica, { t: [r.trace_id], p: [r.policy], h: [r.threshold] }, Uint8Array.of(Number(r.keep)), Int32Array.of(Number(r.span_count), Number(r.error_count)),
+          BigInt64Array.of(r.decided_at * 1000n, r.duration_ns, r.trace_bytes, r.first_seen * 1000n, r.last_seen * 1000n), Number(r.id));
+      }
+      this.#setNextId.run(String(Math.max(seq?.seq ?? 0, Number(rows.at(-1)?.id ?? 0)) + 1));
+      db.exec('DROP TABLE audit_pending');
+    });
   }
 }
