@@ -144,9 +144,16 @@ export class AuditBuffer {
    * The oldest buffered decisions, `limit` at most, as audit table columns, or null when none is
    * buffered. They are made durable first: a commit to the table must not hold rows a power loss
    * could take back from the buffer (their ids would be given out again, and taken as committed).
+   * The rows are read before the sync, which covers every commit before it: rows added while it
+   * runs wait for the next batch.
    */
-  take(limit: number): AuditBatch | null {
-    this.#store.sync();
+  async take(limit: number): Promise<AuditBatch | null> {
+    const batch = this.#read(limit);
+    if (batch !== null) await this.#store.sync();
+    return batch;
+  }
+
+  #read(limit: number): AuditBatch | null {
     const parts: { row: BatchRow; from: number; to: number }[] = [];
     let rows = 0;
     for (const r of this.#take.iterate() as Iterable<BatchRow>) {

@@ -129,7 +129,7 @@ export class AuditSink implements DecisionSink {
   /** Commits one batch of buffered decisions; returns how many left the buffer (0: none was buffered). */
   async commitOnce(): Promise<number> {
     if (this.#resync) await this.#resyncNow();
-    const batch = this.#buffer.take(this.#opts.maxRowsPerCommit);
+    const batch = await this.#buffer.take(this.#opts.maxRowsPerCommit);
     if (batch === null) return 0;
     try {
       await this.#table.append(batch.columns, (parent) => this.#summaryFor(parent, batch));

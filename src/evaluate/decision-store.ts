@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir } from '../spool/local/io.ts';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
@@ -10,6 +12,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
  * grows (~128 KiB).
  */
 const WAL_CHECKPOINT_PAGES = 16_000;
+
+const datasync = promisify(fdatasync);
 
 export interface StoredDecision {
   traceId: string;
@@ -60,8 +64,9 @@ function fromRow(r: Row): StoredDecision {
  * Transactions commit with `synchronous = NORMAL`: a commit is in the WAL, safe from a crash of the
  * process, without waiting for the disk. Only a crash of the machine (power loss) can take back the
  * last ones, so whatever is made durable elsewhere on the strength of this database (the evaluator's
- * checkpoint, the audit table's rows) first calls {@link sync}: one fsync a scan instead of one per
- * transaction (~10-20 ms of the main thread each, several a second under load).
+ * checkpoint, the audit table's rows) first awaits {@link sync}: one fdatasync of the WAL a scan, on
+ * libuv's thread pool, instead of one per transaction on the main thread (~10-20 ms each, several a
+ * second under load, and hundreds of ms when the disk is busy).
  */
 export class DecisionStore {
   /** The evaluator state database; the emitter keeps its delivery tables in it, so both change in one transaction. */
@@ -73,12 +78,17 @@ export class DecisionStore {
   /** How many times decisions made elsewhere were restored into this store (the evaluator looks those traces up again). */
   restores = 0;
   private readonly changes: StatementSync;
-  private readonly touch: StatementSync;
-  /** `total_changes()` after the last sync: rows changed since are not yet known to be on disk. */
+  /** `total_changes()` when the last completed sync began: rows changed since are not yet known to be on disk. */
   private syncedChanges = 0;
+  private readonly stateDir: string;
+  /** The WAL file's descriptor, opened at the first sync and held until {@link close}. */
+  private walFd: number | undefined;
+  /** The state directory's fsync after the WAL file was first opened (see {@link sync}). */
+  private dirSynced: Promise<void> | undefined;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
+    this.stateDir = stateDir;
     this.db = new DatabaseSync(join(stateDir, 'decisions.db'));
     this.db.exec(`
       PRAGMA journal_mode = WAL;
@@ -96,11 +106,8 @@ export class DecisionStore {
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at);
       CREATE INDEX IF NOT EXISTS decisions_unexported ON decisions (exported) WHERE exported = 0;
-      CREATE TABLE IF NOT EXISTS synced (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
-      INSERT OR IGNORE INTO synced (id, at) VALUES (1, 0);
     `);
     this.changes = this.db.prepare('SELECT total_changes() AS n');
-    this.touch = this.db.prepare('UPDATE synced SET at = ? WHERE id = 1');
     this.syncedChanges = this.totalChanges();
     this.insert = this.db.prepare(
       `INSERT OR IGNORE INTO decisions (trace_id, keep, policy, threshold, decided_at, first_seq, last_seq, exported)
@@ -160,22 +167,29 @@ export class DecisionStore {
   }
 
   /**
-   * Makes every committed transaction durable: commits one row with `synchronous = FULL`, whose WAL
-   * fsync covers every frame before it. Nothing to do when no row changed since the last sync.
+   * Makes every transaction committed so far durable: an fdatasync of the WAL file, which holds every
+   * commit not yet checkpointed (SQLite syncs the WAL before a checkpoint copies it into the
+   * database, and the database after), on the thread pool. The first one also syncs the directory,
+   * so the WAL file's own entry survives a power loss, as SQLite's first sync of a new WAL does.
+   * Nothing to do when no row changed since the last sync.
    */
-  sync(): void {
+  async sync(): Promise<void> {
     if (this.db.isTransaction) throw new Error('DecisionStore.sync inside a transaction');
-    if (!this.unsynced) return;
-    this.db.exec('PRAGMA synchronous = FULL');
-    try {
-      this.touch.run(Date.now());
-    } finally {
-      this.db.exec('PRAGMA synchronous = NORMAL');
-    }
-    this.syncedChanges = this.totalChanges();
+    const changes = this.totalChanges();
+    if (changes === this.syncedChanges) return;
+    this.walFd ??= openSync(join(this.stateDir, 'decisions.db-wal'), 'r');
+    this.dirSynced ??= fsyncDir(this.stateDir).catch((e: unknown) => {
+      this.dirSynced = undefined;
+      throw e;
+    });
+    await Promise.all([datasync(this.walFd), this.dirSynced]);
+    this.syncedChanges = Math.max(this.syncedChanges, changes);
   }
 
+  /** Closes the database; a sync must not be running. */
   close(): void {
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
     this.db.close();
   }
 

@@ -129,7 +129,7 @@ export class Evaluator implements Component, EvaluatorState {
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#running;
     if (this.#started) {
-      this.store.sync();
+      await this.store.sync();
       await this.#scope.stop(this);
       await this.spill.prune();
     }
@@ -156,7 +156,7 @@ export class Evaluator implements Component, EvaluatorState {
     this.reader.retain('evaluator', low);
     this.store.expireBefore(now - this.#opts.decisionTtlMs);
     // The progress saved leaves out the traces decided: their decisions must be on disk first.
-    this.store.sync();
+    await this.store.sync();
     await this.#scope.saveProgress(this, low - 1);
     await this.spill.prune();
     this.#metrics.liveTraces.set(this.liveTraces);

@@ -78,13 +78,13 @@ function sink(table: AuditTable, buffer: AuditBuffer, metrics = new Metrics(), m
   return new AuditSink(table, buffer, { commitIntervalMs: 3_600_000, maxRowsPerCommit, replica: 'r1' }, { metrics, logger: silentLogger() });
 }
 
-test('the buffer turns decisions into audit columns: µs timestamps, outcome labels, duration in ns', (t) => {
+test('the buffer turns decisions into audit columns: µs timestamps, outcome labels, duration in ns', async (t) => {
   const s = store(t);
   const buffer = new AuditBuffer(s);
   const now = 1_700_000_000_123;
   s.transaction(() => buffer.add([decided('a'.repeat(32), true, 'errors', now), decided('b'.repeat(32), false, '', now + 1)], 'host-1'));
   assert.equal(s.unsynced, true);
-  const batch = buffer.take(10)!;
+  const batch = (await buffer.take(10))!;
   assert.equal(s.unsynced, false, 'rows taken for a commit are on disk first');
   assert.deepEqual([batch.firstId, batch.lastId], [1, 2]);
   const c = batch.columns;
@@ -101,19 +101,33 @@ test('the buffer turns decisions into audit columns: µs timestamps, outcome lab
   assert.deepEqual(Array.from(c.replica), ['host-1', 'host-1']);
 });
 
-test('buffer ids never go back, even once every row is gone; the writer id stays with the database', (t) => {
+test('decisions buffered while a batch is being made durable are left for the next batch', async (t) => {
+  const s = store(t);
+  const buffer = new AuditBuffer(s);
+  buffer.add([decided('a'.repeat(32), true, 'p', 1)], 'r');
+  const taking = buffer.take(10);
+  buffer.add([decided('b'.repeat(32), false, '', 2)], 'r');
+  const first = (await taking)!;
+  assert.deepEqual(Array.from(first.columns.trace_id), ['a'.repeat(32)], 'the batch holds only rows its sync covers');
+  assert.equal(s.unsynced, true);
+  buffer.deleteThrough(first.lastId);
+  assert.deepEqual(Array.from((await buffer.take(10))!.columns.trace_id), ['b'.repeat(32)]);
+  assert.equal(s.unsynced, false);
+});
+
+test('buffer ids never go back, even once every row is gone; the writer id stays with the database', async (t) => {
   const s = store(t);
   const buffer = new AuditBuffer(s);
   buffer.add(ids(3).map((id) => decided(id, true, 'p', 1)), 'r');
   assert.equal(buffer.deleteThrough(3), 3);
   assert.equal(buffer.size, 0);
   buffer.add(ids(1, 3).map((id) => decided(id, true, 'p', 1)), 'r');
-  assert.equal(buffer.take(10)!.firstId, 4, 'a reused id would be taken for committed');
+  assert.equal((await buffer.take(10))!.firstId, 4, 'a reused id would be taken for committed');
   assert.equal(new AuditBuffer(s).writerId, buffer.writerId);
   assert.match(buffer.writerId, /^[0-9a-f-]{36}$/);
 });
 
-test('decisions an older version buffered a row each are moved into batches, keeping their ids', (t) => {
+test('decisions an older version buffered a row each are moved into batches, keeping their ids', async (t) => {
   const s = store(t);
   s.db.exec(`CREATE TABLE audit_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, decided_at INTEGER NOT NULL,
     keep INTEGER NOT NULL, policy TEXT NOT NULL, threshold TEXT, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
@@ -126,7 +140,7 @@ test('decisions an older version buffered a row each are moved into batches, kee
   const buffer = new AuditBuffer(s);
   assert.equal(s.db.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_pending'").get(), undefined);
   assert.equal(buffer.size, 3);
-  const all = buffer.take(10)!;
+  const all = (await buffer.take(10))!;
   assert.deepEqual([all.firstId, all.lastId], [4, 8]);
   assert.deepEqual(Array.from(all.columns.trace_id), ['a', 'b', 'c'].map((c) => c.repeat(32)));
   assert.deepEqual(Array.from(all.columns.outcome), ['sampled', 'not_sampled', 'sampled']);
@@ -135,9 +149,9 @@ test('decisions an older version buffered a row each are moved into batches, kee
   assert.deepEqual(Array.from(all.columns.decided_at), [1_000_000n, 1_000_000n, 1_000_000n]);
   assert.deepEqual(Array.from(all.columns.last_seen), [950_000n, 950_000n, 950_000n]);
   assert.equal(buffer.deleteThrough(7), 2, 'a commit through 7 takes 4 and 7');
-  assert.deepEqual(Array.from(buffer.take(10)!.columns.trace_id), ['c'.repeat(32)]);
+  assert.deepEqual(Array.from((await buffer.take(10))!.columns.trace_id), ['c'.repeat(32)]);
   buffer.add(ids(1).map((id) => decided(id, true, 'p', 1)), 'r');
-  assert.equal(buffer.take(10)!.lastId, 10, 'ids go on after the highest the old table gave out');
+  assert.equal((await buffer.take(10))!.lastId, 10, 'ids go on after the highest the old table gave out');
 });
 
 test('audit summaries carry every writer\u2019s mark on, forget writers silent for 30 days, and set this one\u2019s', () => {
@@ -228,7 +242,7 @@ test('a large buffer is committed in batches of maxRowsPerCommit, each snapshot 
   assert.equal(buffer.size, 0);
 });
 
-test('the buffer carries int64 extremes to the audit columns bit for bit', (t) => {
+test('the buffer carries int64 extremes to the audit columns bit for bit', async (t) => {
   const s = store(t);
   const buffer = new AuditBuffer(s);
   const d = decided('c'.repeat(32), true, 'errors', -5);
@@ -237,7 +251,7 @@ test('the buffer carries int64 extremes to the audit columns bit for bit', (t) =
   d.summary.bytes = 2 ** 52;
   d.summary.firstSeenMs = 4_000_000_000_000;
   s.transaction(() => buffer.add([d], 'r'));
-  const c = buffer.take(1)!.columns;
+  const c = (await buffer.take(1))!.columns;
   assert.deepEqual(Array.from(c.duration), [2n ** 63n - 1n]);
   assert.deepEqual(Array.from(c.decided_at), [-5000n]);
   assert.deepEqual(Array.from(c.trace_bytes), [2n ** 52n]);
