@@ -16,13 +16,13 @@ if (major < 24) {
 // process (same pid) once. The service churns through short-lived buffers (decoded batches, Parquet
 // pages): with glibc's defaults freed native memory stays in per-thread arenas, and V8 keeps heap pages
 // up to its high-water mark, which its default growth lets run far above the live heap.
-// --heap-growing-percent=20 grows the old space in small steps and a 4 MiB semi-space bounds the young
+// --heap-growing-percent=35 grows the old space in small steps and a 4 MiB semi-space bounds the young
 // generation, which holds RSS near the live set without --optimize-for-size, whose less optimized code
 // cost 1.4x the CPU per span (README, Benchmarks). TAILSAMPLER_NODE_FLAGS replaces the V8 flags ('' for
 // none); MALLOC_* variables already set win.
 const TUNED = 'TAILSAMPLER_MEMORY_TUNED';
 if (process.argv[2] === 'start' && process.platform === 'linux' && !process.env[TUNED] && typeof process.execve === 'function') {
-  const flags = (process.env.TAILSAMPLER_NODE_FLAGS ?? '--max-semi-space-size=4 --heap-growing-percent=20').split(' ').filter(Boolean);
+  const flags = (process.env.TAILSAMPLER_NODE_FLAGS ?? '--max-semi-space-size=4 --heap-growing-percent=35').split(' ').filter(Boolean);
   const env = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', ...process.env, [TUNED]: '1' };
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], env);
 }
