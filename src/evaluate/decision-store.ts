@@ -1,8 +1,8 @@
 import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { fsyncDir } from '../spool/local/io.ts';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
  * WAL pages written before they are copied back into the database (SQLite's default is 1,000). A
