@@ -19,7 +19,9 @@
  *    most what arrived in the last commit interval + 2 s, and it has caught up within max(10 s,
  *    3 commit intervals + 2 scans) (tailsampler: every accepted span committed and read by the
  *    evaluator; the Collector: every trace in its processor). At most 12 steps and
- *    `--peer-ingest-budget-secs` per sampler.
+ *    `--peer-ingest-budget-secs` per sampler. Then the same steps with telemetrygen as the generator,
+ *    sharing the cores with the sampler (its CPU per span counts): a step passes when every span it
+ *    made was accepted within 3% of the step's time (+1 s for its processes to start and flush).
  *  - memory: the sampler's RSS with each of `--peer-spans` (e.g. 1M, 5M) spans pending (a one-hour wait,
  *    nothing decided), loaded by the replay generator as fast as the sampler takes them; and the peak.
  *  - lag: the replay generator at `--peer-lag-rate` for `--peer-lag-traces` traces, each trace whole in
@@ -33,7 +35,6 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type KafkaGarage, missingKafkaGarage, startKafkaGarage } from './infra.ts';
-import type { ReplayResult } from './replay.ts';
 import { cpuSeconds, killAll, removeDir, rssMiB, sleep, tempDir, until } from './peer/processes.ts';
 import { ERROR_SHARE, IDLE_SECS, INGEST_CONCURRENCY, MANIFEST, MAX_INGEST_STEPS, REPO, SLOW_SHARE, SPANS_PER_TRACE, STEADY_FROM_SECS, run, type Measurement, type PeerOptions } from './peer/options.ts';
 import { describe, otelcolKind, tailsamplerKind, type Sampler, type SamplerKind, type Tuning } from './peer/samplers.ts';
@@ -46,6 +47,7 @@ interface Figures {
   steady: Row;
   idle: Row;
   ingest: Row;
+  ingestTelemetrygen: Row;
   pending: Map<number, Row>;
   peak: Row;
   lag50: Row;
@@ -120,18 +122,61 @@ async function measureCpu(kind: SamplerKind, genBin: string, sink: Sink, o: Peer
   });
 }
 
-async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: Figures): Promise<void> {
+/** One ingest step's outcome, whichever generator offered it. */
+interface StepResult {
+  spansPerSecond: number;
+  /** What the generator saw go wrong (refused, failed, rejected spans; a rate it could not hold). */
+  problems: string[];
+  /** The generator's own CPU per million spans, when it reports it. */
+  generatorCpu?: number;
+}
+
+type Generator = 'replay' | 'telemetrygen';
+
+/** An offered rate for `seconds` from `gen`, against sampler `s`. */
+function ingestStep(gen: Generator, genBin: string, s: Sampler, o: PeerOptions): (rate: number, seconds: number) => Promise<StepResult> {
+  if (gen === 'replay') {
+    return async (rate, seconds) => {
+      const r = await replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds, spans: Math.ceil(rate * seconds * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (seconds + 120) * 1000);
+      const problems = [
+        r.spansPerSecond >= 0.97 * rate ? '' : `generator reached ${r.spansPerSecond}/s only (${r.maxInFlight} requests in flight)`,
+        r.refusedSpans ? `${r.refusedSpans} refused` : '',
+        r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
+        r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
+      ].filter(Boolean);
+      return { spansPerSecond: r.spansPerSecond, problems, generatorCpu: (r.cpuSeconds * 1e6) / r.spans };
+    };
+  }
+  // telemetrygen shares the cores with the sampler: a sampler that spends more per span leaves it less.
+  // It reports nothing: every span it made must have been accepted, within 3% of the step's time
+  // (and 1 s for its processes to start and flush).
+  return async (rate, seconds) => {
+    const plan = telemetrygenPlan(s.http, rate, rate * seconds, o.latencyMs);
+    const before = await s.accepted();
+    const t0 = performance.now();
+    await telemetrygen(genBin, plan, (seconds * 3 + 120) * 1000);
+    const secs = (performance.now() - t0) / 1000;
+    const accepted = (await s.accepted()) - before;
+    const problems = [
+      accepted < plan.spans ? `${plan.spans - accepted} of ${plan.spans} spans not accepted` : '',
+      secs <= plan.spans / rate / 0.97 + 1 ? '' : `generator took ${secs.toFixed(1)} s for ${plan.spans} spans`,
+    ].filter(Boolean);
+    return { spansPerSecond: Math.round(accepted / secs), problems };
+  };
+}
+
+async function measureIngest(kind: SamplerKind, gen: Generator, genBin: string, sink: Sink, o: PeerOptions, figure: Row): Promise<void> {
   sink.reset(undefined, 0, false);
+  const label = gen === 'replay' ? kind.label : `${kind.label}, telemetrygen`;
   await withSampler(kind, { wait: o.wait, numTraces: 1_000_000 }, async (s) => {
     const deadline = Date.now() + o.ingestBudgetSecs * 1000;
     const catchUpMs = Math.max(10, 3 * o.commitSecs + 2 * o.scanSecs) * 1000;
-    const step = (rate: number, seconds: number): Promise<ReplayResult> =>
-      replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds, spans: Math.ceil(rate * seconds * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (seconds + 120) * 1000);
+    const step = ingestStep(gen, genBin, s, o);
     // Warm-up, not counted: JIT-compiled hot paths, first files and connections.
     await step(o.ingestStart / 2, Math.min(10, o.stepSecs));
     if (!(await until(() => s.caughtUp(), 120_000))) {
-      f.ingest.set(kind.label, `< ${o.ingestStart / 2} spans/s`);
-      log(`[${kind.label}] ingest: not caught up 120 s after the warm-up at ${o.ingestStart / 2} spans/s`);
+      figure.set(kind.label, `< ${o.ingestStart / 2} spans/s`);
+      log(`[${label}] ingest: not caught up 120 s after the warm-up at ${o.ingestStart / 2} spans/s`);
       return;
     }
     // Up ×1.5 from the start until a step fails (down ÷2 if the first one does), then halfway between
@@ -148,17 +193,14 @@ async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
       const allowed = rate * (o.commitSecs + 2);
       const caughtUp = backlog <= allowed && (await until(() => s.caughtUp(), catchUpMs));
       const lost = describe(await s.losses(), lossesBefore);
-      const kept = r.spansPerSecond >= 0.97 * rate;
-      const ok = kept && caughtUp && r.refusedSpans + r.failedSpans + r.rejectedSpans === 0 && !lost;
+      const ok = caughtUp && r.problems.length === 0 && !lost;
       const why = [
-        kept ? '' : `generator reached ${r.spansPerSecond}/s only (${r.maxInFlight} requests in flight)`,
+        ...r.problems,
         backlog > allowed ? `${backlog} spans behind as the load stopped (> ${Math.round(allowed)})` : caughtUp ? '' : `not caught up ${catchUpMs / 1000} s after`,
-        r.refusedSpans ? `${r.refusedSpans} refused` : '',
-        r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
-        r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
         lost ? `lost: ${lost}` : '',
       ].filter(Boolean);
-      log(`[${kind.label}] ingest step ${Math.round(rate)} spans/s × ${o.stepSecs} s: ${ok ? 'ok' : `FAIL (${why.join(', ')})`} (generator CPU ${((r.cpuSeconds * 1e6) / r.spans).toFixed(2)} s per million spans)`);
+      const genCpu = r.generatorCpu === undefined ? '' : ` (generator CPU ${r.generatorCpu.toFixed(2)} s per million spans)`;
+      log(`[${label}] ingest step ${Math.round(rate)} spans/s × ${o.stepSecs} s: ${ok ? 'ok' : `FAIL (${why.join(', ')})`}${genCpu}`);
       if (ok) best = rate;
       else {
         failedAt = rate;
@@ -171,7 +213,7 @@ async function measureIngest(kind: SamplerKind, sink: Sink, o: PeerOptions, f: F
       else rate = (best + failedAt) / 2;
     }
     const fmt = (n: number): string => `${Math.round(n).toLocaleString('en-US')} spans/s`;
-    f.ingest.set(kind.label, best ? `${fmt(best)}${failedAt === Infinity ? ' (no step failed)' : ''}` : failedAt === Infinity ? 'no step ran' : `< ${fmt(failedAt)}`);
+    figure.set(kind.label, best ? `${fmt(best)}${failedAt === Infinity ? ' (no step failed)' : ''}` : failedAt === Infinity ? 'no step ran' : `< ${fmt(failedAt)}`);
   });
 }
 
@@ -271,6 +313,7 @@ function table(f: Figures, peer: string, ours: string[], o: PeerOptions): string
   if (f.steady.size) rows.push([`CPU seconds per million spans in steady state (the same load, from ${STEADY_FROM_SECS} s into it to its end)`, f.steady]);
   if (f.idle.size) rows.push(['CPU while idle, before the load (% of one core)', f.idle]);
   if (f.ingest.size) rows.push(['highest sustained ingest, nothing refused or dropped, caught up (replay; higher is better)', f.ingest]);
+  if (f.ingestTelemetrygen.size) rows.push(['highest sustained ingest, the same, with telemetrygen on the same cores (higher is better)', f.ingestTelemetrygen]);
   for (const [n, row] of f.pending) rows.push([`RSS with ${m(n)} spans pending`, row]);
   if (f.peak.size) rows.push([`peak RSS while loading ${m(o.pendingSpans.at(-1)!)} pending spans`, f.peak]);
   if (f.lag50.size) rows.push([`decision lag p50, last span sent → kept trace at the sink (wait ${o.wait} s)`, f.lag50]);
@@ -334,12 +377,13 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
       `setup: policies status_code ERROR + latency > ${o.latencyMs} ms, decision_wait = inactivity_threshold_secs = ${o.wait} s; tailsampler commit ${o.commitSecs} s, scan ${o.scanSecs} s; ` +
         `OTLP/HTTP in and out (no compression), one sink in the bench process; ${SPANS_PER_TRACE}-span traces, ${ERROR_SHARE * 100}% ERROR, ${SLOW_SHARE * 100}% slow`,
     );
-    const f: Figures = { cpu: new Map(), steady: new Map(), idle: new Map(), ingest: new Map(), pending: new Map(), peak: new Map(), lag50: new Map(), lag99: new Map(), notes: [] };
+    const f: Figures = { cpu: new Map(), steady: new Map(), idle: new Map(), ingest: new Map(), ingestTelemetrygen: new Map(), pending: new Map(), peak: new Map(), lag50: new Map(), lag99: new Map(), notes: [] };
     const want = (m: Measurement): boolean => o.only === undefined || o.only === m;
     // Measurement by measurement, each sampler in turn: noise that changes over time hits both alike.
     for (const kind of kinds) if (want('cpu')) await measureCpu(kind, tools.telemetrygen, sink, o, f);
     for (const kind of kinds) if (want('lag')) await measureLag(kind, sink, o, f);
-    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, sink, o, f);
+    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, 'replay', tools.telemetrygen, sink, o, f.ingest);
+    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, 'telemetrygen', tools.telemetrygen, sink, o, f.ingestTelemetrygen);
     for (const kind of kinds) if (want('memory')) await measureMemory(kind, sink, o, f);
     console.log('');
     console.log(table(f, kinds[0]!.label, kinds.slice(1).map((k) => k.label), o));
