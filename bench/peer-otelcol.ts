@@ -124,7 +124,6 @@ async function measureCpu(kind: SamplerKind, genBin: string, sink: Sink, o: Peer
 
 /** One ingest step's outcome, whichever generator offered it. */
 interface StepResult {
-  spansPerSecond: number;
   /** What the generator saw go wrong (refused, failed, rejected spans; a rate it could not hold). */
   problems: string[];
   /** The generator's own CPU per million spans, when it reports it. */
@@ -144,7 +143,7 @@ function ingestStep(gen: Generator, genBin: string, s: Sampler, o: PeerOptions):
         r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
         r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
       ].filter(Boolean);
-      return { spansPerSecond: r.spansPerSecond, problems, generatorCpu: (r.cpuSeconds * 1e6) / r.spans };
+      return { problems, generatorCpu: (r.cpuSeconds * 1e6) / r.spans };
     };
   }
   // telemetrygen shares the cores with the sampler: a sampler that spends more per span leaves it less.
@@ -161,7 +160,7 @@ function ingestStep(gen: Generator, genBin: string, s: Sampler, o: PeerOptions):
       accepted < plan.spans ? `${plan.spans - accepted} of ${plan.spans} spans not accepted` : '',
       secs <= plan.spans / rate / 0.97 + 1 ? '' : `generator took ${secs.toFixed(1)} s for ${plan.spans} spans`,
     ].filter(Boolean);
-    return { spansPerSecond: Math.round(accepted / secs), problems };
+    return { problems };
   };
 }
 
