@@ -130,47 +130,60 @@ interface StepResult {
   generatorCpu?: number;
 }
 
-type Generator = 'replay' | 'telemetrygen';
+/** An ingest step: an offered rate for `seconds` against a sampler. */
+type Step = (rate: number, seconds: number) => Promise<StepResult>;
 
-/** An offered rate for `seconds` from `gen`, against sampler `s`. */
-function ingestStep(gen: Generator, genBin: string, s: Sampler, o: PeerOptions): (rate: number, seconds: number) => Promise<StepResult> {
-  if (gen === 'replay') {
-    return async (rate, seconds) => {
-      const r = await replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds, spans: Math.ceil(rate * seconds * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (seconds + 120) * 1000);
-      const problems = [
-        r.spansPerSecond >= 0.97 * rate ? '' : `generator reached ${r.spansPerSecond}/s only (${r.maxInFlight} requests in flight)`,
-        r.refusedSpans ? `${r.refusedSpans} refused` : '',
-        r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
-        r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
-      ].filter(Boolean);
-      return { problems, generatorCpu: (r.cpuSeconds * 1e6) / r.spans };
-    };
-  }
-  // telemetrygen shares the cores with the sampler: a sampler that spends more per span leaves it less.
-  // It reports nothing: every span it made must have been accepted, within 3% of the step's time
-  // (and 1 s for its processes to start and flush).
-  return async (rate, seconds) => {
-    const plan = telemetrygenPlan(s.http, rate, rate * seconds, o.latencyMs);
-    const before = await s.accepted();
-    const t0 = performance.now();
-    await telemetrygen(genBin, plan, (seconds * 3 + 120) * 1000);
-    const secs = (performance.now() - t0) / 1000;
-    const accepted = (await s.accepted()) - before;
+/** A load generator for the ingest steps: `label` tells its figures apart in the log. */
+interface Generator {
+  label: string;
+  step: (s: Sampler) => Step;
+}
+
+const replayGenerator: Generator = {
+  label: '',
+  step: (s) => async (rate, seconds) => {
+    const r = await replay(s.http, { rate: Math.round(rate), concurrency: INGEST_CONCURRENCY, seconds, spans: Math.ceil(rate * seconds * 1.05) + 1000, prefix: randomBytes(8).toString('hex') }, (seconds + 120) * 1000);
     const problems = [
-      accepted < plan.spans ? `${plan.spans - accepted} of ${plan.spans} spans not accepted` : '',
-      secs <= plan.spans / rate / 0.97 + 1 ? '' : `generator took ${secs.toFixed(1)} s for ${plan.spans} spans`,
+      r.spansPerSecond >= 0.97 * rate ? '' : `generator reached ${r.spansPerSecond}/s only (${r.maxInFlight} requests in flight)`,
+      r.refusedSpans ? `${r.refusedSpans} refused` : '',
+      r.failedSpans ? `${r.failedSpans} failed (${JSON.stringify(r.failures)})` : '',
+      r.rejectedSpans ? `${r.rejectedSpans} rejected` : '',
     ].filter(Boolean);
-    return { problems };
+    return { problems, generatorCpu: (r.cpuSeconds * 1e6) / r.spans };
+  },
+};
+
+/**
+ * telemetrygen shares the cores with the sampler: a sampler that spends more per span leaves it less.
+ * It reports nothing: every span it made must have been accepted, within 3% of the step's time (and
+ * 1 s for its processes to start and flush).
+ */
+function telemetrygenGenerator(bin: string, latencyMs: number): Generator {
+  return {
+    label: ', telemetrygen',
+    step: (s) => async (rate, seconds) => {
+      const plan = telemetrygenPlan(s.http, rate, rate * seconds, latencyMs);
+      const before = await s.accepted();
+      const t0 = performance.now();
+      await telemetrygen(bin, plan, (seconds * 3 + 120) * 1000);
+      const secs = (performance.now() - t0) / 1000;
+      const accepted = (await s.accepted()) - before;
+      const problems = [
+        accepted < plan.spans ? `${plan.spans - accepted} of ${plan.spans} spans not accepted` : '',
+        secs <= plan.spans / rate / 0.97 + 1 ? '' : `generator took ${secs.toFixed(1)} s for ${plan.spans} spans`,
+      ].filter(Boolean);
+      return { problems };
+    },
   };
 }
 
-async function measureIngest(kind: SamplerKind, gen: Generator, genBin: string, sink: Sink, o: PeerOptions, figure: Row): Promise<void> {
+async function measureIngest(kind: SamplerKind, gen: Generator, sink: Sink, o: PeerOptions, figure: Row): Promise<void> {
   sink.reset(undefined, 0, false);
-  const label = gen === 'replay' ? kind.label : `${kind.label}, telemetrygen`;
+  const label = `${kind.label}${gen.label}`;
   await withSampler(kind, { wait: o.wait, numTraces: 1_000_000 }, async (s) => {
     const deadline = Date.now() + o.ingestBudgetSecs * 1000;
     const catchUpMs = Math.max(10, 3 * o.commitSecs + 2 * o.scanSecs) * 1000;
-    const step = ingestStep(gen, genBin, s, o);
+    const step = gen.step(s);
     // Warm-up, not counted: JIT-compiled hot paths, first files and connections.
     await step(o.ingestStart / 2, Math.min(10, o.stepSecs));
     if (!(await until(() => s.caughtUp(), 120_000))) {
@@ -381,8 +394,9 @@ export async function runPeerOtelcol(o: PeerOptions): Promise<void> {
     // Measurement by measurement, each sampler in turn: noise that changes over time hits both alike.
     for (const kind of kinds) if (want('cpu')) await measureCpu(kind, tools.telemetrygen, sink, o, f);
     for (const kind of kinds) if (want('lag')) await measureLag(kind, sink, o, f);
-    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, 'replay', tools.telemetrygen, sink, o, f.ingest);
-    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, 'telemetrygen', tools.telemetrygen, sink, o, f.ingestTelemetrygen);
+    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, replayGenerator, sink, o, f.ingest);
+    const tg = telemetrygenGenerator(tools.telemetrygen, o.latencyMs);
+    for (const kind of kinds) if (want('ingest')) await measureIngest(kind, tg, sink, o, f.ingestTelemetrygen);
     for (const kind of kinds) if (want('memory')) await measureMemory(kind, sink, o, f);
     console.log('');
     console.log(table(f, kinds[0]!.label, kinds.slice(1).map((k) => k.label), o));
