@@ -131,7 +131,6 @@ test('commits wait for no fsync; sync makes every one before it durable at once,
   await store.sync();
   assert.equal(store.unsynced, false);
   assert.equal(level(), 1, 'still NORMAL: no commit waits for the disk');
-  await store.sync();
   let inside: Promise<void> | undefined;
   store.transaction(() => {
     inside = store.sync();
